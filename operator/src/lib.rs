@@ -1,0 +1,4 @@
+//! The Tradewind operator. Rendering (custom resources in, desired objects out) is pure and lives beside the
+//! controllers that apply it.
+
+pub mod labels;
