@@ -211,8 +211,9 @@ impl PublishedLimit {
 
     /// The published limit as a whole `requests` per `per_millis` with `requests <= burst` (what a
     /// `RateLimitPolicy` token bucket can state): the same ratio when it fits, otherwise one request per the
-    /// shortest whole number of milliseconds that stays within the limit (Amazon's 0.0056/s is one per
-    /// 178,572 ms). The shipped default policies use exactly these values.
+    /// shortest whole number of milliseconds that stays within the limit (Amazon's 0.0056/s is exactly 7 per
+    /// 1,250 s; its 0.0083/s, with a burst of 15, becomes one per 120,482 ms). The shipped default policies use
+    /// exactly these values.
     pub fn as_bucket(&self) -> (u64, u64) {
         let divisor = gcd(self.requests, self.per_millis).max(1);
         let (requests, per_millis) = (self.requests / divisor, self.per_millis / divisor);
@@ -645,10 +646,16 @@ mod tests {
                 );
             }
         }
-        let searh = ChannelKind::Amazon
-            .operation("searchOrders")
-            .and_then(|op| op.published);
-        assert_eq!(searh.map(|l| l.as_bucket()), Some((1, 178_572)));
+        let bucket = |op: &str| {
+            ChannelKind::Amazon
+                .operation(op)
+                .and_then(|op| op.published)
+                .map(|l| l.as_bucket())
+        };
+        // 0.0056/s, burst 20: exactly 7 per 1,250 s.
+        assert_eq!(bucket("searchOrders"), Some((7, 1_250_000)));
+        // 0.0083/s, burst 15: 83 per 10,000 s does not fit the burst, so one per 120.482 s.
+        assert_eq!(bucket("createFeed"), Some((1, 120_482)));
     }
 
     #[test]
