@@ -1,6 +1,7 @@
 //! The adapter's channel-independent core. Connectors know nothing of NATS; flows know nothing of a channel.
 
 pub mod canonical;
+pub mod envelope;
 pub mod schemas;
 pub mod subject;
 pub mod topology;
