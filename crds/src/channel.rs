@@ -210,11 +210,14 @@ impl PublishedLimit {
     }
 
     /// The published limit as a whole `requests` per `per_millis` with `requests <= burst` (what a
-    /// `RateLimitPolicy` token bucket can state): the same ratio when it fits, otherwise one request per the
+    /// `RateLimitPolicy` token bucket can state): as published when it fits, else the same ratio in lowest terms when that fits, otherwise one request per the
     /// shortest whole number of milliseconds that stays within the limit (Amazon's 0.0056/s is exactly 7 per
     /// 1,250 s; its 0.0083/s, with a burst of 15, becomes one per 120,482 ms). The shipped default policies use
     /// exactly these values.
     pub fn as_bucket(&self) -> (u64, u64) {
+        if self.requests <= self.burst {
+            return (self.requests, self.per_millis);
+        }
         let divisor = gcd(self.requests, self.per_millis).max(1);
         let (requests, per_millis) = (self.requests / divisor, self.per_millis / divisor);
         if requests <= self.burst {

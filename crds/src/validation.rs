@@ -17,7 +17,7 @@ use crate::manifest::{Document, LoadError, Source};
 use crate::schema::SchemaSet;
 use crate::v1alpha1::{
     API_VERSION, ChannelMapping, ErpConnection, GROUP, LocalObjectReference, Marketplace,
-    RateLimitPolicy, SyncSchedule, TokenBucket,
+    RateLimitPolicy, ReplicaSharing, SyncSchedule, TokenBucket,
 };
 
 /// One problem found in a manifest.
@@ -390,16 +390,19 @@ fn check_marketplace(item: &Item, m: &Marketplace, index: &Index, out: &mut Vec<
         &spec.rate_limit_policy_ref,
         out,
     ) && let Resource::RateLimitPolicy(policy) = &policy.resource
-        && policy.spec.channel != channel
     {
-        out.push(item.diagnostic(
-            "spec.rateLimitPolicyRef.name",
-            Some(quote(&spec.rate_limit_policy_ref.name)),
-            format!(
-                "RateLimitPolicy is for channel {}, this marketplace is {channel}",
-                policy.spec.channel
-            ),
-        ));
+        if policy.spec.channel != channel {
+            out.push(item.diagnostic(
+                "spec.rateLimitPolicyRef.name",
+                Some(quote(&spec.rate_limit_policy_ref.name)),
+                format!(
+                    "RateLimitPolicy is for channel {}, this marketplace is {channel}",
+                    policy.spec.channel
+                ),
+            ));
+        } else {
+            check_replica_share(item, spec.adapter.replicas, policy, out);
+        }
     }
     resolve(
         item,
@@ -467,6 +470,56 @@ fn check_marketplace(item: &Item, m: &Marketplace, index: &Index, out: &mut Vec<
                     "not an ISO 3166-1 alpha-2 country code",
                 ));
             }
+        }
+    }
+}
+
+/// The channel enforces its quota per seller account, so the replicas together must stay within it: with
+/// `PerReplica` each replica has the whole limit; with `DivideAmongReplicas` each has `limit / replicas` rounded
+/// down but at least one token, which exceeds the quota when there are more replicas than tokens.
+fn check_replica_share(
+    item: &Item,
+    replicas: i32,
+    policy: &RateLimitPolicy,
+    out: &mut Vec<Diagnostic>,
+) {
+    let replicas = u64::try_from(replicas).unwrap_or(0);
+    if replicas <= 1 {
+        return;
+    }
+    let share = |value: u64| match policy.spec.replica_sharing {
+        ReplicaSharing::PerReplica => value * replicas,
+        ReplicaSharing::DivideAmongReplicas => (value / replicas).max(1) * replicas,
+    };
+    for op in &policy.spec.operations {
+        let (Some(bucket), Some(published)) = (
+            &op.token_bucket,
+            policy
+                .spec
+                .channel
+                .operation(&op.name)
+                .and_then(|known| known.published),
+        ) else {
+            continue;
+        };
+        let per = millis(&bucket.per);
+        let requests = share(u64::from(bucket.requests));
+        let burst = share(u64::from(bucket.burst));
+        if published.is_exceeded_by(requests, per) || burst > published.burst {
+            out.push(item.diagnostic(
+                "spec.adapter.replicas",
+                Some(replicas.to_string()),
+                format!(
+                    "{replicas} replicas of RateLimitPolicy {:?} ({:?}) together allow {} with burst {burst} for {}, \
+                     above its published limit of {} with burst {}",
+                    policy.metadata.name.as_deref().unwrap_or_default(),
+                    policy.spec.replica_sharing,
+                    describe_rate(requests, per),
+                    op.name,
+                    published.describe_rate(),
+                    published.burst
+                ),
+            ));
         }
     }
 }
@@ -557,10 +610,46 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
 }
 
-/// Names used as `maps.<name>` in an expression.
+/// Names used as `maps.<name>` in an expression, outside string literals.
 fn referenced_value_maps(expression: &str) -> Vec<&str> {
     let mut names = Vec::new();
-    let mut rest = expression;
+    for code in code_outside_strings(expression) {
+        names.extend(value_map_names_in(code));
+    }
+    names
+}
+
+/// The stretches of a CEL expression that are not inside '...' or "..." literals.
+fn code_outside_strings(expression: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in expression.char_indices() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(_) if c == '\\' => escaped = true,
+            Some(q) if c == q => {
+                quote = None;
+                start = i + c.len_utf8();
+            }
+            Some(_) => {}
+            None if c == '\'' || c == '"' => {
+                parts.push(&expression[start..i]);
+                quote = Some(c);
+            }
+            None => {}
+        }
+    }
+    if quote.is_none() {
+        parts.push(&expression[start..]);
+    }
+    parts
+}
+
+fn value_map_names_in(code: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = code;
     while let Some(at) = rest.find("maps.") {
         let preceded_by_ident = rest[..at]
             .chars()
@@ -774,6 +863,11 @@ mod tests {
             vec!["carrier", "unit"]
         );
         assert!(referenced_value_maps("record.maps.x").is_empty());
+        assert!(referenced_value_maps("'see maps.location for details'").is_empty());
+        assert_eq!(
+            referenced_value_maps(r#""a \" maps.x" + maps.y[record.c]"#),
+            vec!["y"]
+        );
     }
 
     #[test]

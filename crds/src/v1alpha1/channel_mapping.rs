@@ -78,10 +78,10 @@ pub struct FlowMapping {
 pub struct FieldMapping {
     /// Dotted path of the field written: in the channel's payload for outbound flows (for example
     /// `fulfillment_availability.quantity`), in the canonical record for inbound flows (for example
-    /// `lines.quantity`).
+    /// `lines.quantity`). Hyphens are allowed for CSV columns such as Mirakl's `offer-sku`.
     #[schemars(
         length(min = 1),
-        regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+        regex(pattern = r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$")
     )]
     pub target: String,
     /// CEL expression computing the value, for example `record.available - 2` or `maps.carrier[record.carrier]`.
