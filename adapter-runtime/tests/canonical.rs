@@ -15,6 +15,15 @@ fn order_fixture() -> serde_json::Value {
     serde_json::from_str(text).expect("fixture is JSON")
 }
 
+fn order_validator() -> jsonschema::Validator {
+    let (_, schema) = all()
+        .into_iter()
+        .find(|(name, _)| name.starts_with("order."))
+        .expect("order schema");
+    jsonschema::validator_for(&serde_json::to_value(schema).expect("schema is JSON"))
+        .expect("schema compiles")
+}
+
 #[test]
 fn published_schemas_match_the_types() {
     let mut stale = Vec::new();
@@ -39,15 +48,7 @@ fn an_order_round_trips_and_validates_against_its_schema() {
     let back = serde_json::to_value(&order).expect("serializes");
     assert_eq!(back, json);
 
-    let schema = serde_json::to_value(
-        all()
-            .into_iter()
-            .find(|(n, _)| n.starts_with("order."))
-            .expect("order")
-            .1,
-    )
-    .expect("schema is JSON");
-    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let validator = order_validator();
     let errors: Vec<String> = validator
         .iter_errors(&back)
         .map(|e| e.to_string())
@@ -57,15 +58,7 @@ fn an_order_round_trips_and_validates_against_its_schema() {
 
 #[test]
 fn the_schema_refuses_a_float_amount_and_a_missing_field() {
-    let schema = serde_json::to_value(
-        all()
-            .into_iter()
-            .find(|(n, _)| n.starts_with("order."))
-            .expect("order")
-            .1,
-    )
-    .expect("schema is JSON");
-    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let validator = order_validator();
 
     let mut float_amount = order_fixture();
     float_amount["totals"]["total"]["amount"] = serde_json::json!(53.68);
