@@ -1,0 +1,2 @@
+//! Mapping evaluation throughput (filled in with the mapping engine).
+fn main() {}
