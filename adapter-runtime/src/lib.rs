@@ -2,6 +2,7 @@
 
 pub mod canonical;
 pub mod envelope;
+pub mod jetstream;
 pub mod schemas;
 pub mod subject;
 pub mod topology;

@@ -16,6 +16,12 @@ pub fn encode_token(key: &str) -> String {
     out
 }
 
+/// Encodes `key` as a JetStream KV key (`[-/_=.A-Za-z0-9]`): like [`encode_token`], with `=` in place of `~`
+/// (which KV keys do not allow). `=` itself is always encoded, so the result stays unambiguous.
+pub fn encode_kv_key(key: &str) -> String {
+    encode_token(key).replace('~', "=")
+}
+
 /// Decodes a token made by [`encode_token`]. `None` when the token was not made by it.
 pub fn decode_token(token: &str) -> Option<String> {
     let bytes = token.as_bytes();
@@ -50,6 +56,17 @@ mod tests {
             assert!(!token.contains(['.', '*', '>', ' ']), "{key} -> {token}");
             assert_eq!(decode_token(&token).as_deref(), Some(key));
         }
+    }
+
+    #[test]
+    fn kv_keys_use_only_allowed_characters() {
+        let key = encode_kv_key("amazon-us:113-55 12=x~y");
+        assert!(
+            key.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-/_=.".contains(&b)),
+            "{key}"
+        );
+        assert_ne!(encode_kv_key("a=3D"), encode_kv_key("a="));
     }
 
     #[test]
