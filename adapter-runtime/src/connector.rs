@@ -1,0 +1,96 @@
+//! The seam between flows and channels. A connector turns mapped records into a channel's API calls and the
+//! channel's answers into canonical records; it knows nothing of NATS. Flows know nothing of a channel.
+//!
+//! A connector paces and protects its own calls (it knows which API operation each call is, and applies the
+//! operation's limits from [`crate::resilience`]); it reports each failure with its class so that the flow
+//! decides between retrying later and dead-lettering now.
+
+use std::fmt;
+use std::future::Future;
+
+use crds::channel::Flow;
+use serde_json::Value;
+
+use crate::canonical::{CorrelationId, Record};
+
+/// One mapped record to deliver.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutboundItem {
+    /// The record's key on the channel (the channel SKU, the order id for shipments).
+    pub key: String,
+    pub correlation_id: CorrelationId,
+    /// The channel's fields, as produced by the mapping.
+    pub fields: Value,
+}
+
+/// How a failed call should be handled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Might succeed later (timeout, 5xx, throttled, circuit open): the message is redelivered with backoff.
+    Retryable,
+    /// Cannot succeed (a 4xx the channel will answer the same way): the message goes to the dead-letter stream.
+    Permanent,
+}
+
+/// A failed delivery or poll, with the channel's own words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectorError {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+impl ConnectorError {
+    pub fn retryable(message: impl Into<String>) -> Self {
+        Self {
+            kind: FailureKind::Retryable,
+            message: message.into(),
+        }
+    }
+
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self {
+            kind: FailureKind::Permanent,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConnectorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConnectorError {}
+
+/// One page of records read from a channel.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PollPage {
+    pub records: Vec<Record>,
+    /// Where the next poll starts; stored only after the page's records are safely published.
+    pub next_cursor: Option<String>,
+    /// More pages are ready now (poll again without waiting for the interval).
+    pub more: bool,
+}
+
+/// A channel.
+pub trait Connector: Send + Sync + 'static {
+    /// Most records one `deliver` call takes for `flow` (1 when the channel has no batch operation).
+    fn max_batch(&self, flow: Flow) -> usize;
+
+    /// Delivers mapped records; one result per item, in order. Batch operations that the channel accepts
+    /// partly (a feed whose report rejects some messages) fail only the rejected items.
+    fn deliver(
+        &self,
+        flow: Flow,
+        items: &[OutboundItem],
+    ) -> impl Future<Output = Vec<Result<(), ConnectorError>>> + Send;
+
+    /// Reads the next page of an inbound flow from `cursor` (`None`: from the start of the channel's
+    /// retention, or from now, as the connector documents).
+    fn poll(
+        &self,
+        flow: Flow,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<PollPage, ConnectorError>> + Send;
+}

@@ -1,0 +1,8 @@
+//! Flows: the loops that move records between JetStream and a connector. A flow knows nothing of a given
+//! channel; everything channel-specific comes through the [`crate::connector::Connector`] and the mapping.
+
+mod outbound;
+mod shutdown;
+
+pub use outbound::{MapFn, OutboundFlow, OutboundSettings, PrepareFn};
+pub use shutdown::Shutdown;
