@@ -130,6 +130,32 @@ impl Namespace {
         )
     }
 
+    /// Subject of an order that passed the order process, enriched, for the ERP sink.
+    pub fn erp_order_subject(&self, marketplace: &str, order_id: &str) -> String {
+        format!(
+            "{}.mp.{}.erp-orders.{}",
+            self.prefix(),
+            encode_token(marketplace),
+            encode_token(order_id)
+        )
+    }
+
+    /// The durable consumer of the order process of `marketplace`: orders as received from the channel.
+    pub fn order_process_consumer(&self, marketplace: &str, max_ack_pending: i64) -> ConsumerDef {
+        ConsumerDef {
+            stream: self.marketplace_stream(marketplace).name,
+            durable_name: format!("{}-order-process", encode_token(marketplace)),
+            filter_subjects: vec![format!(
+                "{}.mp.{}.orders.>",
+                self.prefix(),
+                encode_token(marketplace)
+            )],
+            max_ack_pending,
+            ack_wait: Duration::from_secs(60),
+            max_deliver: 100,
+        }
+    }
+
     pub fn dead_letter_subject(&self, marketplace: &str, flow: Flow) -> String {
         format!(
             "{}.dlq.{}.{}",

@@ -1,8 +1,12 @@
 //! Flows: the loops that move records between JetStream and a connector. A flow knows nothing of a given
 //! channel; everything channel-specific comes through the [`crate::connector::Connector`] and the mapping.
 
+mod inbound;
+mod order_process;
 mod outbound;
 mod shutdown;
 
+pub use inbound::{InboundFlow, InboundSettings, identity};
+pub use order_process::OrderProcess;
 pub use outbound::{MapFn, OutboundFlow, OutboundSettings, PrepareFn};
 pub use shutdown::Shutdown;

@@ -1,0 +1,161 @@
+//! An inbound flow: records polled from a channel, published to the marketplace's stream.
+//!
+//! Each record gets a message id that names what it is (`<marketplace>:<order id>:<revision>` for an order),
+//! so a record polled twice is stored once: the cursor is advanced only after the page's records are
+//! acknowledged by JetStream, and a crash in between re-polls the same page, whose duplicates JetStream drops.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use chrono::Utc;
+use crds::channel::Flow;
+use tracing::{info, warn};
+
+use crate::canonical::Record;
+use crate::connector::Connector;
+use crate::envelope::Event;
+use crate::jetstream::{CursorStore, Step, Timeline, TimelineEntry, publish_event};
+use crate::metrics::{Metrics, Outcome};
+use crate::topology::{Namespace, order_message_id};
+
+use super::Shutdown;
+
+/// Tuning of an inbound flow.
+#[derive(Clone, Debug)]
+pub struct InboundSettings {
+    pub namespace: String,
+    pub marketplace: String,
+    pub flow: Flow,
+    pub poll_interval: Duration,
+}
+
+/// A running inbound flow.
+pub struct InboundFlow<C: Connector> {
+    pub settings: InboundSettings,
+    pub js: jetstream::Context,
+    pub connector: Arc<C>,
+    pub cursors: Arc<CursorStore>,
+    pub timeline: Option<Arc<Timeline>>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// The message id and subject key of a record read from a channel.
+pub fn identity(marketplace: &str, record: &Record) -> (String, String) {
+    match record {
+        Record::Order(o) => (
+            order_message_id(marketplace, o.order_id.as_str(), o.revision),
+            o.order_id.to_string(),
+        ),
+        Record::OrderCancellation(c) => (
+            format!(
+                "{marketplace}:{}:cancel:{}",
+                c.order_id,
+                c.at.timestamp_millis()
+            ),
+            c.order_id.to_string(),
+        ),
+        Record::Return(r) => (
+            format!("{marketplace}:return:{}:{:?}", r.return_id, r.status),
+            r.return_id.clone(),
+        ),
+        Record::Settlement(s) => (
+            format!("{marketplace}:settlement:{}", s.settlement_id),
+            s.settlement_id.clone(),
+        ),
+        other => {
+            let id = other.correlation_id().to_string();
+            (format!("{marketplace}:{}:{id}", other.event_type()), id)
+        }
+    }
+}
+
+impl<C: Connector> InboundFlow<C> {
+    /// Polls until `shutdown`, waiting `poll_interval` between polls unless the channel has more pages ready.
+    pub async fn run(&self, shutdown: Shutdown) {
+        let s = &self.settings;
+        info!(marketplace = %s.marketplace, flow = %s.flow, "inbound flow started");
+        while !shutdown.is_triggered() {
+            let more = match self.poll_once().await {
+                Ok(more) => more,
+                Err(e) => {
+                    warn!(marketplace = %s.marketplace, flow = %s.flow, error = %e, "poll failed; will retry");
+                    false
+                }
+            };
+            if more {
+                continue;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(s.poll_interval) => {},
+                () = shutdown.triggered() => break,
+            }
+        }
+        info!(marketplace = %s.marketplace, flow = %s.flow, "inbound flow stopped");
+    }
+
+    /// One poll: reads a page from the cursor, publishes its records, then moves the cursor. Returns whether the
+    /// channel has more pages ready.
+    pub async fn poll_once(&self) -> Result<bool, String> {
+        let s = &self.settings;
+        let ns = Namespace::new(&s.namespace);
+        let cursor = self
+            .cursors
+            .get(&s.marketplace, s.flow)
+            .await
+            .map_err(|e| e.to_string())?;
+        let page = self
+            .connector
+            .poll(s.flow, cursor.as_ref().map(|c| c.value.as_str()))
+            .await
+            .map_err(|e| e.to_string())?;
+        self.metrics.count(
+            &s.marketplace,
+            s.flow.as_str(),
+            Outcome::In,
+            page.records.len() as u64,
+        );
+        for record in page.records {
+            let (id, key) = identity(&s.marketplace, &record);
+            let subject = ns.marketplace_subject(&s.marketplace, s.flow, &key);
+            let correlation_id = record.correlation_id().clone();
+            let event = Event {
+                id,
+                source: format!("/tradewind/{}/marketplace/{}", s.namespace, s.marketplace),
+                time: Utc::now(),
+                traceparent: None,
+                record,
+            };
+            let outcome = publish_event(&self.js, &subject, &event, Some(&key))
+                .await
+                .map_err(|e| e.to_string())?;
+            if outcome.duplicate {
+                self.metrics
+                    .count(&s.marketplace, s.flow.as_str(), Outcome::Coalesced, 1);
+                continue;
+            }
+            self.metrics
+                .count(&s.marketplace, s.flow.as_str(), Outcome::Out, 1);
+            if let Some(timeline) = &self.timeline {
+                let entry = TimelineEntry {
+                    at: event.time,
+                    step: Step::Received,
+                    detail: String::new(),
+                    by: format!("adapter/{}", s.marketplace),
+                };
+                if let Err(e) = timeline.append(&correlation_id, entry).await {
+                    warn!(correlation_id = %correlation_id, error = %e, "timeline not updated");
+                }
+            }
+        }
+        if let Some(next) = page.next_cursor
+            && cursor.as_ref().map(|c| &c.value) != Some(&next)
+        {
+            self.cursors
+                .advance(&s.marketplace, s.flow, cursor.as_ref(), &next)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(page.more)
+    }
+}
