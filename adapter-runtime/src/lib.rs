@@ -7,6 +7,7 @@ pub mod flow;
 pub mod jetstream;
 pub mod metrics;
 pub mod process;
+pub mod resilience;
 pub mod schemas;
 pub mod subject;
 pub mod topology;
