@@ -30,6 +30,8 @@ pub enum FailureKind {
     Retryable,
     /// Cannot succeed (a 4xx the channel will answer the same way): the message goes to the dead-letter stream.
     Permanent,
+    /// Every attempt the operation's retry policy allows failed: the message goes to the dead-letter stream.
+    Exhausted,
 }
 
 /// A failed delivery or poll, with the channel's own words.
@@ -51,6 +53,20 @@ impl ConnectorError {
         Self {
             kind: FailureKind::Permanent,
             message: message.into(),
+        }
+    }
+
+    /// The connector's view of a guarded call that did not succeed.
+    pub fn from_outcome(outcome: crate::resilience::Outcome<String>) -> Self {
+        use crate::resilience::Outcome;
+        match outcome {
+            Outcome::CircuitOpen { .. } => Self::retryable(outcome.to_string()),
+            Outcome::Exhausted { .. } => Self {
+                kind: FailureKind::Exhausted,
+                message: outcome.to_string(),
+            },
+            Outcome::Permanent { error, .. } => Self::permanent(error),
+            Outcome::TooCostly(_) => Self::permanent(outcome.to_string()),
         }
     }
 }

@@ -1,9 +1,13 @@
 //! The adapter's channel-independent core. Connectors know nothing of NATS; flows know nothing of a channel.
 
+pub mod app;
 pub mod canonical;
+pub mod config;
 pub mod connector;
+pub mod connectors;
 pub mod envelope;
 pub mod flow;
+pub mod http;
 pub mod jetstream;
 pub mod metrics;
 pub mod process;

@@ -1,12 +1,115 @@
-//! tradewind-adapter. The runtime is being built (see the adapter runtime issue).
+//! tradewind-adapter: runs the flows of one marketplace. Reads its configuration from the file the operator
+//! mounts, logs JSON lines, serves `/metrics`, `/healthz` and `/readyz`, and stops gracefully on SIGTERM:
+//! it stops fetching, finishes or gives back the messages in flight, then exits.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use adapter_runtime::config::AdapterConfig;
+use adapter_runtime::flow::Shutdown;
+use adapter_runtime::http::{Readiness, serve};
+use adapter_runtime::metrics::Metrics;
+use clap::Parser;
+use tracing::{error, info};
+
+/// Runs the flows of one Tradewind marketplace.
+#[derive(Parser)]
+#[command(name = "tradewind-adapter", version, about)]
+struct Args {
+    /// The resolved configuration rendered by the operator (YAML or JSON).
+    #[arg(
+        long,
+        env = "TRADEWIND_ADAPTER_CONFIG",
+        default_value = "/etc/tradewind/adapter.yaml"
+    )]
+    config: PathBuf,
+    /// Log as human-readable text instead of JSON lines.
+    #[arg(long)]
+    text_logs: bool,
+}
 
 fn main() -> ExitCode {
-    if std::env::args().any(|a| a == "--version" || a == "-V") {
-        println!("tradewind-adapter {}", env!("CARGO_PKG_VERSION"));
-        return ExitCode::SUCCESS;
+    let args = Args::parse();
+    let config = match AdapterConfig::load(&args.config) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("tradewind-adapter: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config.spec.adapter.log_level, args.text_logs);
+    // reqwest is built without a default TLS provider; the process uses ring, like the NATS client.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("tradewind-adapter: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!(error = %e, "adapter failed");
+            ExitCode::FAILURE
+        }
     }
-    eprintln!("tradewind-adapter: the runtime is not implemented yet");
-    ExitCode::FAILURE
+}
+
+async fn run(config: AdapterConfig) -> Result<(), String> {
+    let shutdown = Shutdown::new();
+    let readiness = Arc::new(Readiness::starting());
+    let metrics = Arc::new(Metrics::new());
+    let listener = tokio::net::TcpListener::bind(&config.http_address)
+        .await
+        .map_err(|e| format!("httpAddress {}: {e}", config.http_address))?;
+    info!(address = %config.http_address, "serving /metrics, /healthz and /readyz");
+    let http = tokio::spawn(serve(
+        listener,
+        metrics.clone(),
+        readiness.clone(),
+        shutdown.clone(),
+    ));
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    let result = adapter_runtime::app::run(config, shutdown.clone(), readiness, metrics).await;
+    shutdown.trigger();
+    let _ = http.await;
+    result
+}
+
+async fn stop_on_signal(shutdown: Shutdown) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        error!("cannot listen for SIGTERM; stop with SIGKILL");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM: finishing the messages in flight"),
+        _ = int.recv() => info!("SIGINT: finishing the messages in flight"),
+    }
+    shutdown.trigger();
+}
+
+fn init_logging(level: &str, text: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},async_nats=warn")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if text {
+        builder.init();
+    } else {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init();
+    }
 }

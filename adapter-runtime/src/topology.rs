@@ -70,6 +70,10 @@ pub struct KvDef {
     pub max_age: Option<Duration>,
 }
 
+/// How long a delivered message may stay unacknowledged before JetStream redelivers it: the time an adapter
+/// killed mid-batch takes to hand its work to another. Flows send progress acknowledgements while they work.
+pub const DEFAULT_ACK_WAIT: Duration = Duration::from_secs(30);
+
 /// Largest message accepted: bigger payloads (a 10 MB order) are refused at publish and dead-lettered by the
 /// publisher with that reason.
 pub const MAX_MESSAGE_BYTES: i32 = 1024 * 1024;
@@ -151,7 +155,7 @@ impl Namespace {
                 encode_token(marketplace)
             )],
             max_ack_pending,
-            ack_wait: Duration::from_secs(60),
+            ack_wait: DEFAULT_ACK_WAIT,
             max_deliver: 100,
         }
     }
@@ -295,7 +299,7 @@ impl Namespace {
             durable_name: consumer_name(marketplace, flow),
             filter_subjects: vec![filter],
             max_ack_pending,
-            ack_wait: Duration::from_secs(60),
+            ack_wait: DEFAULT_ACK_WAIT,
             max_deliver: 100,
         }
     }

@@ -144,6 +144,7 @@ async fn setup(max_batch: usize, max_attempts: u32) -> Setup {
             max_attempts,
             initial_backoff: Duration::from_millis(20),
             max_backoff: Duration::from_millis(100),
+            ack_wait: Duration::from_secs(30),
         },
         consumer,
         connector: channel.clone(),

@@ -46,6 +46,9 @@ pub struct OutboundSettings {
     /// Redelivery delay after the first retryable failure; doubled per delivery up to `max_backoff`.
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
+    /// The consumer's ack wait: while a batch is being worked on (rate limits can make that long), its
+    /// messages are kept from redelivery by progress acknowledgements every third of it.
+    pub ack_wait: Duration,
 }
 
 /// A running outbound flow.
@@ -103,6 +106,26 @@ impl<C: Connector> OutboundFlow<C> {
 
     /// Handles one fetched batch to the end: every message is acked or nak'ed when this returns.
     pub async fn process(&self, messages: Vec<Message>) {
+        let in_flight: Vec<Message> = messages.clone();
+        let work = self.process_batch(messages);
+        tokio::pin!(work);
+        let mut keepalive =
+            tokio::time::interval((self.settings.ack_wait / 3).max(Duration::from_millis(100)));
+        keepalive.tick().await;
+        loop {
+            tokio::select! {
+                () = &mut work => return,
+                _ = keepalive.tick() => {
+                    for message in &in_flight {
+                        // Harmless for a message already acknowledged.
+                        let _ = message.ack_with(AckKind::Progress).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn process_batch(&self, messages: Vec<Message>) {
         let s = &self.settings;
         let flow_name = s.flow.as_str();
         self.metrics.count(
@@ -180,6 +203,10 @@ impl<C: Connector> OutboundFlow<C> {
                     Ok(()) => self.delivered(&item).await,
                     Err(e) if e.kind == FailureKind::Permanent => {
                         self.dead_letter(&item.message, ErrorClass::Permanent, e.message)
+                            .await
+                    }
+                    Err(e) if e.kind == FailureKind::Exhausted => {
+                        self.dead_letter(&item.message, ErrorClass::Exhausted, e.message)
                             .await
                     }
                     Err(e) => self.retry_later(&item.message, e.message).await,

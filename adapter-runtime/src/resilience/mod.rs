@@ -25,7 +25,7 @@ pub use backoff::Backoff;
 pub use breaker::{BreakerState, CircuitBreaker, Rejected};
 pub use clock::{Clock, ManualClock, TokioClock};
 pub use guard::{Failure, Guard, GuardStats, Outcome};
-pub use hints::{Rate, ServerHint, parse_amzn_rate_limit, parse_retry_after};
+pub use hints::{Rate, ServerHint, hints_from_headers, parse_amzn_rate_limit, parse_retry_after};
 pub use limiter::{AcquireError, Limiter};
 pub use limits::{Bucket, OperationLimits};
 pub use registry::Resilience;

@@ -1,0 +1,257 @@
+//! The adapter process for one marketplace: connect, make sure its streams and consumers exist, build its
+//! connector and flows from the configuration, run them until shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use crds::channel::{ChannelKind, Direction, Flow};
+use serde_json::Value;
+use tokio::task::JoinSet;
+use tracing::{error, info};
+
+use crate::canonical::Record;
+use crate::config::AdapterConfig;
+use crate::connector::Connector;
+use crate::connectors::rest::RestConnector;
+use crate::envelope::Event;
+use crate::flow::{
+    InboundFlow, InboundSettings, OrderProcess, OutboundFlow, OutboundSettings, PrepareFn, Shutdown,
+};
+use crate::http::Readiness;
+use crate::jetstream::{
+    CursorStore, DeadLetterStore, Timeline, ensure_consumer, ensure_kv, ensure_stream,
+};
+use crate::metrics::Metrics;
+use crate::process::listed_quantity;
+use crate::resilience::Resilience;
+use crate::topology::Namespace;
+
+/// Messages in flight per flow, at most: bounds memory and the work redone after a crash.
+const MAX_ACK_PENDING: i64 = 1_000;
+
+/// Connects to NATS as configured.
+pub async fn connect(config: &AdapterConfig) -> Result<async_nats::Client, String> {
+    let mut options = async_nats::ConnectOptions::new()
+        .name(format!(
+            "tradewind-adapter/{}/{}",
+            config.namespace, config.marketplace
+        ))
+        .retry_on_initial_connect();
+    if let Some(file) = &config.nats.credentials_file {
+        options = options
+            .credentials_file(file)
+            .await
+            .map_err(|e| format!("nats.credentialsFile {}: {e}", file.display()))?;
+    }
+    if let Some(ca) = &config.nats.tls_ca_file {
+        options = options.add_root_certificates(ca.clone()).require_tls(true);
+    }
+    options
+        .connect(config.nats.url.as_str())
+        .await
+        .map_err(|e| format!("connecting to NATS: {e}"))
+}
+
+/// Runs the adapter until `shutdown`, then lets every flow finish its batch.
+pub async fn run(
+    config: AdapterConfig,
+    shutdown: Shutdown,
+    readiness: Arc<Readiness>,
+    metrics: Arc<Metrics>,
+) -> Result<(), String> {
+    let spec = &config.spec;
+    let connector = match spec.channel {
+        ChannelKind::Rest => {
+            let base_url = spec
+                .endpoint
+                .base_url
+                .as_deref()
+                .ok_or("spec.endpoint.baseUrl is required for rest")?;
+            let replicas = u32::try_from(spec.adapter.replicas.max(1)).unwrap_or(1);
+            let resilience = Arc::new(Resilience::new(config.rate_limits.spec.clone(), replicas));
+            RestConnector::new(
+                base_url,
+                &config.credentials_dir,
+                resilience,
+                Duration::from_secs(30),
+            )?
+        }
+        other => {
+            return Err(format!(
+                "spec.channel: no connector for {other} in this build yet (available: rest)"
+            ));
+        }
+    };
+    run_with(config, Arc::new(connector), shutdown, readiness, metrics).await
+}
+
+/// [`run`] with a given connector (tests and the local mode plug their own).
+pub async fn run_with<C: Connector>(
+    config: AdapterConfig,
+    connector: Arc<C>,
+    shutdown: Shutdown,
+    readiness: Arc<Readiness>,
+    metrics: Arc<Metrics>,
+) -> Result<(), String> {
+    readiness.not_ready("connecting to NATS");
+    let client = connect(&config).await?;
+    let js = jetstream::new(client);
+    let ns = Namespace::new(&config.namespace);
+    let marketplace = config.marketplace.clone();
+    let erp = config.spec.erp_connection_ref.name.clone();
+    let spec = config.spec.clone();
+    let e = |e: crate::jetstream::Error| e.to_string();
+
+    readiness.not_ready("provisioning streams");
+    for def in [
+        ns.marketplace_stream(&marketplace),
+        ns.dead_letter_stream(),
+        ns.command_stream(),
+    ] {
+        ensure_stream(&js, &def).await.map_err(e)?;
+    }
+    let dead_letters = Arc::new(DeadLetterStore::new(js.clone(), ns.clone()));
+    let cursors = Arc::new(CursorStore::new(
+        ensure_kv(&js, &ns.cursor_bucket()).await.map_err(e)?,
+    ));
+    let timeline = Arc::new(Timeline::new(
+        ensure_kv(&js, &ns.timeline_bucket()).await.map_err(e)?,
+    ));
+
+    let mut tasks = JoinSet::new();
+    let settings = &config.rate_limits.spec.defaults;
+    for flow in spec.flows.enabled() {
+        if !spec.channel.supports(flow) {
+            return Err(format!(
+                "spec.flows.{flow}: channel {} has no {flow} flow",
+                spec.channel
+            ));
+        }
+        match flow.direction() {
+            Direction::Outbound => {
+                let stream = match flow {
+                    Flow::Shipments => ns.shipment_stream(&erp),
+                    _ => ns.erp_stream(&erp, flow),
+                };
+                ensure_stream(&js, &stream).await.map_err(e)?;
+                let mut consumer_def =
+                    ns.erp_flow_consumer(&erp, &marketplace, flow, MAX_ACK_PENDING);
+                consumer_def.ack_wait = config.ack_wait;
+                let consumer = ensure_consumer(&js, &consumer_def).await.map_err(e)?;
+                let coalesce_window = match (flow, &spec.flows.inventory, &spec.flows.price) {
+                    (Flow::Inventory, Some(f), _) => f.delivery.coalesce_window,
+                    (Flow::Price, _, Some(f)) => f.coalesce_window,
+                    _ => std::time::Duration::from_secs(2).into(),
+                };
+                let outbound = OutboundFlow {
+                    settings: OutboundSettings {
+                        marketplace: marketplace.clone(),
+                        flow,
+                        fetch_batch: 500,
+                        coalesce_window: coalesce_window.into(),
+                        max_attempts: settings.retry.max_attempts,
+                        initial_backoff: settings.retry.initial_backoff.into(),
+                        max_backoff: settings.retry.max_backoff.into(),
+                        ack_wait: config.ack_wait,
+                    },
+                    consumer,
+                    connector: connector.clone(),
+                    dead_letters: dead_letters.clone(),
+                    prepare: prepare_for(&config, flow),
+                    map: None,
+                    metrics: metrics.clone(),
+                };
+                let stop = shutdown.clone();
+                tasks.spawn(async move { outbound.run(stop).await });
+            }
+            Direction::Inbound => {
+                let poll_interval = match flow {
+                    Flow::Orders => spec.flows.orders.as_ref().map(|o| o.poll_interval),
+                    Flow::Returns => spec.flows.returns.as_ref().map(|o| o.poll_interval),
+                    _ => spec.flows.settlements.as_ref().map(|o| o.poll_interval),
+                }
+                .map(Into::into)
+                .unwrap_or(Duration::from_secs(300));
+                let inbound = InboundFlow {
+                    settings: InboundSettings {
+                        namespace: config.namespace.clone(),
+                        marketplace: marketplace.clone(),
+                        flow,
+                        poll_interval,
+                    },
+                    js: js.clone(),
+                    connector: connector.clone(),
+                    cursors: cursors.clone(),
+                    timeline: Some(timeline.clone()),
+                    metrics: metrics.clone(),
+                };
+                let stop = shutdown.clone();
+                tasks.spawn(async move { inbound.run(stop).await });
+                if let (Flow::Orders, Some(orders)) = (flow, &spec.flows.orders) {
+                    ensure_stream(&js, &ns.erp_stream(&erp, Flow::Inventory))
+                        .await
+                        .map_err(e)?;
+                    let mut consumer_def = ns.order_process_consumer(&marketplace, MAX_ACK_PENDING);
+                    consumer_def.ack_wait = config.ack_wait;
+                    let consumer = ensure_consumer(&js, &consumer_def).await.map_err(e)?;
+                    let process = OrderProcess {
+                        namespace: ns.clone(),
+                        namespace_name: config.namespace.clone(),
+                        marketplace: marketplace.clone(),
+                        erp_connection: erp.clone(),
+                        currency: spec
+                            .currency
+                            .parse()
+                            .map_err(|e: String| format!("spec.currency: {e}"))?,
+                        settings: orders.clone(),
+                        js: js.clone(),
+                        consumer,
+                        dead_letters: dead_letters.clone(),
+                        timeline: Some(timeline.clone()),
+                        metrics: metrics.clone(),
+                    };
+                    let stop = shutdown.clone();
+                    tasks.spawn(async move { process.run(stop).await });
+                }
+            }
+        }
+    }
+    readiness.ready();
+    info!(marketplace = %marketplace, flows = tasks.len(), "adapter ready");
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(e) = joined {
+            error!(marketplace = %marketplace, error = %e, "a flow task failed");
+        }
+    }
+    info!(marketplace = %marketplace, "adapter stopped");
+    Ok(())
+}
+
+/// What a flow sends to the mapping: the canonical record's JSON, after the process layer (the inventory
+/// policy sets `available` to the quantity this channel may list).
+fn prepare_for(config: &AdapterConfig, flow: Flow) -> PrepareFn {
+    let inventory_policy = config.spec.flows.inventory.clone();
+    Arc::new(move |event: &Event| {
+        let (key, mut json) = match &event.record {
+            Record::Inventory(p) => (p.sku.to_string(), to_json(p)?),
+            Record::Price(p) => (p.sku.to_string(), to_json(p)?),
+            Record::Product(p) => (p.sku.to_string(), to_json(p)?),
+            Record::Shipment(s) => (s.order_id.to_string(), to_json(s)?),
+            other => {
+                return Err(format!(
+                    "a {} event cannot go out on the {flow} flow",
+                    other.event_type()
+                ));
+            }
+        };
+        if let (Record::Inventory(position), Some(policy)) = (&event.record, &inventory_policy) {
+            json["available"] = Value::from(listed_quantity(position, policy));
+        }
+        Ok((key, json))
+    })
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, String> {
+    serde_json::to_value(value).map_err(|e| e.to_string())
+}
