@@ -39,8 +39,7 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&config.spec.adapter.log_level, args.text_logs);
-    // reqwest is built without a default TLS provider; the process uses ring, like the NATS client.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    adapter_runtime::connectors::ensure_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -50,6 +50,7 @@ impl RestConnector {
         resilience: Arc<Resilience>,
         timeout: Duration,
     ) -> Result<Self, String> {
+        crate::connectors::ensure_crypto_provider();
         let token = std::fs::read_to_string(credentials_dir.join("token"))
             .ok()
             .map(|t| t.trim().to_string());
