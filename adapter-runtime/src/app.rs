@@ -61,6 +61,8 @@ pub async fn run(
     metrics: Arc<Metrics>,
 ) -> Result<(), String> {
     let spec = &config.spec;
+    let replicas = u32::try_from(spec.adapter.replicas.max(1)).unwrap_or(1);
+    let resilience = Arc::new(Resilience::new(config.rate_limits.spec.clone(), replicas));
     let connector = match spec.channel {
         ChannelKind::Rest => {
             let base_url = spec
@@ -68,12 +70,10 @@ pub async fn run(
                 .base_url
                 .as_deref()
                 .ok_or("spec.endpoint.baseUrl is required for rest")?;
-            let replicas = u32::try_from(spec.adapter.replicas.max(1)).unwrap_or(1);
-            let resilience = Arc::new(Resilience::new(config.rate_limits.spec.clone(), replicas));
             RestConnector::new(
                 base_url,
                 &config.credentials_dir,
-                resilience,
+                resilience.clone(),
                 Duration::from_secs(30),
             )?
         }
@@ -83,13 +83,22 @@ pub async fn run(
             ));
         }
     };
-    run_with(config, Arc::new(connector), shutdown, readiness, metrics).await
+    run_with(
+        config,
+        Arc::new(connector),
+        Some(resilience),
+        shutdown,
+        readiness,
+        metrics,
+    )
+    .await
 }
 
 /// [`run`] with a given connector (tests and the local mode plug their own).
 pub async fn run_with<C: Connector>(
     config: AdapterConfig,
     connector: Arc<C>,
+    resilience: Option<Arc<Resilience>>,
     shutdown: Shutdown,
     readiness: Arc<Readiness>,
     metrics: Arc<Metrics>,
@@ -120,6 +129,7 @@ pub async fn run_with<C: Connector>(
     ));
 
     let mut tasks = JoinSet::new();
+    let mut flow_consumers = Vec::new();
     let settings = &config.rate_limits.spec.defaults;
     for flow in spec.flows.enabled() {
         if !spec.channel.supports(flow) {
@@ -139,6 +149,7 @@ pub async fn run_with<C: Connector>(
                     ns.erp_flow_consumer(&erp, &marketplace, flow, MAX_ACK_PENDING);
                 consumer_def.ack_wait = config.ack_wait;
                 let consumer = ensure_consumer(&js, &consumer_def).await.map_err(e)?;
+                flow_consumers.push((flow, consumer.clone()));
                 let coalesce_window = match (flow, &spec.flows.inventory, &spec.flows.price) {
                     (Flow::Inventory, Some(f), _) => f.delivery.coalesce_window,
                     (Flow::Price, _, Some(f)) => f.coalesce_window,
@@ -217,6 +228,15 @@ pub async fn run_with<C: Connector>(
             }
         }
     }
+    let refresher = MetricsRefresher {
+        marketplace: marketplace.clone(),
+        consumers: flow_consumers,
+        dead_letters: dead_letters.clone(),
+        resilience,
+        metrics: metrics.clone(),
+    };
+    let stop = shutdown.clone();
+    tasks.spawn(async move { refresher.run(stop).await });
     readiness.ready();
     info!(marketplace = %marketplace, flows = tasks.len(), "adapter ready");
     while let Some(joined) = tasks.join_next().await {
@@ -254,4 +274,109 @@ fn prepare_for(config: &AdapterConfig, flow: Flow) -> PrepareFn {
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, String> {
     serde_json::to_value(value).map_err(|e| e.to_string())
+}
+
+/// Refreshes the gauges that are read from elsewhere: consumer backlogs, circuit breakers, rate-limit waits and
+/// throttling (from the connector's guards), and the revenue at risk in the dead-letter stream.
+struct MetricsRefresher {
+    marketplace: String,
+    consumers: Vec<(
+        Flow,
+        jetstream::consumer::Consumer<jetstream::consumer::pull::Config>,
+    )>,
+    dead_letters: Arc<DeadLetterStore>,
+    resilience: Option<Arc<Resilience>>,
+    metrics: Arc<Metrics>,
+}
+
+impl MetricsRefresher {
+    const EVERY: Duration = Duration::from_secs(5);
+
+    async fn run(mut self, shutdown: Shutdown) {
+        let mut seen: std::collections::HashMap<String, crate::resilience::GuardStats> =
+            Default::default();
+        loop {
+            self.refresh(&mut seen).await;
+            tokio::select! {
+                () = tokio::time::sleep(Self::EVERY) => {},
+                () = shutdown.triggered() => return,
+            }
+        }
+    }
+
+    async fn refresh(
+        &mut self,
+        seen: &mut std::collections::HashMap<String, crate::resilience::GuardStats>,
+    ) {
+        use crate::metrics::{CurrencyLabels, FlowLabels, OperationLabels};
+        for (flow, consumer) in &mut self.consumers {
+            if let Ok(info) = consumer.info().await {
+                let labels = FlowLabels {
+                    marketplace: self.marketplace.clone(),
+                    flow: flow.as_str().into(),
+                };
+                let pending = i64::try_from(info.num_pending).unwrap_or(i64::MAX);
+                self.metrics
+                    .consumer_pending
+                    .get_or_create(&labels)
+                    .set(pending);
+            }
+        }
+        if let Some(resilience) = &self.resilience {
+            for guard in resilience.guards() {
+                let stats = guard.stats();
+                let previous = seen
+                    .insert(guard.operation().to_string(), stats)
+                    .unwrap_or_default();
+                let labels = OperationLabels {
+                    marketplace: self.marketplace.clone(),
+                    operation: guard.operation().into(),
+                };
+                self.metrics
+                    .breaker_state
+                    .get_or_create(&labels)
+                    .set(guard.breaker_state().gauge());
+                self.metrics
+                    .throttled_responses
+                    .get_or_create(&labels)
+                    .inc_by(stats.throttled - previous.throttled);
+                let waited = stats.waited.saturating_sub(previous.waited).as_secs_f64();
+                self.metrics
+                    .rate_limit_wait
+                    .get_or_create(&labels)
+                    .inc_by(waited);
+            }
+        }
+        if let Ok(letters) = self
+            .dead_letters
+            .list(Some(&self.marketplace), Some(Flow::Orders))
+            .await
+        {
+            let mut at_risk: std::collections::BTreeMap<String, rust_decimal::Decimal> =
+                Default::default();
+            for stored in letters {
+                let Ok(event) =
+                    crate::envelope::decode(&stored.letter.headers, &stored.letter.payload)
+                else {
+                    continue;
+                };
+                if let Record::Order(order) = event.record {
+                    *at_risk
+                        .entry(order.totals.total.currency.to_string())
+                        .or_default() += order.totals.total.amount;
+                }
+            }
+            for (currency, amount) in at_risk {
+                use rust_decimal::prelude::ToPrimitive;
+                let labels = CurrencyLabels {
+                    marketplace: self.marketplace.clone(),
+                    currency,
+                };
+                self.metrics
+                    .revenue_at_risk
+                    .get_or_create(&labels)
+                    .set(amount.to_f64().unwrap_or(0.0));
+            }
+        }
+    }
 }

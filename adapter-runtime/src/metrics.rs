@@ -67,8 +67,8 @@ pub struct Metrics {
     pub events: Family<EventLabels, Counter>,
     /// Seconds from the event's time (ERP change or channel update) to its delivery.
     pub end_to_end_latency: Family<FlowLabels, Histogram, fn() -> Histogram>,
-    /// Seconds spent waiting for rate-limit tokens.
-    pub rate_limit_wait: Family<OperationLabels, Histogram, fn() -> Histogram>,
+    /// Seconds spent waiting for rate-limit tokens, in all.
+    pub rate_limit_wait: Family<OperationLabels, Counter<f64, AtomicU64>>,
     pub throttled_responses: Family<OperationLabels, Counter>,
     /// 0 closed, 1 half-open, 2 open.
     pub breaker_state: Family<OperationLabels, Gauge>,
@@ -87,7 +87,7 @@ impl Metrics {
         let metrics = Self {
             events: Family::default(),
             end_to_end_latency: Family::new_with_constructor(latency_histogram),
-            rate_limit_wait: Family::new_with_constructor(latency_histogram),
+            rate_limit_wait: Family::default(),
             throttled_responses: Family::default(),
             breaker_state: Family::default(),
             dead_letters: Family::default(),
@@ -107,7 +107,7 @@ impl Metrics {
         );
         registry.register(
             "rate_limit_wait_seconds",
-            "Seconds waited for rate-limit tokens per operation",
+            "Seconds waited for rate-limit tokens per operation, in all",
             metrics.rate_limit_wait.clone(),
         );
         registry.register(

@@ -61,7 +61,12 @@ async fn start_portal() -> (Arc<Portal>, String) {
     (portal, url)
 }
 
-fn config(nats_url: &str, portal_url: &str, dir: &std::path::Path) -> std::path::PathBuf {
+fn config(
+    nats_url: &str,
+    portal_url: &str,
+    dir: &std::path::Path,
+    http: &str,
+) -> std::path::PathBuf {
     let yaml = format!(
         r#"
 namespace: kill
@@ -83,7 +88,7 @@ rateLimits:
     defaults: {{retry: {{maxAttempts: 5, initialBackoff: 50ms, maxBackoff: 500ms}}}}
 nats: {{url: "{nats_url}"}}
 credentialsDir: "{dir}"
-httpAddress: "127.0.0.1:0"
+httpAddress: "{http}"
 # A killed adapter's unacknowledged messages go to the next one after this long.
 ackWait: 2s
 "#,
@@ -142,7 +147,12 @@ async fn sigkill_mid_backlog_loses_nothing_and_sigterm_exits_cleanly() {
         .unwrap();
     let (portal, portal_url) = start_portal().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = config(&nats.url(), &portal_url, dir.path());
+    let http = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let config = config(&nats.url(), &portal_url, dir.path(), &http);
 
     // 400 SKUs, the last value of each is what the portal must end with.
     let skus = 400;
@@ -198,6 +208,34 @@ async fn sigkill_mid_backlog_loses_nothing_and_sigterm_exits_cleanly() {
     assert!(
         repeats <= 1_000,
         "{repeats} repeats exceed the in-flight bound (max ack pending)"
+    );
+
+    // The second adapter reports what it did and that it is ready.
+    adapter_runtime::connectors::ensure_crypto_provider();
+    let client = reqwest::Client::new();
+    let ready = client
+        .get(format!("http://{http}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let metrics = client
+        .get(format!("http://{http}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            r#"tradewind_adapter_events_total{marketplace="portal",flow="inventory",outcome="Out"}"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tradewind_adapter_consumer_pending_messages{"),
+        "{metrics}"
     );
 
     // SIGTERM: the adapter finishes its batch and exits with success.
