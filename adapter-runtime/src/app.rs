@@ -16,12 +16,14 @@ use crate::connector::Connector;
 use crate::connectors::rest::RestConnector;
 use crate::envelope::Event;
 use crate::flow::{
-    InboundFlow, InboundSettings, OrderProcess, OutboundFlow, OutboundSettings, PrepareFn, Shutdown,
+    InboundFlow, InboundSettings, MapFn, OrderProcess, OutboundFlow, OutboundSettings, PrepareFn,
+    Shutdown,
 };
 use crate::http::Readiness;
 use crate::jetstream::{
     CursorStore, DeadLetterStore, Timeline, ensure_consumer, ensure_kv, ensure_stream,
 };
+use crate::mapping::MappingPlan;
 use crate::metrics::Metrics;
 use crate::process::listed_quantity;
 use crate::resilience::Resilience;
@@ -128,6 +130,17 @@ pub async fn run_with<C: Connector>(
         ensure_kv(&js, &ns.timeline_bucket()).await.map_err(e)?,
     ));
 
+    // Compiled once: a mapping that does not compile stops the adapter with every error, before any record.
+    let plan = match &config.mapping {
+        Some(mapping) => Some(Arc::new(
+            MappingPlan::compile(&mapping.name, &mapping.spec).map_err(|errors| {
+                let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                format!("mapping does not compile:\n{}", lines.join("\n"))
+            })?,
+        )),
+        None => None,
+    };
+
     let mut tasks = JoinSet::new();
     let mut flow_consumers = Vec::new();
     let settings = &config.rate_limits.spec.defaults;
@@ -170,7 +183,7 @@ pub async fn run_with<C: Connector>(
                     connector: connector.clone(),
                     dead_letters: dead_letters.clone(),
                     prepare: prepare_for(&config, flow),
-                    map: None,
+                    map: map_for(plan.as_ref(), flow),
                     metrics: metrics.clone(),
                 };
                 let stop = shutdown.clone();
@@ -270,6 +283,17 @@ fn prepare_for(config: &AdapterConfig, flow: Flow) -> PrepareFn {
         }
         Ok((key, json))
     })
+}
+
+/// The flow's mapping, when the `ChannelMapping` has one for it; otherwise the connector maps the canonical
+/// record itself.
+fn map_for(plan: Option<&Arc<MappingPlan>>, flow: Flow) -> Option<MapFn> {
+    let plan = plan?.clone();
+    plan.flow(flow)?;
+    Some(Arc::new(move |record: &Value| match plan.flow(flow) {
+        Some(flow_plan) => flow_plan.apply(record).map_err(|e| e.to_string()),
+        None => Ok(record.clone()),
+    }))
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, String> {

@@ -9,6 +9,7 @@ pub mod envelope;
 pub mod flow;
 pub mod http;
 pub mod jetstream;
+pub mod mapping;
 pub mod metrics;
 pub mod process;
 pub mod resilience;

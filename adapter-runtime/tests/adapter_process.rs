@@ -26,6 +26,8 @@ struct Portal {
     received: Mutex<HashMap<String, Vec<i64>>>,
     /// Correlation ids received, with how many times.
     deliveries: Mutex<HashMap<String, u32>>,
+    /// Items that did not carry the fields the ChannelMapping produces.
+    unmapped: Mutex<u32>,
 }
 
 async fn accept(State(portal): State<Arc<Portal>>, Json(body): Json<Value>) -> &'static str {
@@ -81,6 +83,15 @@ spec:
   currency: USD
   flows:
     inventory: {{coalesceWindow: 50ms}}
+mapping:
+  name: portal
+  spec:
+    channel: rest
+    flows:
+      - flow: inventory
+        fields:
+          - {{target: available, expression: record.available}}
+          - {{target: unit, expression: "'EA'"}}
 rateLimits:
   name: portal
   spec:
@@ -208,6 +219,12 @@ async fn sigkill_mid_backlog_loses_nothing_and_sigterm_exits_cleanly() {
     assert!(
         repeats <= 1_000,
         "{repeats} repeats exceed the in-flight bound (max ack pending)"
+    );
+
+    assert_eq!(
+        *portal.unmapped.lock().unwrap(),
+        0,
+        "every item went through the ChannelMapping"
     );
 
     // The second adapter reports what it did and that it is ready.
