@@ -266,6 +266,13 @@ async fn orders_are_polled_once_resumed_from_the_cursor_and_checked_before_the_e
         .await
         .unwrap();
     let event = decode(&from_header_map(&message.headers), &message.payload).unwrap();
+    assert!(
+        event
+            .traceparent
+            .as_deref()
+            .is_some_and(|t| t.starts_with("00-")),
+        "the trace context is carried on"
+    );
     let Record::Order(accepted_order) = event.record else {
         panic!("an order")
     };

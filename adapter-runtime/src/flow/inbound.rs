@@ -123,7 +123,7 @@ impl<C: Connector> InboundFlow<C> {
                 id,
                 source: format!("/tradewind/{}/marketplace/{}", s.namespace, s.marketplace),
                 time: Utc::now(),
-                traceparent: None,
+                traceparent: Some(new_traceparent()),
                 record,
             };
             let outcome = publish_event(&self.js, &subject, &event, Some(&key))
@@ -157,5 +157,34 @@ impl<C: Connector> InboundFlow<C> {
                 .map_err(|e| e.to_string())?;
         }
         Ok(page.more)
+    }
+}
+
+/// A new W3C trace context (`00-<trace id>-<span id>-01`) for a transaction that starts here: every event of
+/// the order after this one carries it on.
+pub fn new_traceparent() -> String {
+    let trace: u128 = rand::random::<u128>().max(1);
+    let span: u64 = rand::random::<u64>().max(1);
+    format!("00-{trace:032x}-{span:016x}-01")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparents_are_w3c_shaped_and_distinct() {
+        let a = new_traceparent();
+        let parts: Vec<&str> = a.split('-').collect();
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            vec![2, 32, 16, 2]
+        );
+        assert!(
+            parts
+                .iter()
+                .all(|p| p.bytes().all(|b| b.is_ascii_hexdigit()))
+        );
+        assert_ne!(a, new_traceparent());
     }
 }
