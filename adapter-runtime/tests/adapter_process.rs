@@ -18,7 +18,7 @@ use axum::extract::State;
 use chrono::{TimeZone, Utc};
 use crds::channel::Flow;
 use serde_json::Value;
-use test_support::NatsServer;
+use test_support::{NatsServer, eventually};
 
 #[derive(Default)]
 struct Portal {
@@ -120,17 +120,6 @@ fn spawn_adapter(config: &std::path::Path) -> Child {
         .unwrap()
 }
 
-async fn eventually<F: FnMut() -> bool>(limit: Duration, what: &str, mut condition: F) {
-    let deadline = tokio::time::Instant::now() + limit;
-    while !condition() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 fn event(sku: &str, available: i64, version: i64) -> Event {
     let id = format!("erp:{sku}:{version}");
     Event {
@@ -184,7 +173,7 @@ async fn sigkill_mid_backlog_loses_nothing_and_sigterm_exits_cleanly() {
     eventually(
         Duration::from_secs(30),
         "the portal has received some records",
-        || portal.received.lock().unwrap().len() >= 20,
+        || async { portal.received.lock().unwrap().len() >= 20 },
     )
     .await;
     adapter.kill().unwrap(); // SIGKILL
@@ -199,7 +188,7 @@ async fn sigkill_mid_backlog_loses_nothing_and_sigterm_exits_cleanly() {
     eventually(
         Duration::from_secs(60),
         "every SKU has its last value on the portal",
-        || {
+        || async {
             let received = portal.received.lock().unwrap();
             last.iter()
                 .all(|(sku, q)| received.get(sku).and_then(|v| v.last()) == Some(q))

@@ -19,7 +19,7 @@ use adapter_runtime::topology::Namespace;
 use async_nats::jetstream;
 use chrono::{TimeZone, Utc};
 use crds::channel::Flow;
-use test_support::NatsServer;
+use test_support::{NatsServer, eventually};
 
 /// A channel with a fixed list of orders, served two per page; the cursor is the index of the next order.
 struct OrderFeed {
@@ -92,21 +92,6 @@ async fn stock(js: &jetstream::Context, ns: &Namespace, sku: &str, locations: &[
     )
     .await
     .unwrap();
-}
-
-async fn eventually<F, Fut>(limit: Duration, what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    while !condition().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]

@@ -19,7 +19,7 @@ use async_nats::jetstream;
 use chrono::{TimeZone, Utc};
 use crds::channel::Flow;
 use serde_json::json;
-use test_support::NatsServer;
+use test_support::{NatsServer, eventually};
 
 /// A channel that records what it receives. SKUs starting with `POISON` are refused for good; `FLAKY-n` fails
 /// n times before it succeeds; `DOWN` always fails retryably.
@@ -188,22 +188,6 @@ impl Setup {
         let mut consumer = self.flow.consumer.clone();
         let info = consumer.info().await.unwrap();
         info.num_pending + info.num_ack_pending as u64
-    }
-}
-
-/// Waits until `condition` holds, failing the test after `limit`.
-async fn eventually<F, Fut>(limit: Duration, what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    while !condition().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -36,7 +36,9 @@
 mod error;
 mod nats;
 mod pg;
+mod wait;
 
 pub use error::Error;
 pub use nats::{MIN_NATS_VERSION, NATS_SERVER_ENV, NatsServer};
 pub use pg::{DEFAULT_PG_URL, PG_URL_ENV, TestDatabase, pg_base_url};
+pub use wait::eventually;
