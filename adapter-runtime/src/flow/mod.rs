@@ -1,6 +1,7 @@
 //! Flows: the loops that move records between JetStream and a connector. A flow knows nothing of a given
 //! channel; everything channel-specific comes through the [`crate::connector::Connector`] and the mapping.
 
+mod dead_letter;
 mod inbound;
 mod order_process;
 mod outbound;

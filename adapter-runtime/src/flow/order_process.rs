@@ -14,10 +14,9 @@ use crds::v1alpha1::OrdersFlow;
 use tracing::{info, warn};
 
 use crate::canonical::{Currency, InventoryPosition, Record, Sku};
-use crate::envelope::{Event, H_MSG_ID, decode};
+use crate::envelope::{Event, decode};
 use crate::jetstream::{
-    DeadLetter, DeadLetterStore, ErrorClass, Step, Timeline, TimelineEntry, from_header_map,
-    publish_event,
+    DeadLetterStore, ErrorClass, Step, Timeline, TimelineEntry, from_header_map, publish_event,
 };
 use crate::metrics::{Metrics, Outcome};
 use crate::process::{SkuLookup, check_order};
@@ -214,45 +213,21 @@ impl OrderProcess {
     }
 
     async fn dead_letter(&self, message: &Message, class: ErrorClass, reason: String) {
-        let headers = message
-            .headers
-            .as_ref()
-            .map(from_header_map)
-            .unwrap_or_default();
-        let letter = DeadLetter {
-            marketplace: self.marketplace.clone(),
-            flow: Flow::Orders,
-            original_subject: message.subject.to_string(),
-            headers: headers.clone(),
-            payload: message.payload.to_vec(),
-            reason: reason.clone(),
+        let (store, metrics) = (&self.dead_letters, &self.metrics);
+        let retry = std::time::Duration::from_secs(1);
+        let stored = super::dead_letter::dead_letter(
+            store,
+            metrics,
+            message,
+            &self.marketplace,
+            Flow::Orders,
             class,
-            attempts: message
-                .info()
-                .map(|i| u32::try_from(i.delivered).unwrap_or(0))
-                .unwrap_or(1),
-            at: Utc::now(),
-        };
-        match self.dead_letters.put(&letter).await {
-            Ok(_) => {
-                let correlation_id = headers
-                    .get(crate::envelope::H_CORRELATION_ID)
-                    .cloned()
-                    .unwrap_or_default();
-                warn!(marketplace = %self.marketplace, correlation_id = %correlation_id, msg_id = headers.get(H_MSG_ID).map(String::as_str).unwrap_or_default(), %reason, "order dead-lettered");
-                let _ = message.ack().await;
-                self.metrics
-                    .count(&self.marketplace, "orders", Outcome::Failed, 1);
-                if let Ok(id) = crate::canonical::CorrelationId::try_from(correlation_id) {
-                    self.step(&id, Step::DeadLettered, &reason).await;
-                }
-            }
-            Err(e) => {
-                warn!(marketplace = %self.marketplace, error = %e, "cannot store dead letter; will retry");
-                let _ = message
-                    .ack_with(AckKind::Nak(Some(std::time::Duration::from_secs(1))))
-                    .await;
-            }
+            reason.clone(),
+            retry,
+        )
+        .await;
+        if let Some(id) = stored.and_then(|id| crate::canonical::CorrelationId::try_from(id).ok()) {
+            self.step(&id, Step::DeadLettered, &reason).await;
         }
     }
 }

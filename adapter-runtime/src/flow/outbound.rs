@@ -20,7 +20,7 @@ use tracing::{info, warn};
 
 use crate::connector::{Connector, FailureKind, OutboundItem};
 use crate::envelope::{Event, decode};
-use crate::jetstream::{DeadLetter, DeadLetterStore, ErrorClass, from_header_map};
+use crate::jetstream::{DeadLetterStore, ErrorClass, from_header_map};
 use crate::metrics::{FlowLabels, Metrics, Outcome};
 
 use super::Shutdown;
@@ -272,52 +272,21 @@ impl<C: Connector> OutboundFlow<C> {
         let _ = message.ack_with(AckKind::Nak(Some(delay))).await;
     }
 
-    /// Stores the message in the dead-letter stream with `reason`, then acks it. If the dead letter cannot be
-    /// stored the message is nak'ed instead: it is never dropped.
+    /// Dead-letters the message with `reason` (see [`super::dead_letter::dead_letter`]).
     async fn dead_letter(&self, message: &Message, class: ErrorClass, reason: String) {
         let s = &self.settings;
-        let attempts = message.info().map(|i| i.delivered).unwrap_or(1);
-        let letter = DeadLetter {
-            marketplace: s.marketplace.clone(),
-            flow: s.flow,
-            original_subject: message.subject.to_string(),
-            headers: message
-                .headers
-                .as_ref()
-                .map(from_header_map)
-                .unwrap_or_default(),
-            payload: message.payload.to_vec(),
-            reason: reason.clone(),
+        let (store, metrics) = (&self.dead_letters, &self.metrics);
+        let retry = s.initial_backoff;
+        super::dead_letter::dead_letter(
+            store,
+            metrics,
+            message,
+            &s.marketplace,
+            s.flow,
             class,
-            attempts: u32::try_from(attempts).unwrap_or(0),
-            at: Utc::now(),
-        };
-        let correlation_id = letter
-            .headers
-            .get(crate::envelope::H_CORRELATION_ID)
-            .cloned()
-            .unwrap_or_default();
-        match self.dead_letters.put(&letter).await {
-            Ok(_) => {
-                warn!(marketplace = %s.marketplace, flow = %s.flow, correlation_id = %correlation_id, class = %class, %reason, "dead-lettered");
-                let _ = message.ack().await;
-                self.metrics
-                    .count(&s.marketplace, s.flow.as_str(), Outcome::Failed, 1);
-                self.metrics
-                    .dead_letters
-                    .get_or_create(&crate::metrics::DeadLetterLabels {
-                        marketplace: s.marketplace.clone(),
-                        flow: s.flow.as_str().into(),
-                        class: class.as_str().into(),
-                    })
-                    .inc();
-            }
-            Err(e) => {
-                warn!(marketplace = %s.marketplace, flow = %s.flow, correlation_id = %correlation_id, error = %e, "cannot store dead letter; will retry");
-                let _ = message
-                    .ack_with(AckKind::Nak(Some(s.initial_backoff)))
-                    .await;
-            }
-        }
+            reason,
+            retry,
+        )
+        .await;
     }
 }
