@@ -221,7 +221,6 @@ pub async fn run_with<C: Connector>(
                     let consumer = ensure_consumer(&js, &consumer_def).await.map_err(e)?;
                     let process = OrderProcess {
                         namespace: ns.clone(),
-                        namespace_name: config.namespace.clone(),
                         marketplace: marketplace.clone(),
                         erp_connection: erp.clone(),
                         currency: spec

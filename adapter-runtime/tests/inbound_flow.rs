@@ -183,7 +183,6 @@ async fn orders_are_polled_once_resumed_from_the_cursor_and_checked_before_the_e
     let dead_letters = Arc::new(DeadLetterStore::new(js.clone(), ns.clone()));
     let process = Arc::new(OrderProcess {
         namespace: ns.clone(),
-        namespace_name: "test".into(),
         marketplace: "shop".into(),
         erp_connection: "erp".into(),
         currency: "USD".parse().unwrap(),

@@ -45,7 +45,6 @@ impl SkuLookup for Catalogue {
 /// The order process of one marketplace.
 pub struct OrderProcess {
     pub namespace: Namespace,
-    pub namespace_name: String,
     pub marketplace: String,
     pub erp_connection: String,
     pub currency: Currency,
