@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream;
-use crds::channel::{ChannelKind, Direction, Flow};
+use crds::channel::{Direction, Flow};
 use serde_json::Value;
 use tokio::task::JoinSet;
 use tracing::{error, info};
@@ -13,7 +13,6 @@ use tracing::{error, info};
 use crate::canonical::Record;
 use crate::config::AdapterConfig;
 use crate::connector::Connector;
-use crate::connectors::rest::RestConnector;
 use crate::envelope::Event;
 use crate::flow::{
     InboundFlow, InboundSettings, MapFn, OrderProcess, OutboundFlow, OutboundSettings, PrepareFn,
@@ -55,49 +54,10 @@ pub async fn connect(config: &AdapterConfig) -> Result<async_nats::Client, Strin
         .map_err(|e| format!("connecting to NATS: {e}"))
 }
 
-/// Runs the adapter until `shutdown`, then lets every flow finish its batch.
-pub async fn run(
-    config: AdapterConfig,
-    shutdown: Shutdown,
-    readiness: Arc<Readiness>,
-    metrics: Arc<Metrics>,
-) -> Result<(), String> {
-    let spec = &config.spec;
-    let replicas = u32::try_from(spec.adapter.replicas.max(1)).unwrap_or(1);
-    let resilience = Arc::new(Resilience::new(config.rate_limits.spec.clone(), replicas));
-    let connector = match spec.channel {
-        ChannelKind::Rest => {
-            let base_url = spec
-                .endpoint
-                .base_url
-                .as_deref()
-                .ok_or("spec.endpoint.baseUrl is required for rest")?;
-            RestConnector::new(
-                base_url,
-                &config.credentials_dir,
-                resilience.clone(),
-                Duration::from_secs(30),
-            )?
-        }
-        other => {
-            return Err(format!(
-                "spec.channel: no connector for {other} in this build yet (available: rest)"
-            ));
-        }
-    };
-    run_with(
-        config,
-        Arc::new(connector),
-        Some(resilience),
-        shutdown,
-        readiness,
-        metrics,
-    )
-    .await
-}
-
-/// [`run`] with a given connector (tests and the local mode plug their own).
-pub async fn run_with<C: Connector>(
+/// Runs the adapter with `connector` until `shutdown`, then lets every flow finish its batch. The
+/// `tradewind-adapter` binary picks the connector from `spec.channel`; tests and the local mode plug their own.
+/// `resilience` is the connector's registry of guards, read for the throttling metrics.
+pub async fn run<C: Connector>(
     config: AdapterConfig,
     connector: Arc<C>,
     resilience: Option<Arc<Resilience>>,
@@ -236,6 +196,35 @@ pub async fn run_with<C: Connector>(
                     };
                     let stop = shutdown.clone();
                     tasks.spawn(async move { process.run(stop).await });
+
+                    // The ERP's answers (acknowledgements, seller cancellations) go back to the channel.
+                    ensure_stream(&js, &ns.order_update_stream(&erp))
+                        .await
+                        .map_err(e)?;
+                    let mut consumer_def =
+                        ns.order_update_consumer(&erp, &marketplace, MAX_ACK_PENDING);
+                    consumer_def.ack_wait = config.ack_wait;
+                    let consumer = ensure_consumer(&js, &consumer_def).await.map_err(e)?;
+                    let updates = OutboundFlow {
+                        settings: OutboundSettings {
+                            marketplace: marketplace.clone(),
+                            flow: Flow::Orders,
+                            fetch_batch: 100,
+                            coalesce_window: Duration::from_millis(200),
+                            max_attempts: settings.retry.max_attempts,
+                            initial_backoff: settings.retry.initial_backoff.into(),
+                            max_backoff: settings.retry.max_backoff.into(),
+                            ack_wait: config.ack_wait,
+                        },
+                        consumer,
+                        connector: connector.clone(),
+                        dead_letters: dead_letters.clone(),
+                        prepare: prepare_for(&config, Flow::Orders),
+                        map: None,
+                        metrics: metrics.clone(),
+                    };
+                    let stop = shutdown.clone();
+                    tasks.spawn(async move { updates.run(stop).await });
                 }
             }
         }
@@ -270,6 +259,16 @@ fn prepare_for(config: &AdapterConfig, flow: Flow) -> PrepareFn {
             Record::Price(p) => (p.sku.to_string(), to_json(p)?),
             Record::Product(p) => (p.sku.to_string(), to_json(p)?),
             Record::Shipment(s) => (s.order_id.to_string(), to_json(s)?),
+            Record::OrderAcknowledgement(a) => {
+                let mut json = to_json(a)?;
+                json["kind"] = Value::from(order_update_kind(&event.record));
+                (a.order_id.to_string(), json)
+            }
+            Record::OrderCancellation(c) => {
+                let mut json = to_json(c)?;
+                json["kind"] = Value::from(order_update_kind(&event.record));
+                (c.order_id.to_string(), json)
+            }
             other => {
                 return Err(format!(
                     "a {} event cannot go out on the {flow} flow",
@@ -293,6 +292,20 @@ fn map_for(plan: Option<&Arc<MappingPlan>>, flow: Flow) -> Option<MapFn> {
         Some(flow_plan) => flow_plan.apply(record).map_err(|e| e.to_string()),
         None => Ok(record.clone()),
     }))
+}
+
+/// The `kind` field connectors read on the orders flow's outbound items: `accepted`, `rejected` or
+/// `cancelled`, as in the order-update subjects.
+fn order_update_kind(record: &Record) -> &'static str {
+    use crate::canonical::AcknowledgementOutcome;
+    use crate::topology::OrderUpdateKind;
+    match record {
+        Record::OrderAcknowledgement(a) => match a.outcome {
+            AcknowledgementOutcome::Accepted { .. } => OrderUpdateKind::Accepted.as_str(),
+            AcknowledgementOutcome::Rejected { .. } => OrderUpdateKind::Rejected.as_str(),
+        },
+        _ => OrderUpdateKind::Cancelled.as_str(),
+    }
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, String> {

@@ -14,5 +14,6 @@ pub mod metrics;
 pub mod process;
 pub mod resilience;
 pub mod schemas;
+pub mod signature;
 pub mod subject;
 pub mod topology;

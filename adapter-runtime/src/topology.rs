@@ -112,14 +112,43 @@ impl Namespace {
         )
     }
 
-    /// Subject of a shipment from the ERP for an order of `marketplace`.
-    pub fn shipment_subject(&self, erp: &str, marketplace: &str, order_id: &str) -> String {
+    /// Subject of one package shipped by the ERP for an order of `marketplace`. The package id is in the
+    /// subject so that the outbound flow's per-subject coalescing never merges two packages of one order.
+    pub fn shipment_subject(
+        &self,
+        erp: &str,
+        marketplace: &str,
+        order_id: &str,
+        shipment_id: &str,
+    ) -> String {
         format!(
-            "{}.erp.{}.shipment.{}.{}",
+            "{}.erp.{}.shipment.{}.{}.{}",
             self.prefix(),
             encode_token(erp),
             encode_token(marketplace),
-            encode_token(order_id)
+            encode_token(order_id),
+            encode_token(shipment_id)
+        )
+    }
+
+    /// Subject of the ERP's answer about a channel order going back to the channel: `accepted` or `rejected`
+    /// (an [`crate::canonical::OrderAcknowledgement`]) or `cancelled` (a seller-side
+    /// [`crate::canonical::OrderCancellation`]). The kind is in the subject, so an acknowledgement and a
+    /// cancellation of one order never coalesce.
+    pub fn order_update_subject(
+        &self,
+        erp: &str,
+        marketplace: &str,
+        order_id: &str,
+        kind: OrderUpdateKind,
+    ) -> String {
+        format!(
+            "{}.erp.{}.order-update.{}.{}.{}",
+            self.prefix(),
+            encode_token(erp),
+            encode_token(marketplace),
+            encode_token(order_id),
+            kind.as_str()
         )
     }
 
@@ -219,6 +248,49 @@ impl Namespace {
             max_age: Some(14 * DAY),
             duplicate_window: DAY,
             max_msg_size: MAX_MESSAGE_BYTES,
+        }
+    }
+
+    /// The ERP's answers about channel orders (acknowledgements, seller cancellations), kept 14 days.
+    pub fn order_update_stream(&self, erp: &str) -> StreamDef {
+        StreamDef {
+            name: format!(
+                "TW_{}_ERP_{}_ORDER_UPDATES",
+                stream_token(&self.ns),
+                stream_token(erp)
+            ),
+            subjects: vec![format!(
+                "{}.erp.{}.order-update.>",
+                self.prefix(),
+                encode_token(erp)
+            )],
+            retention: Retention::Limits,
+            max_msgs_per_subject: None,
+            max_age: Some(14 * DAY),
+            duplicate_window: DAY,
+            max_msg_size: MAX_MESSAGE_BYTES,
+        }
+    }
+
+    /// The durable consumer of `marketplace` for the ERP's answers about its orders.
+    pub fn order_update_consumer(
+        &self,
+        erp: &str,
+        marketplace: &str,
+        max_ack_pending: i64,
+    ) -> ConsumerDef {
+        ConsumerDef {
+            stream: self.order_update_stream(erp).name,
+            durable_name: format!("{}-order-updates", encode_token(marketplace)),
+            filter_subjects: vec![format!(
+                "{}.erp.{}.order-update.{}.>",
+                self.prefix(),
+                encode_token(erp),
+                encode_token(marketplace)
+            )],
+            max_ack_pending,
+            ack_wait: DEFAULT_ACK_WAIT,
+            max_deliver: 100,
         }
     }
 
@@ -323,6 +395,24 @@ impl Namespace {
     }
 }
 
+/// What the ERP says about a channel order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderUpdateKind {
+    Accepted,
+    Rejected,
+    Cancelled,
+}
+
+impl OrderUpdateKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderUpdateKind::Accepted => "accepted",
+            OrderUpdateKind::Rejected => "rejected",
+            OrderUpdateKind::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// Durable consumer name of a marketplace flow.
 pub fn consumer_name(marketplace: &str, flow: Flow) -> String {
     format!("{}-{}", encode_token(marketplace), flow)
@@ -402,8 +492,8 @@ mod tests {
     fn shipments_are_filtered_per_marketplace() {
         let ns = Namespace::new("demo");
         let consumer = ns.erp_flow_consumer("erp", "amazon-us", Flow::Shipments, 256);
-        let mine = ns.shipment_subject("erp", "amazon-us", "113-1");
-        let theirs = ns.shipment_subject("erp", "walmart-us", "42");
+        let mine = ns.shipment_subject("erp", "amazon-us", "113-1", "PKG-1");
+        let theirs = ns.shipment_subject("erp", "walmart-us", "42", "PKG-1");
         let filter = consumer.filter_subjects[0].trim_end_matches('>');
         assert!(mine.starts_with(filter) && !theirs.starts_with(filter));
         assert_eq!(consumer.durable_name, "amazon-us-shipments");

@@ -74,7 +74,7 @@ async fn run(config: AdapterConfig) -> Result<(), String> {
         shutdown.clone(),
     ));
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    let result = adapter_runtime::app::run(config, shutdown.clone(), readiness, metrics).await;
+    let result = adapter::run(config, shutdown.clone(), readiness, metrics).await;
     shutdown.trigger();
     let _ = http.await;
     result

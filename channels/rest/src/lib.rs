@@ -11,15 +11,18 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use crds::channel::Flow;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::canonical::Record;
-use crate::connector::{Connector, ConnectorError, OutboundItem, PollPage};
-use crate::resilience::{Failure, Resilience, hints_from_headers};
+use adapter_runtime::canonical::Record;
+use adapter_runtime::config::AdapterConfig;
+use adapter_runtime::connector::{Connector, ConnectorError, OutboundItem, PollPage};
+use adapter_runtime::connectors::http::{classify_status, send_guarded};
+use adapter_runtime::connectors::{http_client, read_optional_credential};
+use adapter_runtime::resilience::Resilience;
 
 /// Most records in one POST.
 const MAX_BATCH: usize = 100;
@@ -42,6 +45,26 @@ struct PollAnswer {
 }
 
 impl RestConnector {
+    /// The connector of a `rest` Marketplace: `spec.endpoint.baseUrl`, and the credentials Secret's optional
+    /// `token` key sent as a bearer token.
+    pub fn from_config(
+        config: &AdapterConfig,
+        resilience: Arc<Resilience>,
+    ) -> Result<Self, String> {
+        let base_url = config
+            .spec
+            .endpoint
+            .base_url
+            .as_deref()
+            .ok_or("spec.endpoint.baseUrl is required for a rest marketplace")?;
+        Self::new(
+            base_url,
+            &config.credentials_dir,
+            resilience,
+            Duration::from_secs(30),
+        )
+    }
+
     /// `credentials_dir` is the mounted credentials Secret; its optional `token` file is sent as a bearer
     /// token.
     pub fn new(
@@ -50,18 +73,10 @@ impl RestConnector {
         resilience: Arc<Resilience>,
         timeout: Duration,
     ) -> Result<Self, String> {
-        crate::connectors::ensure_crypto_provider();
-        let token = std::fs::read_to_string(credentials_dir.join("token"))
-            .ok()
-            .map(|t| t.trim().to_string());
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Self {
             base_url: base_url.trim_end_matches('/').to_string(),
-            token,
-            http,
+            token: read_optional_credential(credentials_dir, "token"),
+            http: http_client(timeout)?,
             resilience,
         })
     }
@@ -77,62 +92,20 @@ impl RestConnector {
         }
     }
 
-    /// Sends a request built by `build`, classifying the answer.
+    /// Sends a request built by `build` through the operation's guard, classifying the answer by status.
     async fn call(
         &self,
         operation: &str,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, ConnectorError> {
-        let guard = self.resilience.guard(operation);
-        guard
-            .run(1, || {
-                let request = self.authorised(build());
-                async move {
-                    let response = request
-                        .send()
-                        .await
-                        .map_err(|e| Failure::Retryable(without_url(&e)))?;
-                    let status = response.status();
-                    if status.is_success() {
-                        return Ok(response);
-                    }
-                    let headers: Vec<(String, String)> = response
-                        .headers()
-                        .iter()
-                        .filter_map(|(k, v)| {
-                            v.to_str()
-                                .ok()
-                                .map(|v| (k.as_str().to_string(), v.to_string()))
-                        })
-                        .collect();
-                    let body = response.text().await.unwrap_or_default();
-                    let error = format!("{status}: {}", body.chars().take(500).collect::<String>());
-                    if status.as_u16() == 429 {
-                        let hint = hints_from_headers(
-                            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                            SystemTime::now(),
-                        )
-                        .into_iter()
-                        .next();
-                        Err(Failure::Throttled { error, hint })
-                    } else if status.is_server_error() {
-                        Err(Failure::Retryable(error))
-                    } else {
-                        Err(Failure::Permanent(error))
-                    }
-                }
-            })
-            .await
-            .map_err(ConnectorError::from_outcome)
-    }
-}
-
-/// A transport error's text without the URL (which may carry a query with a token).
-fn without_url(error: &reqwest::Error) -> String {
-    let error = error.to_string();
-    match error.find(" for url") {
-        Some(at) => error[..at].to_string(),
-        None => error,
+        send_guarded(
+            &self.resilience,
+            operation,
+            1,
+            || self.authorised(build()),
+            classify_status,
+        )
+        .await
     }
 }
 

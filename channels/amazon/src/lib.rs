@@ -1,0 +1,1 @@
+//! Amazon Selling Partner API connector: LWA, Listings Items, Feeds, Orders, Reports.

@@ -1,0 +1,1 @@
+//! eBay Sell APIs connector: OAuth refresh tokens, Inventory, Fulfillment, Finances.

@@ -1,0 +1,1 @@
+//! Shopify Admin GraphQL connector with cost-based throttling.

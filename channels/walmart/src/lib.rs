@@ -1,0 +1,1 @@
+//! Walmart Marketplace API connector: client credentials, items, inventory, prices, feeds, orders, returns, reports.

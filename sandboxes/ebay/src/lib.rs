@@ -1,0 +1,1 @@
+//! Sandbox of the eBay Sell APIs with daily quotas.

@@ -1,0 +1,1 @@
+//! Sandbox of a B2B REST portal: configurable endpoints, signed order webhooks.

@@ -1,0 +1,1 @@
+//! Sandbox of the Shopify Admin GraphQL API with cost accounting and throttle.

@@ -1,0 +1,1 @@
+//! Sandbox of the Walmart Marketplace API: same paths, bodies, errors and published limits.
