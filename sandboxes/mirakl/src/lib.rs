@@ -1,0 +1,1 @@
+//! Sandbox of the Mirakl seller API with its per-operation call frequencies.
