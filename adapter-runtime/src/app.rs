@@ -20,7 +20,8 @@ use crate::flow::{
 };
 use crate::http::Readiness;
 use crate::jetstream::{
-    CursorStore, DeadLetterStore, Timeline, ensure_consumer, ensure_kv, ensure_stream,
+    CursorStore, DeadLetterStore, Heartbeat, Heartbeats, OperationStats, Timeline, ensure_consumer,
+    ensure_kv, ensure_stream,
 };
 use crate::mapping::MappingPlan;
 use crate::metrics::Metrics;
@@ -229,8 +230,12 @@ pub async fn run<C: Connector>(
             }
         }
     }
+    let heartbeats = Heartbeats::new(ensure_kv(&js, &ns.heartbeat_bucket()).await.map_err(e)?);
     let refresher = MetricsRefresher {
         marketplace: marketplace.clone(),
+        replica: replica_name(),
+        heartbeats,
+        readiness: readiness.clone(),
         consumers: flow_consumers,
         dead_letters: dead_letters.clone(),
         resilience,
@@ -308,6 +313,14 @@ fn order_update_kind(record: &Record) -> &'static str {
     }
 }
 
+/// This replica's name: the pod's host name in a cluster, the process id elsewhere.
+fn replica_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| format!("pid-{}", std::process::id()))
+}
+
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, String> {
     serde_json::to_value(value).map_err(|e| e.to_string())
 }
@@ -316,6 +329,9 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, String> {
 /// throttling (from the connector's guards), and the revenue at risk in the dead-letter stream.
 struct MetricsRefresher {
     marketplace: String,
+    replica: String,
+    heartbeats: Heartbeats,
+    readiness: Arc<Readiness>,
     consumers: Vec<(
         Flow,
         jetstream::consumer::Consumer<jetstream::consumer::pull::Config>,
@@ -327,6 +343,37 @@ struct MetricsRefresher {
 
 impl MetricsRefresher {
     const EVERY: Duration = Duration::from_secs(5);
+
+    /// Writes this replica's heartbeat; a failure is logged and retried at the next refresh.
+    async fn beat(&self) {
+        let operations = self
+            .resilience
+            .iter()
+            .flat_map(|r| r.guards())
+            .map(|guard| {
+                let stats = guard.stats();
+                OperationStats {
+                    operation: guard.operation().to_string(),
+                    calls: stats.calls,
+                    successes: stats.successes,
+                    throttled: stats.throttled,
+                    retries: stats.retries,
+                    failed: stats.permanent + stats.exhausted + stats.rejected,
+                    breaker: guard.breaker_state().as_str().to_string(),
+                }
+            })
+            .collect();
+        let heartbeat = Heartbeat {
+            marketplace: self.marketplace.clone(),
+            replica: self.replica.clone(),
+            at: chrono::Utc::now(),
+            ready: self.readiness.reason().is_none(),
+            operations,
+        };
+        if let Err(e) = self.heartbeats.put(&heartbeat).await {
+            tracing::warn!(marketplace = %self.marketplace, error = %e, "heartbeat not written");
+        }
+    }
 
     async fn run(mut self, shutdown: Shutdown) {
         let mut seen: std::collections::HashMap<String, crate::resilience::GuardStats> =
@@ -383,6 +430,7 @@ impl MetricsRefresher {
                     .inc_by(waited);
             }
         }
+        self.beat().await;
         if let Ok(letters) = self
             .dead_letters
             .list(Some(&self.marketplace), Some(Flow::Orders))

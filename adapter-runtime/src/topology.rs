@@ -385,6 +385,16 @@ impl Namespace {
         }
     }
 
+    /// The bucket of adapter heartbeats (liveness and per-operation call counters), entries expire after
+    /// a minute so that a replica that is gone disappears.
+    pub fn heartbeat_bucket(&self) -> KvDef {
+        KvDef {
+            bucket: format!("tw-{}-heartbeats", self.ns.replace('~', "_")),
+            history: 1,
+            max_age: Some(Duration::from_secs(60)),
+        }
+    }
+
     /// The bucket of transaction timelines, keyed by correlation id, kept 90 days.
     pub fn timeline_bucket(&self) -> KvDef {
         KvDef {

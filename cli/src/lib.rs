@@ -2,3 +2,5 @@
 //! call them directly and `main` only parses arguments and prints.
 
 pub mod commands;
+pub mod nats;
+pub mod table;

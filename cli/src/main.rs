@@ -2,8 +2,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use cli::commands::{render, validate};
+use clap::{CommandFactory, Parser, Subcommand};
+use cli::commands::{dlq, render, status, trace, validate};
+use cli::nats::NatsArgs;
 
 /// Tradewind's command line: check manifests before they reach a cluster, and look inside a running
 /// integration.
@@ -38,6 +39,68 @@ enum Command {
     },
     /// Print the CustomResourceDefinitions, ready for `kubectl apply -f -`.
     Crds,
+    /// Show, per marketplace and flow, what waits, what is in flight, dead letters and the last success,
+    /// then each adapter replica's readiness and throttled calls. Reads NATS; works locally and in a cluster
+    /// (port-forward the NATS service).
+    ///
+    /// Example: twctl status -n tradewind-demo --nats-url nats://127.0.0.1:4222
+    Status {
+        #[command(flatten)]
+        nats: NatsArgs,
+    },
+    /// List, show and replay dead letters.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+    /// Show one business transaction's timeline (received, posted to the ERP, shipped, confirmed, settled)
+    /// and its dead letters.
+    ///
+    /// Example: twctl trace amazon-us:113-5512345-1234567 -n tradewind-demo
+    Trace {
+        /// The correlation id (for an order: `<marketplace>:<order id>`).
+        id: String,
+        #[command(flatten)]
+        nats: NatsArgs,
+    },
+    /// Print a shell completion script.
+    ///
+    /// Example: twctl completions bash > /etc/bash_completion.d/twctl
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Subcommand)]
+enum DlqCommand {
+    /// List dead letters, oldest first.
+    ///
+    /// Example: twctl dlq list -n tradewind-demo --marketplace amazon-us --flow orders --since 2h
+    List {
+        #[command(flatten)]
+        filter: dlq::Filter,
+        #[command(flatten)]
+        nats: NatsArgs,
+    },
+    /// Show one dead letter in full: subject, reason, headers, payload.
+    ///
+    /// Example: twctl dlq show 42 -n tradewind-demo
+    Show {
+        sequence: u64,
+        #[command(flatten)]
+        nats: NatsArgs,
+    },
+    /// Republish dead letters to where they came from, by sequence or every one a filter matches. Replaying
+    /// twice is harmless: a replayed dead letter is gone, and JetStream drops a duplicate publish.
+    ///
+    /// Example: twctl dlq replay --all --marketplace walmart-us --reason timeout -n tradewind-demo
+    Replay {
+        /// Sequences to replay.
+        sequences: Vec<u64>,
+        /// Replay every dead letter the filter matches.
+        #[arg(long, conflicts_with = "sequences")]
+        all: bool,
+        #[command(flatten)]
+        filter: dlq::Filter,
+        #[command(flatten)]
+        nats: NatsArgs,
+    },
 }
 
 fn main() -> ExitCode {
@@ -67,6 +130,24 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             stdout.write_all(render::run(&paths)?.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Status { nats } => {
+            stdout.write_all(block_on(status::run(&nats))?.as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Dlq(command) => run_dlq(command, &mut stdout),
+        Command::Trace { id, nats } => {
+            let (text, found) = block_on(trace::run(&nats, &id))?;
+            stdout.write_all(text.as_bytes())?;
+            Ok(if found {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Args::command(), "twctl", &mut stdout);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Crds => {
             for crd in crds::generated::all() {
                 stdout.write_all(format!("---\n{}", crds::generated::to_yaml(&crd)?).as_bytes())?;
@@ -74,4 +155,51 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn run_dlq(command: DlqCommand, stdout: &mut impl Write) -> anyhow::Result<ExitCode> {
+    match command {
+        DlqCommand::List { filter, nats } => {
+            let letters = block_on(dlq::list(&nats, &filter))?;
+            stdout.write_all(dlq::render_list(&letters).as_bytes())?;
+        }
+        DlqCommand::Show { sequence, nats } => {
+            let letters = block_on(dlq::list(&nats, &dlq::Filter::default()))?;
+            match letters.iter().find(|d| d.sequence == sequence) {
+                Some(letter) => stdout.write_all(dlq::render_one(letter).as_bytes())?,
+                None => {
+                    eprintln!("twctl: no dead letter {sequence} (already replayed, or expired)");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        DlqCommand::Replay {
+            sequences,
+            all,
+            filter,
+            nats,
+        } => {
+            let sequences = if all {
+                block_on(dlq::list(&nats, &filter))?
+                    .iter()
+                    .map(|d| d.sequence)
+                    .collect()
+            } else {
+                sequences
+            };
+            if sequences.is_empty() {
+                anyhow::bail!("nothing to replay: give sequences, or --all with filters");
+            }
+            stdout.write_all(block_on(dlq::replay(&nats, &sequences))?.as_bytes())?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs one command's I/O on a small runtime; twctl's commands are short-lived.
+fn block_on<T>(future: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(future)
 }

@@ -22,6 +22,14 @@ pub enum BreakerState {
 }
 
 impl BreakerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakerState::Closed => "closed",
+            BreakerState::HalfOpen => "half-open",
+            BreakerState::Open => "open",
+        }
+    }
+
     pub fn gauge(self) -> i64 {
         match self {
             BreakerState::Closed => 0,

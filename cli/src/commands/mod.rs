@@ -1,2 +1,5 @@
+pub mod dlq;
 pub mod render;
+pub mod status;
+pub mod trace;
 pub mod validate;
