@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use cli::commands::{dlq, render, status, trace, validate};
+use cli::commands::{diff, dlq, render, status, trace, validate};
 use cli::nats::NatsArgs;
 
 /// Tradewind's command line: check manifests before they reach a cluster, and look inside a running
@@ -36,6 +36,26 @@ enum Command {
         /// Files or folders (searched recursively for .yaml and .yml).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+    },
+    /// The change impact of a pull request, as Markdown for a PR comment: the resources that change, the
+    /// marketplaces and flows affected through references, and every changed mapping's output on sample
+    /// records before and after. Exits 1 when the "after" side is invalid.
+    ///
+    /// Examples:
+    ///   twctl diff old-examples/ examples/
+    ///   twctl diff origin/main HEAD --path examples/     (two git revisions of one folder)
+    Diff {
+        /// A folder, or a git revision.
+        before: String,
+        /// A folder, or a git revision.
+        after: String,
+        /// With git revisions: the folder inside the repository.
+        #[arg(long, default_value = ".")]
+        path: PathBuf,
+        /// A folder of sample records: `<flow>.json` (canonical, for outbound mappings) and
+        /// `<channel>/<flow>.json` (channel payloads, for inbound mappings).
+        #[arg(long)]
+        samples: Option<PathBuf>,
     },
     /// Print the CustomResourceDefinitions, ready for `kubectl apply -f -`.
     Crds,
@@ -129,6 +149,20 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Render { paths } => {
             stdout.write_all(render::run(&paths)?.as_bytes())?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Diff {
+            before,
+            after,
+            path,
+            samples,
+        } => {
+            let report = diff::run(&before, &after, &path, samples.as_deref())?;
+            stdout.write_all(report.markdown.as_bytes())?;
+            Ok(if report.after_valid {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Status { nats } => {
             stdout.write_all(block_on(status::run(&nats))?.as_bytes())?;

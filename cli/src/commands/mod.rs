@@ -1,3 +1,4 @@
+pub mod diff;
 pub mod dlq;
 pub mod render;
 pub mod status;
