@@ -329,6 +329,12 @@ async fn check_version(binary: &Path) -> Result<(), Error> {
 }
 
 /// Finds `vMAJOR.MINOR.PATCH` in `nats-server --version` output (`nats-server: v2.10.22`).
+/// Whether a server reporting `version` (`2.10.4`, `v2.9.10`) is recent enough for Tradewind.
+pub fn is_supported_version(version: &str) -> bool {
+    let word = format!("v{}", version.trim_start_matches('v'));
+    parse_version(&word).is_some_and(|(_, v)| v >= MIN_NATS)
+}
+
 fn parse_version(text: &str) -> Option<(String, (u64, u64, u64))> {
     text.split_whitespace().find_map(|word| {
         let rest = word.strip_prefix('v')?;
@@ -362,7 +368,15 @@ fn log_tail(path: &Path) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_version;
+    use super::{is_supported_version, parse_version};
+
+    #[test]
+    fn supported_versions_start_at_the_minimum() {
+        assert!(is_supported_version("2.10.0"));
+        assert!(is_supported_version("v2.15.1"));
+        assert!(!is_supported_version("2.9.10"));
+        assert!(!is_supported_version("garbage"));
+    }
 
     #[test]
     fn parses_nats_server_version_output() {
