@@ -34,23 +34,35 @@ const MAX_ACK_PENDING: i64 = 1_000;
 
 /// Connects to NATS as configured.
 pub async fn connect(config: &AdapterConfig) -> Result<async_nats::Client, String> {
-    let mut options = async_nats::ConnectOptions::new()
-        .name(format!(
+    connect_nats(
+        format!(
             "tradewind-adapter/{}/{}",
             config.namespace, config.marketplace
-        ))
+        ),
+        &config.nats,
+    )
+    .await
+}
+
+/// Connects to NATS with `settings`, naming the connection `name` (shown by the server's monitoring).
+pub async fn connect_nats(
+    name: String,
+    settings: &crate::config::NatsSettings,
+) -> Result<async_nats::Client, String> {
+    let mut options = async_nats::ConnectOptions::new()
+        .name(name)
         .retry_on_initial_connect();
-    if let Some(file) = &config.nats.credentials_file {
+    if let Some(file) = &settings.credentials_file {
         options = options
             .credentials_file(file)
             .await
             .map_err(|e| format!("nats.credentialsFile {}: {e}", file.display()))?;
     }
-    if let Some(ca) = &config.nats.tls_ca_file {
+    if let Some(ca) = &settings.tls_ca_file {
         options = options.add_root_certificates(ca.clone()).require_tls(true);
     }
     options
-        .connect(config.nats.url.as_str())
+        .connect(settings.url.as_str())
         .await
         .map_err(|e| format!("connecting to NATS: {e}"))
 }

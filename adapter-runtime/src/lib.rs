@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod process;
 pub mod resilience;
 pub mod schemas;
+pub mod service;
 pub mod signature;
 pub mod subject;
 pub mod topology;

@@ -376,6 +376,32 @@ impl Namespace {
         }
     }
 
+    /// The durable consumer of an ERP connection's sink for the orders of `marketplace` that passed the order
+    /// process.
+    pub fn erp_sink_consumer(
+        &self,
+        erp: &str,
+        marketplace: &str,
+        max_ack_pending: i64,
+    ) -> ConsumerDef {
+        ConsumerDef {
+            stream: self.marketplace_stream(marketplace).name,
+            durable_name: format!(
+                "{}-erp-sink-{}",
+                encode_token(erp),
+                encode_token(marketplace)
+            ),
+            filter_subjects: vec![format!(
+                "{}.mp.{}.erp-orders.>",
+                self.prefix(),
+                encode_token(marketplace)
+            )],
+            max_ack_pending,
+            ack_wait: DEFAULT_ACK_WAIT,
+            max_deliver: 100,
+        }
+    }
+
     /// The bucket of polling cursors (last updated time, next token) per marketplace and flow.
     pub fn cursor_bucket(&self) -> KvDef {
         KvDef {

@@ -38,7 +38,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(&config.spec.adapter.log_level, args.text_logs);
+    adapter_runtime::service::init_logging(&config.spec.adapter.log_level, args.text_logs);
     adapter_runtime::connectors::ensure_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -73,42 +73,9 @@ async fn run(config: AdapterConfig) -> Result<(), String> {
         readiness.clone(),
         shutdown.clone(),
     ));
-    tokio::spawn(stop_on_signal(shutdown.clone()));
+    tokio::spawn(adapter_runtime::service::stop_on_signal(shutdown.clone()));
     let result = adapter::run(config, shutdown.clone(), readiness, metrics).await;
     shutdown.trigger();
     let _ = http.await;
     result
-}
-
-async fn stop_on_signal(shutdown: Shutdown) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        error!("cannot listen for SIGTERM; stop with SIGKILL");
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => info!("SIGTERM: finishing the messages in flight"),
-        _ = int.recv() => info!("SIGINT: finishing the messages in flight"),
-    }
-    shutdown.trigger();
-}
-
-fn init_logging(level: &str, text: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},async_nats=warn")));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if text {
-        builder.init();
-    } else {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .init();
-    }
 }

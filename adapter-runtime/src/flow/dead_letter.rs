@@ -15,7 +15,7 @@ use crate::metrics::{DeadLetterLabels, Metrics, Outcome};
 /// letter cannot be stored, the message is nak'ed to come back after `retry`: it is never dropped. Returns the
 /// message's correlation id when the dead letter was stored.
 #[allow(clippy::too_many_arguments)]
-pub(crate) async fn dead_letter(
+pub async fn dead_letter(
     store: &DeadLetterStore,
     metrics: &Metrics,
     message: &Message,

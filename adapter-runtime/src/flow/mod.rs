@@ -7,6 +7,7 @@ mod order_process;
 mod outbound;
 mod shutdown;
 
+pub use dead_letter::dead_letter;
 pub use inbound::{InboundFlow, InboundSettings, identity};
 pub use order_process::OrderProcess;
 pub use outbound::{MapFn, OutboundFlow, OutboundSettings, PrepareFn};

@@ -1,0 +1,316 @@
+//! The PostgreSQL transactional-outbox source: unsent rows are claimed in id order with `FOR UPDATE SKIP
+//! LOCKED`, published to JetStream with an idempotent message id (`<erp>:outbox:<row id>`), and marked sent in
+//! the same transaction, in batches. A crash between publishing and marking republishes the batch, which
+//! JetStream's de-duplication drops; a row is never marked sent before JetStream has it.
+//!
+//! Per-SKU order: rows are published in id order from one connection and JetStream keeps that order. Two
+//! bridge replicas would each claim different rows, possibly of one SKU, so the bridge runs as one replica
+//! per `ErpConnection` (the operator renders it so).
+
+use std::time::Duration;
+
+use adapter_runtime::canonical::{Record, Validate};
+use adapter_runtime::envelope::{Event, encode};
+use adapter_runtime::flow::Shutdown;
+use adapter_runtime::jetstream::{DeadLetter, DeadLetterStore, ErrorClass, to_header_map};
+use adapter_runtime::topology::{Namespace, OrderUpdateKind};
+use async_nats::jetstream;
+use chrono::{DateTime, Utc};
+use crds::channel::Flow;
+use tokio_postgres::{Client, NoTls};
+use tracing::{info, warn};
+
+/// Where an ERP record goes, or why it cannot.
+pub fn subject_for(
+    ns: &Namespace,
+    erp: &str,
+    record: &Record,
+) -> Result<(String, Flow, String), String> {
+    Ok(match record {
+        Record::Inventory(r) => {
+            let sku = r.sku.to_string();
+            (
+                ns.erp_subject(erp, Flow::Inventory, &sku),
+                Flow::Inventory,
+                sku,
+            )
+        }
+        Record::Price(r) => {
+            let sku = r.sku.to_string();
+            (ns.erp_subject(erp, Flow::Price, &sku), Flow::Price, sku)
+        }
+        Record::Product(r) => {
+            let sku = r.sku.to_string();
+            (ns.erp_subject(erp, Flow::Catalog, &sku), Flow::Catalog, sku)
+        }
+        Record::Shipment(s) => (
+            ns.shipment_subject(
+                erp,
+                s.marketplace.as_str(),
+                s.order_id.as_str(),
+                &s.shipment_id,
+            ),
+            Flow::Shipments,
+            s.order_id.to_string(),
+        ),
+        Record::OrderCancellation(c) => (
+            ns.order_update_subject(
+                erp,
+                c.marketplace.as_str(),
+                c.order_id.as_str(),
+                OrderUpdateKind::Cancelled,
+            ),
+            Flow::Orders,
+            c.order_id.to_string(),
+        ),
+        other => {
+            return Err(format!(
+                "a {} record does not come from an ERP (expected inventory, price, product, shipment or orderCancellation)",
+                other.event_type()
+            ));
+        }
+    })
+}
+
+/// An outbox row as read.
+struct Row {
+    id: i64,
+    payload: serde_json::Value,
+    created_at: String,
+}
+
+pub struct OutboxSource {
+    pub namespace: Namespace,
+    pub namespace_name: String,
+    pub erp: String,
+    pub dsn: String,
+    pub table: String,
+    pub batch_size: u32,
+    pub poll_interval: Duration,
+    pub js: jetstream::Context,
+    pub dead_letters: std::sync::Arc<DeadLetterStore>,
+}
+
+impl OutboxSource {
+    /// Drains the outbox until `shutdown`, reconnecting to PostgreSQL after failures.
+    pub async fn run(self, shutdown: Shutdown) {
+        let mut backoff = Duration::from_millis(200);
+        while !shutdown.is_triggered() {
+            let mut client = match connect(&self.dsn).await {
+                Ok(client) => client,
+                Err(e) => {
+                    warn!(erp = %self.erp, error = %e, "outbox: cannot connect to PostgreSQL; retrying");
+                    if wait(&shutdown, backoff).await {
+                        return;
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    continue;
+                }
+            };
+            backoff = Duration::from_millis(200);
+            info!(erp = %self.erp, table = %self.table, "outbox: connected");
+            loop {
+                match self.drain_once(&mut client).await {
+                    Ok(0) => {
+                        if wait(&shutdown, self.poll_interval).await {
+                            return;
+                        }
+                    }
+                    Ok(_) if shutdown.is_triggered() => return,
+                    Ok(_) => {}
+                    Err(e) => {
+                        warn!(erp = %self.erp, error = %e, "outbox: batch not published; it will be retried");
+                        if client.is_closed() {
+                            break;
+                        }
+                        if wait(&shutdown, backoff).await {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Claims, publishes and marks one batch; returns how many rows it handled.
+    pub async fn drain_once(&self, client: &mut Client) -> Result<usize, String> {
+        let tx = client.transaction().await.map_err(|e| e.to_string())?;
+        let query = format!(
+            "SELECT id, payload, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') \
+             FROM {} WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+            quoted_table(&self.table)?
+        );
+        let limit = i64::from(self.batch_size.max(1));
+        let rows: Vec<Row> = tx
+            .query(&query, &[&limit])
+            .await
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|r| Row {
+                id: r.get(0),
+                payload: r.get(1),
+                created_at: r.get(2),
+            })
+            .collect();
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        // Publish the whole batch, then wait for every acknowledgement in order: one round trip per batch.
+        let mut acks = Vec::with_capacity(rows.len());
+        for row in &rows {
+            match self.event(row) {
+                Ok((subject, event, key)) => {
+                    let (headers, payload) =
+                        encode(&event, Some(&key)).map_err(|e| e.to_string())?;
+                    let ack = self
+                        .js
+                        .publish_with_headers(subject, to_header_map(&headers), payload.into())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    acks.push(ack);
+                }
+                Err((flow, reason)) => self.dead_letter(row, flow, reason).await?,
+            }
+        }
+        for ack in acks {
+            ack.await.map_err(|e| e.to_string())?;
+        }
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        tx.execute(
+            &format!(
+                "UPDATE {} SET sent_at = now() WHERE id = ANY($1)",
+                quoted_table(&self.table)?
+            ),
+            &[&ids],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        tx.commit().await.map_err(|e| e.to_string())?;
+        Ok(rows.len())
+    }
+
+    /// The event of a row, or why it cannot be one (with the flow it was meant for, for the dead letter).
+    fn event(&self, row: &Row) -> Result<(String, Event, String), (Flow, String)> {
+        let record: Record = serde_json::from_value(row.payload.clone()).map_err(|e| {
+            (
+                flow_hint(&row.payload),
+                format!(
+                    "outbox row {}: payload is not a canonical record: {e}",
+                    row.id
+                ),
+            )
+        })?;
+        let problems = record.problems();
+        if !problems.is_empty() {
+            let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            return Err((
+                flow_hint(&row.payload),
+                format!("outbox row {}: {}", row.id, text.join("; ")),
+            ));
+        }
+        let (subject, _, key) = subject_for(&self.namespace, &self.erp, &record)
+            .map_err(|e| (Flow::Inventory, format!("outbox row {}: {e}", row.id)))?;
+        let time = DateTime::parse_from_rfc3339(&row.created_at)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|_| Utc::now());
+        Ok((
+            subject,
+            Event {
+                id: format!("{}:outbox:{}", self.erp, row.id),
+                source: format!("/tradewind/{}/erp/{}", self.namespace_name, self.erp),
+                time,
+                traceparent: None,
+                record,
+            },
+            key,
+        ))
+    }
+
+    /// A row that cannot be published is kept, with why, in the dead-letter stream; the rows behind it go on.
+    async fn dead_letter(&self, row: &Row, flow: Flow, reason: String) -> Result<(), String> {
+        warn!(erp = %self.erp, row = row.id, reason = %reason, "outbox: dead-lettering a row");
+        let letter = DeadLetter {
+            marketplace: format!("erp:{}", self.erp),
+            flow,
+            original_subject: format!("outbox:{}:{}", self.table, row.id),
+            headers: Default::default(),
+            payload: serde_json::to_vec(&row.payload).unwrap_or_default(),
+            reason,
+            class: ErrorClass::BadPayload,
+            attempts: 1,
+            at: Utc::now(),
+        };
+        self.dead_letters
+            .put(&letter)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The flow a malformed payload was probably meant for, from its `type`.
+fn flow_hint(payload: &serde_json::Value) -> Flow {
+    match payload.get("type").and_then(|t| t.as_str()) {
+        Some("price") => Flow::Price,
+        Some("product") => Flow::Catalog,
+        Some("shipment") => Flow::Shipments,
+        Some("orderCancellation") => Flow::Orders,
+        _ => Flow::Inventory,
+    }
+}
+
+/// The table name, checked (the schema allows `schema.table` of lower-case identifiers) and quoted.
+pub fn quoted_table(table: &str) -> Result<String, String> {
+    let valid = |part: &str| {
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && !part.starts_with(|c: char| c.is_ascii_digit())
+    };
+    let parts: Vec<&str> = table.split('.').collect();
+    if parts.len() > 2 || !parts.iter().all(|p| valid(p)) {
+        return Err(format!(
+            "spec.source.postgresOutbox.table: not a lower-case table name (value: {table:?})"
+        ));
+    }
+    Ok(parts
+        .iter()
+        .map(|p| format!("\"{p}\""))
+        .collect::<Vec<_>>()
+        .join("."))
+}
+
+async fn connect(dsn: &str) -> Result<Client, String> {
+    let (client, connection) = tokio_postgres::connect(dsn, NoTls)
+        .await
+        .map_err(|e| format!("connecting to the outbox database: {e}"))?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+/// Waits `duration` or until shutdown; `true` when shutting down.
+async fn wait(shutdown: &Shutdown, duration: Duration) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(duration) => shutdown.is_triggered(),
+        () = shutdown.triggered() => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names_are_checked_and_quoted() {
+        assert_eq!(
+            quoted_table("tradewind_outbox"),
+            Ok("\"tradewind_outbox\"".into())
+        );
+        assert_eq!(quoted_table("erp.outbox"), Ok("\"erp\".\"outbox\"".into()));
+        assert!(quoted_table("outbox; DROP TABLE x").is_err());
+        assert!(quoted_table("Outbox").is_err());
+    }
+}
