@@ -161,6 +161,62 @@ impl AdapterConfig {
     }
 }
 
+/// The adapter configuration of Marketplace `name` in `namespace`, resolved from a validated set of resources
+/// (its ChannelMapping when present, its RateLimitPolicy), for the local mode and tests; the operator resolves
+/// the same from the cluster. Errors name the missing reference.
+pub fn resolve_from_items(
+    items: &[crds::validation::Item],
+    namespace: &str,
+    name: &str,
+    nats: NatsSettings,
+    credentials_dir: PathBuf,
+) -> Result<AdapterConfig, String> {
+    use crds::validation::Resource;
+    let find = |kind: &str, wanted: &str| {
+        items
+            .iter()
+            .find(|i| i.namespace == namespace && i.name == wanted && i.resource.kind() == kind)
+    };
+    let Some(Resource::Marketplace(marketplace)) = find("Marketplace", name).map(|i| &i.resource)
+    else {
+        return Err(format!("Marketplace {namespace}/{name}: not found"));
+    };
+    let spec = marketplace.spec.clone();
+    let mapping = match find("ChannelMapping", &spec.channel_mapping_ref.name).map(|i| &i.resource)
+    {
+        Some(Resource::ChannelMapping(m)) => Some(Named {
+            name: spec.channel_mapping_ref.name.clone(),
+            spec: m.spec.clone(),
+        }),
+        _ => None,
+    };
+    let rate_limits = match find("RateLimitPolicy", &spec.rate_limit_policy_ref.name)
+        .map(|i| &i.resource)
+    {
+        Some(Resource::RateLimitPolicy(p)) => Named {
+            name: spec.rate_limit_policy_ref.name.clone(),
+            spec: p.spec.clone(),
+        },
+        _ => {
+            return Err(format!(
+                "Marketplace {namespace}/{name}: spec.rateLimitPolicyRef: RateLimitPolicy {} not found",
+                spec.rate_limit_policy_ref.name
+            ));
+        }
+    };
+    Ok(AdapterConfig {
+        namespace: namespace.to_string(),
+        marketplace: name.to_string(),
+        spec,
+        mapping,
+        rate_limits,
+        nats,
+        credentials_dir,
+        ack_wait: default_ack_wait(),
+        http_address: "127.0.0.1:0".to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

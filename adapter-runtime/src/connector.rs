@@ -19,8 +19,11 @@ pub struct OutboundItem {
     /// The record's key on the channel (the channel SKU, the order id for shipments).
     pub key: String,
     pub correlation_id: CorrelationId,
-    /// The channel's fields, as produced by the mapping.
+    /// The channel's fields, as produced by the mapping (the canonical record when the flow has no mapping).
     pub fields: Value,
+    /// The canonical record as prepared for the mapping: what a connector needs beyond the mapped fields
+    /// (a shipment's order id and lines, a price's currency), never the channel's field names.
+    pub record: Value,
 }
 
 /// How a failed call should be handled.

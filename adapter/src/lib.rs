@@ -33,8 +33,21 @@ pub async fn run(
             )
             .await
         }
+        ChannelKind::Amazon => {
+            let connector =
+                channel_amazon::AmazonConnector::from_config(&config, resilience.clone())?;
+            adapter_runtime::app::run(
+                config,
+                Arc::new(connector),
+                Some(resilience),
+                shutdown,
+                readiness,
+                metrics,
+            )
+            .await
+        }
         other => Err(format!(
-            "spec.channel: no connector for {other} in this build yet (available: rest)"
+            "spec.channel: no connector for {other} in this build yet (available: amazon, rest)"
         )),
     }
 }

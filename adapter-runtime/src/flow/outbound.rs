@@ -220,12 +220,13 @@ impl<C: Connector> OutboundFlow<C> {
         let (key, canonical) = (self.prepare)(event)?;
         let fields = match &self.map {
             Some(map) => map(&canonical)?,
-            None => canonical,
+            None => canonical.clone(),
         };
         Ok(OutboundItem {
             key,
             correlation_id: event.record.correlation_id().clone(),
             fields,
+            record: canonical,
         })
     }
 

@@ -1,1 +1,312 @@
-//! Amazon Selling Partner API connector: LWA, Listings Items, Feeds, Orders, Reports.
+//! The Amazon Selling Partner API connector: Login with Amazon, Listings Items 2021-08-01 for inventory,
+//! price and catalog, Orders 2026-01-01 for orders, Orders v0 `confirmShipment` for shipments. Every call
+//! goes through its operation's guard, so the `RateLimitPolicy` (by default Amazon's published limits) paces
+//! it, and Amazon's `429 QuotaExceeded` with `x-amzn-RateLimit-Limit` slows it down.
+//!
+//! Secret keys: `client_id`, `client_secret`, `refresh_token`. See docs/channels/amazon.md.
+
+mod auth;
+pub mod listings;
+pub mod orders;
+pub mod shipments;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use adapter_runtime::config::AdapterConfig;
+use adapter_runtime::connector::{Connector, ConnectorError, OutboundItem, PollPage};
+use adapter_runtime::connectors::http::{HttpAnswer, classify_status, read_json, send_guarded};
+use adapter_runtime::connectors::{http_client, read_credential};
+use adapter_runtime::resilience::{Failure, Resilience};
+use chrono::{DateTime, Utc};
+use crds::channel::Flow;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tracing::warn;
+
+/// Amazon's production token endpoint.
+pub const DEFAULT_TOKEN_URL: &str = "https://api.amazon.com/auth/o2/token";
+
+/// The production SP-API endpoint of a region (`na`, `eu`, `fe`).
+pub fn default_base_url(region: &str) -> Option<&'static str> {
+    match region {
+        "na" => Some("https://sellingpartnerapi-na.amazon.com"),
+        "eu" => Some("https://sellingpartnerapi-eu.amazon.com"),
+        "fe" => Some("https://sellingpartnerapi-fe.amazon.com"),
+        _ => None,
+    }
+}
+
+/// How far back the first poll of a new marketplace reads orders.
+const FIRST_POLL_LOOKBACK: chrono::Duration = chrono::Duration::days(7);
+
+pub struct AmazonConnector {
+    base_url: String,
+    seller_id: String,
+    marketplace_id: String,
+    marketplace: String,
+    lwa: auth::Lwa,
+    http: reqwest::Client,
+    resilience: Arc<Resilience>,
+}
+
+/// Where the orders poll stands: orders updated after `after`, and the page token while paging.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrdersCursor {
+    pub after: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl AmazonConnector {
+    pub fn from_config(
+        config: &AdapterConfig,
+        resilience: Arc<Resilience>,
+    ) -> Result<Self, String> {
+        let endpoint = &config.spec.endpoint;
+        let region = endpoint.region.as_deref().unwrap_or("na");
+        let base_url = match &endpoint.base_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => default_base_url(region)
+                .ok_or_else(|| format!("spec.endpoint.region: unknown Amazon region (value: {region:?}; one of na, eu, fe)"))?
+                .to_string(),
+        };
+        let marketplace_id = endpoint
+            .marketplace_ids
+            .first()
+            .cloned()
+            .ok_or("spec.endpoint.marketplaceIds: Amazon needs at least one marketplace id")?;
+        let seller_id = endpoint
+            .seller_id
+            .clone()
+            .ok_or("spec.endpoint.sellerId: Amazon needs the selling partner id")?;
+        let dir = &config.credentials_dir;
+        let lwa = auth::Lwa::new(
+            endpoint
+                .token_url
+                .clone()
+                .unwrap_or_else(|| DEFAULT_TOKEN_URL.to_string()),
+            read_credential(dir, "client_id")?,
+            read_credential(dir, "client_secret")?,
+            read_credential(dir, "refresh_token")?,
+        );
+        Ok(Self {
+            base_url,
+            seller_id,
+            marketplace_id,
+            marketplace: config.marketplace.clone(),
+            lwa,
+            http: http_client(Duration::from_secs(30))?,
+            resilience,
+        })
+    }
+
+    /// One SP-API call: the access token, the operation's guard, Amazon's error classification. A 403 drops
+    /// the cached token so that the retry logs in again.
+    async fn call(
+        &self,
+        operation: &str,
+        build: impl Fn(&str) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ConnectorError> {
+        let token = self.lwa.access_token(&self.http).await?;
+        let result = send_guarded(
+            &self.resilience,
+            operation,
+            1,
+            || build(&token).header("x-amz-access-token", &token),
+            classify_amazon,
+        )
+        .await;
+        if let Err(e) = &result
+            && e.message.starts_with("403")
+        {
+            self.lwa.forget().await;
+        }
+        result
+    }
+
+    async fn patch_listing(&self, item: &OutboundItem) -> Result<(), ConnectorError> {
+        let body = listings::patch_request(&item.fields, &self.marketplace_id)
+            .map_err(ConnectorError::permanent)?;
+        let url = format!(
+            "{}/listings/2021-08-01/items/{}/{}",
+            self.base_url,
+            encode(&self.seller_id),
+            encode(&item.key)
+        );
+        let response = self
+            .call("patchListingsItem", |_| {
+                self.http
+                    .patch(&url)
+                    .query(&[("marketplaceIds", self.marketplace_id.as_str())])
+                    .json(&body)
+            })
+            .await?;
+        let answer: Value = read_json(response, "the patchListingsItem answer").await?;
+        listings::submission_outcome(&answer).map_err(ConnectorError::permanent)
+    }
+
+    async fn confirm_shipment(&self, item: &OutboundItem) -> Result<(), ConnectorError> {
+        let body = shipments::confirm_request(&item.fields, &item.record, &self.marketplace_id)
+            .map_err(ConnectorError::permanent)?;
+        let url = format!(
+            "{}/orders/v0/orders/{}/shipmentConfirmation",
+            self.base_url,
+            encode(&item.key)
+        );
+        self.call("confirmShipment", |_| self.http.post(&url).json(&body))
+            .await
+            .map(|_| ())
+    }
+
+    async fn poll_orders(&self, cursor: Option<&str>) -> Result<PollPage, ConnectorError> {
+        let cursor: OrdersCursor = match cursor {
+            Some(text) => serde_json::from_str(text).map_err(|e| {
+                ConnectorError::permanent(format!(
+                    "the stored orders cursor is not Amazon's (value: {text:?}): {e}"
+                ))
+            })?,
+            None => OrdersCursor {
+                after: Utc::now() - FIRST_POLL_LOOKBACK,
+                token: None,
+            },
+        };
+        let url = format!("{}/orders/2026-01-01/orders", self.base_url);
+        let after = cursor
+            .after
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut query: Vec<(&str, &str)> = vec![
+            ("marketplaceIds", self.marketplace_id.as_str()),
+            ("lastUpdatedAfter", after.as_str()),
+            ("maxResultsPerPage", "100"),
+        ];
+        if let Some(token) = &cursor.token {
+            query.push(("paginationToken", token.as_str()));
+        }
+        let response = self
+            .call("searchOrders", |_| self.http.get(&url).query(&query))
+            .await?;
+        let answer: Value = read_json(response, "the searchOrders answer").await?;
+        let list = answer
+            .get("orders")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut records = Vec::with_capacity(list.len());
+        let mut newest = cursor.after;
+        for order in &list {
+            if let Some(updated) = order
+                .get("lastUpdatedTime")
+                .and_then(Value::as_str)
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            {
+                newest = newest.max(updated.with_timezone(&Utc));
+            }
+            match orders::to_record(order, &self.marketplace) {
+                Ok(record) => records.push(record),
+                // The order stays on Amazon; the cursor moves on. It is logged with what is wrong.
+                Err(e) => {
+                    warn!(marketplace = %self.marketplace, error = %e, "an Amazon order cannot be read")
+                }
+            }
+        }
+        let token = answer
+            .pointer("/pagination/nextToken")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let more = token.is_some();
+        let next = OrdersCursor {
+            // While paging, the window stays where it started; after the last page it moves to the newest order.
+            after: if more { cursor.after } else { newest },
+            token,
+        };
+        Ok(PollPage {
+            records,
+            next_cursor: serde_json::to_string(&next).ok(),
+            more,
+        })
+    }
+}
+
+/// Amazon's error classification: 429 (`QuotaExceeded`) throttled with the `x-amzn-RateLimit-Limit` hint,
+/// 5xx and 403 (an expired token) retried, other 4xx permanent with Amazon's message.
+fn classify_amazon(answer: &HttpAnswer) -> Failure<String> {
+    let message = serde_json::from_str::<Value>(&answer.body)
+        .ok()
+        .and_then(|body| {
+            let error = body.pointer("/errors/0")?;
+            Some(format!(
+                "{} {}: {}",
+                answer.status.as_u16(),
+                error.get("code")?.as_str()?,
+                error.get("message").and_then(Value::as_str).unwrap_or("")
+            ))
+        });
+    match (answer.status.as_u16(), message) {
+        (403, Some(message)) => Failure::Retryable(message),
+        (_, Some(message)) => match classify_status(answer) {
+            Failure::Throttled { hint, .. } => Failure::Throttled {
+                error: message,
+                hint,
+            },
+            Failure::Retryable(_) => Failure::Retryable(message),
+            Failure::Permanent(_) => Failure::Permanent(message),
+        },
+        (_, None) => classify_status(answer),
+    }
+}
+
+/// A path segment, percent-encoded (SKUs may hold `/`, spaces or `#`).
+fn encode(segment: &str) -> String {
+    percent_encoding::utf8_percent_encode(segment, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+impl Connector for AmazonConnector {
+    fn max_batch(&self, _: Flow) -> usize {
+        // Per-SKU patches: a batch is worked through one call at a time under the operation's guard.
+        20
+    }
+
+    async fn deliver(&self, flow: Flow, items: &[OutboundItem]) -> Vec<Result<(), ConnectorError>> {
+        let mut results = Vec::with_capacity(items.len());
+        for item in items {
+            let result = match flow {
+                Flow::Inventory | Flow::Price | Flow::Catalog => self.patch_listing(item).await,
+                Flow::Shipments => self.confirm_shipment(item).await,
+                Flow::Orders => order_update(item),
+                other => Err(ConnectorError::permanent(format!(
+                    "the Amazon connector has no outbound {other} flow"
+                ))),
+            };
+            results.push(result);
+        }
+        results
+    }
+
+    async fn poll(&self, flow: Flow, cursor: Option<&str>) -> Result<PollPage, ConnectorError> {
+        match flow {
+            Flow::Orders => self.poll_orders(cursor).await,
+            other => Err(ConnectorError::permanent(format!(
+                "the Amazon connector does not poll {other} yet (returns and settlement reports: see docs/channels/amazon.md)"
+            ))),
+        }
+    }
+}
+
+/// The ERP's answer about an order. Amazon's merchant-fulfilled orders need no acknowledgement, so an
+/// acceptance is done; a refusal or a seller cancellation has no operation in the Orders models Tradewind
+/// implements, so it is dead-lettered for a person to cancel in Seller Central.
+fn order_update(item: &OutboundItem) -> Result<(), ConnectorError> {
+    match item.fields.get("kind").and_then(Value::as_str) {
+        Some("accepted") => Ok(()),
+        Some(kind) => Err(ConnectorError::permanent(format!(
+            "order {} was {kind} by the ERP: Amazon's Orders API has no seller cancellation; cancel it in Seller Central",
+            item.key
+        ))),
+        None => Err(ConnectorError::permanent(format!(
+            "order {}: an order update without a kind",
+            item.key
+        ))),
+    }
+}

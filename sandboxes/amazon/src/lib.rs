@@ -1,1 +1,81 @@
-//! Sandbox of the Amazon Selling Partner API: same paths, bodies, errors and published limits.
+//! A sandbox of the Amazon Selling Partner API, for tests, benchmarks and the local mode: the LWA token
+//! endpoint, Listings Items (`patchListingsItem`, `getListingsItem`), Orders 2026-01-01 (`searchOrders`) and
+//! Orders v0 (`confirmShipment`), with the paths, bodies, error bodies and published limits of the official
+//! models in `../shared/specs/amazon/` — each operation's token bucket answers `429 QuotaExceeded` with the
+//! `x-amzn-RateLimit-Limit` header exactly when Amazon would.
+//!
+//! Beside the API: `POST /_sandbox/orders` places an order (as a buyer would), `GET /_sandbox/state` shows
+//! listings, orders and shipments, and the shared `/_sandbox/faults` and `/_sandbox/requests` routes inject
+//! faults and show what was received.
+
+mod api;
+mod state;
+
+use std::sync::Arc;
+
+pub use sandbox::Running;
+pub use state::{Listing, PlacedOrder, State};
+
+/// The credentials the sandbox accepts at its token endpoint (the quickstart's Secret holds these).
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    pub client_id: String,
+    pub client_secret: String,
+    pub refresh_token: String,
+}
+
+impl Default for Credentials {
+    fn default() -> Self {
+        Self {
+            client_id: "amzn1.application-oa2-client.sandbox".into(),
+            client_secret: "sandbox-only-secret".into(),
+            refresh_token: "Atzr|sandbox-only-token".into(),
+        }
+    }
+}
+
+/// A running sandbox with its state, for tests and the local mode.
+pub struct AmazonSandbox {
+    pub running: Running,
+    pub state: Arc<state::Shared>,
+}
+
+impl AmazonSandbox {
+    pub fn url(&self) -> String {
+        self.running.url()
+    }
+
+    /// The token endpoint's URL (`<url>/auth/o2/token`).
+    pub fn token_url(&self) -> String {
+        format!("{}/auth/o2/token", self.running.url())
+    }
+
+    /// A copy of the state: listings, orders, shipments.
+    pub fn snapshot(&self) -> State {
+        self.state.snapshot()
+    }
+
+    /// Places an order for `quantity` of `sku` at `unit_price` (a decimal), as a buyer would; returns its id.
+    pub fn place_order(&self, sku: &str, quantity: i64, unit_price: &str) -> String {
+        self.state.place_order(sku, quantity, unit_price)
+    }
+
+    /// Cancels an order as its buyer would.
+    pub fn cancel_order(&self, order_id: &str) -> bool {
+        self.state.cancel_order(order_id)
+    }
+
+    /// Calls received, for assertions.
+    pub fn controls(&self) -> &sandbox::Controls {
+        &self.state.controls
+    }
+}
+
+/// Starts the sandbox on `address` (`127.0.0.1:0` for a free port) accepting `credentials`.
+pub async fn start(address: &str, credentials: Credentials) -> std::io::Result<AmazonSandbox> {
+    let state = Arc::new(state::Shared::new(credentials));
+    let router = api::router(state.clone());
+    let controls = state.controls.clone();
+    let running = sandbox::serve(router, controls, address).await?;
+    Ok(AmazonSandbox { running, state })
+}

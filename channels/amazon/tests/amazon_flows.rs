@@ -1,0 +1,384 @@
+//! Every implemented Amazon flow end to end: ERP events through real NATS and the adapter's flows, the
+//! connector's real HTTP calls to the sandbox, and what the sandbox holds afterwards. Request bodies are
+//! validated against the official SP-API models in ../shared/specs/amazon/.
+
+#![allow(clippy::unwrap_used)] // a test that cannot set up fails, which is what unwrap does
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use adapter_runtime::canonical::{InventoryPosition, Price, Record, Shipment};
+use adapter_runtime::config::{NatsSettings, resolve_from_items};
+use adapter_runtime::envelope::Event;
+use adapter_runtime::flow::Shutdown;
+use adapter_runtime::http::Readiness;
+use adapter_runtime::jetstream::{DeadLetterStore, ensure_stream, publish_event};
+use adapter_runtime::metrics::Metrics;
+use adapter_runtime::resilience::Resilience;
+use adapter_runtime::topology::Namespace;
+use channel_amazon::AmazonConnector;
+use chrono::Utc;
+use crds::channel::Flow;
+use sandbox::{Fault, FaultPlan};
+use sandbox_amazon::{AmazonSandbox, Credentials};
+use serde_json::{Value, json};
+use test_support::{NatsServer, eventually};
+
+const NS: &str = "tradewind-demo";
+const MP: &str = "amazon-us";
+const ERP: &str = "demo-erp";
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The schema of `definition` in an SP-API model, as a validator.
+fn validator(model: &str, definition: &str) -> jsonschema::Validator {
+    let text =
+        std::fs::read_to_string(workspace().join("../shared/specs/amazon").join(model)).unwrap();
+    let spec: Value = serde_json::from_str(&text).unwrap();
+    let schema = json!({ "$ref": format!("#/definitions/{definition}"), "definitions": spec["definitions"] });
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    assert!(
+        !validator.is_valid(&json!({})),
+        "the {definition} schema rejects an empty body"
+    );
+    validator
+}
+
+struct Harness {
+    nats: NatsServer,
+    sandbox: AmazonSandbox,
+    shutdown: Shutdown,
+    _credentials: tempfile::TempDir,
+}
+
+/// The quickstart's amazon-us Marketplace, pointed at the sandbox, running in-process.
+async fn start() -> Harness {
+    adapter_runtime::connectors::ensure_crypto_provider();
+    let nats = NatsServer::start().await.unwrap();
+    let sandbox = sandbox_amazon::start("127.0.0.1:0", Credentials::default())
+        .await
+        .unwrap();
+    let credentials = tempfile::tempdir().unwrap();
+    let defaults = Credentials::default();
+    for (key, value) in [
+        ("client_id", &defaults.client_id),
+        ("client_secret", &defaults.client_secret),
+        ("refresh_token", &defaults.refresh_token),
+    ] {
+        std::fs::write(credentials.path().join(key), value).unwrap();
+    }
+    let schemas = crds::schema::SchemaSet::generated().unwrap();
+    let (documents, errors) =
+        crds::manifest::load_paths(&[workspace().join("examples/quickstart")]);
+    assert!(errors.is_empty());
+    let report = crds::validation::validate(documents, &schemas);
+    let mut config = resolve_from_items(
+        &report.items,
+        NS,
+        MP,
+        NatsSettings {
+            url: nats.url(),
+            credentials_file: None,
+            tls_ca_file: None,
+        },
+        credentials.path().to_path_buf(),
+    )
+    .unwrap();
+    config.spec.endpoint.base_url = Some(sandbox.url());
+    config.spec.endpoint.token_url = Some(sandbox.token_url());
+    if let Some(orders) = config.spec.flows.orders.as_mut() {
+        orders.poll_interval = Duration::from_millis(500).into();
+    }
+    config.ack_wait = Duration::from_secs(5);
+    let resilience = Arc::new(Resilience::new(config.rate_limits.spec.clone(), 1));
+    let connector = AmazonConnector::from_config(&config, resilience.clone()).unwrap();
+    let shutdown = Shutdown::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        adapter_runtime::app::run(
+            config,
+            Arc::new(connector),
+            Some(resilience),
+            stop,
+            Arc::new(Readiness::starting()),
+            Arc::new(Metrics::new()),
+        )
+        .await
+    });
+    Harness {
+        nats,
+        sandbox,
+        shutdown,
+        _credentials: credentials,
+    }
+}
+
+fn event(id: String, record: Record) -> Event {
+    Event {
+        id,
+        source: "/tradewind/test/erp/demo-erp".into(),
+        time: Utc::now(),
+        traceparent: None,
+        record,
+    }
+}
+
+async fn publish_stock(h: &Harness, sku: &str, available: i64) {
+    let js = h.nats.jetstream().await.unwrap();
+    let ns = Namespace::new(NS);
+    ensure_stream(&js, &ns.erp_stream(ERP, Flow::Inventory))
+        .await
+        .unwrap();
+    let id = format!("erp:inventory:{sku}:{available}");
+    let record = Record::Inventory(InventoryPosition {
+        correlation_id: id.as_str().try_into().unwrap(),
+        sku: sku.try_into().unwrap(),
+        available,
+        locations: Vec::new(),
+        as_of: Utc::now(),
+    });
+    publish_event(
+        &js,
+        &ns.erp_subject(ERP, Flow::Inventory, sku),
+        &event(id, record),
+        Some(sku),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn inventory_and_price_reach_amazon_as_listings_patches() {
+    let h = start().await;
+    for (sku, available) in [("TW-1001", 40), ("TW-2002", 1), ("TW-3003", 12)] {
+        publish_stock(&h, sku, available).await;
+    }
+    let js = h.nats.jetstream().await.unwrap();
+    let ns = Namespace::new(NS);
+    ensure_stream(&js, &ns.erp_stream(ERP, Flow::Price))
+        .await
+        .unwrap();
+    let price = Record::Price(Price {
+        correlation_id: "erp:price:TW-1001:1".try_into().unwrap(),
+        sku: "TW-1001".try_into().unwrap(),
+        price: serde_json::from_value(json!({"amount": "19.99", "currency": "USD"})).unwrap(),
+        sale: None,
+        as_of: Utc::now(),
+    });
+    publish_event(
+        &js,
+        &ns.erp_subject(ERP, Flow::Price, "TW-1001"),
+        &event("erp:price:TW-1001:1".into(), price),
+        Some("TW-1001"),
+    )
+    .await
+    .unwrap();
+
+    eventually(
+        Duration::from_secs(20),
+        "every SKU is listed with its price",
+        || async {
+            let state = h.sandbox.snapshot();
+            state.listings.len() == 3 && state.listings["TW-1001"].price.as_deref() == Some("19.99")
+        },
+    )
+    .await;
+    let state = h.sandbox.snapshot();
+    // The quickstart keeps a safety stock of 2: 40 -> 38, 1 -> 0, 12 -> 10.
+    assert_eq!(state.listings["TW-1001"].quantity, Some(38));
+    assert_eq!(state.listings["TW-2002"].quantity, Some(0));
+    assert_eq!(state.listings["TW-3003"].quantity, Some(10));
+    assert_eq!(
+        state.tokens_issued, 1,
+        "the LWA token is cached across calls"
+    );
+
+    let schema = validator("listingsItems_2021-08-01.json", "ListingsItemPatchRequest");
+    let calls = h
+        .sandbox
+        .controls()
+        .recorder
+        .calls(Some("patchListingsItem"));
+    assert!(calls.len() >= 4);
+    for call in calls {
+        let errors: Vec<String> = schema
+            .iter_errors(&call.body)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", call.body);
+    }
+    h.shutdown.trigger();
+}
+
+#[tokio::test]
+async fn a_refused_sku_is_dead_lettered_with_amazons_words_and_does_not_block_others() {
+    let h = start().await;
+    h.sandbox.controls().faults.plan(FaultPlan {
+        operation: Some("patchListingsItem".into()),
+        fault: Fault::Status {
+            status: 400,
+            body: json!({"errors": [{"code": "InvalidInput", "message": "Invalid SKU 'TW-BAD'", "details": ""}]}).to_string(),
+            headers: vec![],
+        },
+        count: 1,
+    });
+    publish_stock(&h, "TW-BAD", 5).await;
+    eventually(
+        Duration::from_secs(10),
+        "the refused SKU is dead-lettered",
+        || async {
+            let js = h.nats.jetstream().await.unwrap();
+            let store = DeadLetterStore::new(js, Namespace::new(NS));
+            store
+                .list(Some(MP), Some(Flow::Inventory))
+                .await
+                .is_ok_and(|l| l.len() == 1)
+        },
+    )
+    .await;
+    publish_stock(&h, "TW-GOOD", 5).await;
+    eventually(
+        Duration::from_secs(10),
+        "the next SKU is listed",
+        || async { h.sandbox.snapshot().listings.contains_key("TW-GOOD") },
+    )
+    .await;
+    let js = h.nats.jetstream().await.unwrap();
+    let letters = DeadLetterStore::new(js, Namespace::new(NS))
+        .list(Some(MP), None)
+        .await
+        .unwrap();
+    assert!(
+        letters[0]
+            .letter
+            .reason
+            .contains("InvalidInput: Invalid SKU 'TW-BAD'"),
+        "{}",
+        letters[0].letter.reason
+    );
+    h.shutdown.trigger();
+}
+
+#[tokio::test]
+async fn throttling_is_followed_not_fatal() {
+    let h = start().await;
+    h.sandbox.controls().faults.plan(FaultPlan {
+        operation: Some("patchListingsItem".into()),
+        fault: Fault::Status {
+            status: 429,
+            body: json!({"errors": [{"code": "QuotaExceeded", "message": "You exceeded your quota for the requested resource.", "details": ""}]}).to_string(),
+            headers: vec![("x-amzn-RateLimit-Limit".into(), "5.0".into())],
+        },
+        count: 2,
+    });
+    publish_stock(&h, "TW-1001", 9).await;
+    eventually(
+        Duration::from_secs(20),
+        "the SKU is listed after the throttles",
+        || async {
+            h.sandbox
+                .snapshot()
+                .listings
+                .get("TW-1001")
+                .is_some_and(|l| l.quantity == Some(7))
+        },
+    )
+    .await;
+    assert_eq!(
+        h.sandbox
+            .controls()
+            .recorder
+            .count("patchListingsItem", 429),
+        2
+    );
+    h.shutdown.trigger();
+}
+
+#[tokio::test]
+async fn orders_come_in_and_shipments_are_confirmed() {
+    let h = start().await;
+    // The order process accepts only SKUs the ERP has published.
+    publish_stock(&h, "TW-1001", 50).await;
+    eventually(Duration::from_secs(10), "the SKU is listed", || async {
+        h.sandbox.snapshot().listings.contains_key("TW-1001")
+    })
+    .await;
+    let order_id = h.sandbox.place_order("TW-1001", 2, "19.99");
+    let js = h.nats.jetstream().await.unwrap();
+    let ns = Namespace::new(NS);
+    let stream_name = ns.marketplace_stream(MP).name;
+    let subject = ns.erp_order_subject(MP, &order_id);
+    eventually(
+        Duration::from_secs(20),
+        "the order reaches the ERP subject",
+        || async {
+            let Ok(stream) = js.get_stream(&stream_name).await else {
+                return false;
+            };
+            stream
+                .get_last_raw_message_by_subject(&subject)
+                .await
+                .is_ok()
+        },
+    )
+    .await;
+    let stream = js.get_stream(&stream_name).await.unwrap();
+    let message = stream
+        .get_last_raw_message_by_subject(&subject)
+        .await
+        .unwrap();
+    let order: Value = serde_json::from_slice(&message.payload).unwrap();
+    assert_eq!(order["totals"]["total"]["amount"], "39.98", "{order}");
+    let line_id = order["lines"][0]["lineId"].as_str().unwrap().to_string();
+
+    // The ERP ships the order.
+    ensure_stream(&js, &ns.shipment_stream(ERP)).await.unwrap();
+    let shipment = Record::Shipment(Shipment {
+        correlation_id: format!("{MP}:{order_id}").as_str().try_into().unwrap(),
+        marketplace: MP.try_into().unwrap(),
+        order_id: order_id.as_str().try_into().unwrap(),
+        shipment_id: "PKG-1".into(),
+        carrier: "ups".into(),
+        service: None,
+        tracking_number: "1Z999AA10123456784".into(),
+        shipped_at: Utc::now(),
+        ship_from_location: None,
+        lines: vec![
+            serde_json::from_value(json!({"lineId": line_id, "sku": "TW-1001", "quantity": 2}))
+                .unwrap(),
+        ],
+    });
+    publish_event(
+        &js,
+        &ns.shipment_subject(ERP, MP, &order_id, "PKG-1"),
+        &event("erp:shipment:PKG-1".into(), shipment),
+        Some(&order_id),
+    )
+    .await
+    .unwrap();
+    eventually(
+        Duration::from_secs(20),
+        "the shipment is confirmed on Amazon",
+        || async { h.sandbox.snapshot().shipments.len() == 1 },
+    )
+    .await;
+    let confirmed = &h.sandbox.snapshot().shipments[0];
+    assert_eq!(
+        confirmed["packageDetail"]["carrierCode"], "UPS",
+        "the mapping's value map applied"
+    );
+    let schema = validator("ordersV0.json", "ConfirmShipmentRequest");
+    for call in h.sandbox.controls().recorder.calls(Some("confirmShipment")) {
+        let errors: Vec<String> = schema
+            .iter_errors(&call.body)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", call.body);
+    }
+    let order_status = h.sandbox.snapshot().orders[0].status.clone();
+    assert_eq!(order_status, "SHIPPED");
+    h.shutdown.trigger();
+}

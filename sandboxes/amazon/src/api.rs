@@ -1,0 +1,544 @@
+//! The sandbox's HTTP routes: the SP-API operations and the sandbox's own controls.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State as AxumState};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use chrono::{DateTime, Utc};
+use sandbox::{RecordedCall, body_value};
+use serde_json::{Value, json};
+
+use crate::state::{Shared, order_json};
+
+type S = AxumState<Arc<Shared>>;
+
+pub fn router(state: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/auth/o2/token", post(token))
+        .route(
+            "/listings/2021-08-01/items/{seller}/{sku}",
+            patch(patch_listing).get(get_listing),
+        )
+        .route("/orders/2026-01-01/orders", get(search_orders))
+        .route(
+            "/orders/v0/orders/{order_id}/shipmentConfirmation",
+            post(confirm_shipment),
+        )
+        .route("/_sandbox/state", get(sandbox_state))
+        .route("/_sandbox/orders", post(sandbox_order))
+        .with_state(state)
+}
+
+/// Amazon's error body.
+fn errors(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        [("content-type", "application/json")],
+        json!({ "errors": [{ "code": code, "message": message, "details": "" }] }).to_string(),
+    )
+        .into_response()
+}
+
+fn json_response(status: StatusCode, body: Value) -> Response {
+    (
+        status,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// The rate an operation's 429 reports in `x-amzn-RateLimit-Limit`, as Amazon writes it (requests per second).
+fn rate_header(operation: &str) -> String {
+    crds::channel::ChannelKind::Amazon
+        .operation(operation)
+        .and_then(|o| o.published)
+        .map(|l| {
+            let per_second = l.requests as f64 * 1000.0 / l.per_millis as f64;
+            format!("{per_second}")
+        })
+        .unwrap_or_else(|| "1".into())
+}
+
+/// What every SP-API operation does first: faults, the access token, the operation's bucket. `Some` is the
+/// answer to give instead of doing the work.
+async fn gate(state: &Shared, operation: &str, headers: &HeaderMap) -> Option<Response> {
+    if let Some(response) = state.controls.faults.apply(operation).await {
+        return Some(response);
+    }
+    let token = headers
+        .get("x-amz-access-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !state.token_valid(token) {
+        return Some(errors(
+            StatusCode::FORBIDDEN,
+            "Unauthorized",
+            "Access to requested resource is denied.",
+        ));
+    }
+    if !state.allow(operation) {
+        let mut response = errors(
+            StatusCode::TOO_MANY_REQUESTS,
+            "QuotaExceeded",
+            "You exceeded your quota for the requested resource.",
+        );
+        if let Ok(value) = HeaderValue::from_str(&rate_header(operation)) {
+            response
+                .headers_mut()
+                .insert("x-amzn-RateLimit-Limit", value);
+        }
+        return Some(response);
+    }
+    None
+}
+
+fn record(
+    state: &Shared,
+    operation: &str,
+    method: Method,
+    path: String,
+    query: Option<String>,
+    body: &[u8],
+    response: Response,
+) -> Response {
+    state.controls.recorder.record(RecordedCall {
+        operation: operation.to_string(),
+        method: method.to_string(),
+        path,
+        query,
+        body: body_value(body),
+        status: response.status().as_u16(),
+        at: Utc::now(),
+    });
+    response
+}
+
+fn form(body: &[u8]) -> HashMap<String, String> {
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            Some((decode(k), decode(v)))
+        })
+        .collect()
+}
+
+/// `application/x-www-form-urlencoded` decoding of one component.
+fn decode(s: &str) -> String {
+    let bytes = s.replace('+', " ").into_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = bytes.get(i + 1..i + 3)
+            && let Ok(byte) = u8::from_str_radix(&String::from_utf8_lossy(hex), 16)
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn query_map(query: &Option<String>) -> HashMap<String, String> {
+    query
+        .as_deref()
+        .map(|q| form(q.as_bytes()))
+        .unwrap_or_default()
+}
+
+async fn token(AxumState(state): S, body: Bytes) -> Response {
+    let params = form(&body);
+    let credentials = &state.credentials;
+    // The body carries secrets: it is not recorded.
+    let response = if params.get("grant_type").map(String::as_str) != Some("refresh_token") {
+        json_response(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "unsupported_grant_type", "error_description": "grant_type must be refresh_token"}),
+        )
+    } else if params.get("client_id") != Some(&credentials.client_id)
+        || params.get("client_secret") != Some(&credentials.client_secret)
+    {
+        json_response(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "invalid_client", "error_description": "Client authentication failed"}),
+        )
+    } else if params.get("refresh_token") != Some(&credentials.refresh_token) {
+        json_response(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "invalid_grant", "error_description": "The request has an invalid grant parameter : refresh_token"}),
+        )
+    } else {
+        json_response(
+            StatusCode::OK,
+            json!({"access_token": state.issue_token(), "token_type": "bearer", "expires_in": 3600, "refresh_token": credentials.refresh_token}),
+        )
+    };
+    record(
+        &state,
+        "token",
+        Method::POST,
+        "/auth/o2/token".into(),
+        None,
+        b"",
+        response,
+    )
+}
+
+async fn patch_listing(
+    AxumState(state): S,
+    Path((seller, sku)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    const OP: &str = "patchListingsItem";
+    let path = format!("/listings/2021-08-01/items/{seller}/{sku}");
+    let response = match gate(&state, OP, &headers).await {
+        Some(response) => response,
+        None => apply_patch(&state, &sku, &query, &body),
+    };
+    record(&state, OP, Method::PATCH, path, query, &body, response)
+}
+
+fn apply_patch(state: &Shared, sku: &str, query: &Option<String>, body: &[u8]) -> Response {
+    if !query_map(query).contains_key("marketplaceIds") {
+        return errors(
+            StatusCode::BAD_REQUEST,
+            "InvalidInput",
+            "Missing required parameter: marketplaceIds",
+        );
+    }
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return errors(
+            StatusCode::BAD_REQUEST,
+            "InvalidInput",
+            "Request body is not valid JSON",
+        );
+    };
+    if request.get("productType").and_then(Value::as_str).is_none() {
+        return errors(
+            StatusCode::BAD_REQUEST,
+            "InvalidInput",
+            "Missing required field: productType",
+        );
+    }
+    let Some(patches) = request.get("patches").and_then(Value::as_array) else {
+        return errors(
+            StatusCode::BAD_REQUEST,
+            "InvalidInput",
+            "Missing required field: patches",
+        );
+    };
+    let mut issues = Vec::new();
+    let mut quantity = None;
+    let mut price = None;
+    for (i, p) in patches.iter().enumerate() {
+        let path = p.get("path").and_then(Value::as_str).unwrap_or_default();
+        let value = p.pointer("/value/0");
+        match path {
+            "/attributes/fulfillment_availability" => {
+                match value.and_then(|v| v.get("quantity")).and_then(Value::as_i64) {
+                    Some(q) if q >= 0 => quantity = Some(q),
+                    other => issues.push(json!({
+                        "code": "90220",
+                        "message": format!("'fulfillment_availability.quantity' must be a whole number of 0 or more (value: {})", other.map_or("missing".to_string(), |q| q.to_string())),
+                        "severity": "ERROR",
+                        "attributeNames": ["fulfillment_availability"],
+                    })),
+                }
+            }
+            "/attributes/purchasable_offer" => {
+                let amount = value
+                    .and_then(|v| v.pointer("/our_price/0/schedule/0/value_with_tax"))
+                    .and_then(|a| {
+                        a.as_str()
+                            .map(str::to_string)
+                            .or_else(|| a.as_f64().map(|f| f.to_string()))
+                    });
+                let currency = value
+                    .and_then(|v| v.get("currency"))
+                    .and_then(Value::as_str);
+                match (amount, currency) {
+                    (Some(amount), Some(currency)) if amount.parse::<rust_decimal::Decimal>().is_ok_and(|d| d > rust_decimal::Decimal::ZERO) => {
+                        price = Some((amount, currency.to_string()));
+                    }
+                    _ => issues.push(json!({
+                        "code": "90220",
+                        "message": format!("'purchasable_offer' needs a currency and a positive our_price (patch {i})"),
+                        "severity": "ERROR",
+                        "attributeNames": ["purchasable_offer"],
+                    })),
+                }
+            }
+            other => issues.push(json!({
+                "code": "90244",
+                "message": format!("The attribute path '{other}' is not supported by the sandbox"),
+                "severity": "ERROR",
+            })),
+        }
+    }
+    let submission = format!("{:x}", Utc::now().timestamp_nanos_opt().unwrap_or_default());
+    if !issues.is_empty() {
+        return json_response(
+            StatusCode::OK,
+            json!({"sku": sku, "status": "INVALID", "submissionId": submission, "issues": issues}),
+        );
+    }
+    let mut s = state.lock();
+    let listing = s.listings.entry(sku.to_string()).or_default();
+    listing.patches += 1;
+    if let Some(q) = quantity {
+        listing.quantity = Some(q);
+    }
+    if let Some((amount, currency)) = price {
+        listing.price = Some(amount);
+        listing.currency = Some(currency);
+    }
+    json_response(
+        StatusCode::OK,
+        json!({"sku": sku, "status": "ACCEPTED", "submissionId": submission, "issues": []}),
+    )
+}
+
+async fn get_listing(
+    AxumState(state): S,
+    Path((seller, sku)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    const OP: &str = "getListingsItem";
+    let path = format!("/listings/2021-08-01/items/{seller}/{sku}");
+    let response = match gate(&state, OP, &headers).await {
+        Some(response) => response,
+        None => match state.lock().listings.get(&sku) {
+            Some(listing) => json_response(
+                StatusCode::OK,
+                json!({"sku": sku, "attributes": {
+                    "fulfillment_availability": [{"fulfillment_channel_code": "DEFAULT", "quantity": listing.quantity}],
+                    "purchasable_offer": [{"currency": listing.currency, "our_price": [{"schedule": [{"value_with_tax": listing.price}]}]}],
+                }}),
+            ),
+            None => errors(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                &format!("SKU '{sku}' not found in marketplace"),
+            ),
+        },
+    };
+    record(&state, OP, Method::GET, path, None, b"", response)
+}
+
+async fn search_orders(
+    AxumState(state): S,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    const OP: &str = "searchOrders";
+    let response = match gate(&state, OP, &headers).await {
+        Some(response) => response,
+        None => orders_page(&state, &query_map(&query)),
+    };
+    record(
+        &state,
+        OP,
+        Method::GET,
+        "/orders/2026-01-01/orders".into(),
+        query,
+        b"",
+        response,
+    )
+}
+
+fn orders_page(state: &Shared, params: &HashMap<String, String>) -> Response {
+    let parse = |name: &str| -> Result<Option<DateTime<Utc>>, String> {
+        match params.get(name) {
+            None => Ok(None),
+            Some(text) => DateTime::parse_from_rfc3339(text)
+                .map(|t| Some(t.with_timezone(&Utc)))
+                .map_err(|_| format!("{name} is not an ISO 8601 date-time: {text}")),
+        }
+    };
+    let (updated_after, created_after) = match (parse("lastUpdatedAfter"), parse("createdAfter")) {
+        (Ok(u), Ok(c)) => (u, c),
+        (Err(e), _) | (_, Err(e)) => return errors(StatusCode::BAD_REQUEST, "InvalidInput", &e),
+    };
+    if updated_after.is_none() && created_after.is_none() && !params.contains_key("paginationToken")
+    {
+        return errors(
+            StatusCode::BAD_REQUEST,
+            "InvalidInput",
+            "Either createdAfter or lastUpdatedAfter must be given",
+        );
+    }
+    let page_size = params
+        .get("maxResultsPerPage")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(100)
+        .clamp(1, 100);
+    let start: usize = match params.get("paginationToken") {
+        Some(token) => match token.strip_prefix("page-").and_then(|n| n.parse().ok()) {
+            Some(n) => n,
+            None => {
+                return errors(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidInput",
+                    "Invalid paginationToken",
+                );
+            }
+        },
+        None => 0,
+    };
+    let marketplace_id = params
+        .get("marketplaceIds")
+        .cloned()
+        .unwrap_or_else(|| "ATVPDKIKX0DER".into());
+    let now = Utc::now();
+    let s = state.lock();
+    let mut matching: Vec<_> = s
+        .orders
+        .iter()
+        .filter(|o| updated_after.is_none_or(|t| o.last_updated > t))
+        .filter(|o| created_after.is_none_or(|t| o.created > t))
+        .collect();
+    matching.sort_by_key(|o| o.last_updated);
+    let page: Vec<Value> = matching
+        .iter()
+        .skip(start)
+        .take(page_size)
+        .map(|o| order_json(o, &marketplace_id))
+        .collect();
+    let mut body = json!({ "orders": page, "lastUpdatedBefore": now.to_rfc3339() });
+    if start + page_size < matching.len() {
+        body["pagination"] = json!({ "nextToken": format!("page-{}", start + page_size) });
+    }
+    json_response(StatusCode::OK, body)
+}
+
+async fn confirm_shipment(
+    AxumState(state): S,
+    Path(order_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    const OP: &str = "confirmShipment";
+    let path = format!("/orders/v0/orders/{order_id}/shipmentConfirmation");
+    let response = match gate(&state, OP, &headers).await {
+        Some(response) => response,
+        None => confirm(&state, &order_id, &body),
+    };
+    record(&state, OP, Method::POST, path, None, &body, response)
+}
+
+fn confirm(state: &Shared, order_id: &str, body: &[u8]) -> Response {
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return errors(
+            StatusCode::BAD_REQUEST,
+            "InvalidInput",
+            "Request body is not valid JSON",
+        );
+    };
+    let Some(detail) = request.get("packageDetail") else {
+        return errors(
+            StatusCode::BAD_REQUEST,
+            "InvalidInput",
+            "packageDetail is required",
+        );
+    };
+    for field in [
+        "packageReferenceId",
+        "carrierCode",
+        "trackingNumber",
+        "shipDate",
+        "orderItems",
+    ] {
+        if detail.get(field).is_none() {
+            return errors(
+                StatusCode::BAD_REQUEST,
+                "InvalidInput",
+                &format!("packageDetail.{field} is required"),
+            );
+        }
+    }
+    if request
+        .get("marketplaceId")
+        .and_then(Value::as_str)
+        .is_none()
+    {
+        return errors(
+            StatusCode::BAD_REQUEST,
+            "InvalidInput",
+            "marketplaceId is required",
+        );
+    }
+    let mut s = state.lock();
+    let Some(order) = s.orders.iter_mut().find(|o| o.order_id == order_id) else {
+        return errors(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            &format!("Order {order_id} not found"),
+        );
+    };
+    let items_known = detail["orderItems"].as_array().is_some_and(|items| {
+        items
+            .iter()
+            .all(|i| i["orderItemId"] == order.order_item_id.as_str())
+    });
+    if !items_known {
+        return errors(
+            StatusCode::BAD_REQUEST,
+            "InvalidInput",
+            "packageDetail.orderItems: unknown orderItemId for this order",
+        );
+    }
+    if order.status == "CANCELLED" {
+        return errors(
+            StatusCode::BAD_REQUEST,
+            "InvalidInput",
+            "The order is cancelled and cannot be shipped",
+        );
+    }
+    order.status = "SHIPPED".into();
+    order.last_updated = Utc::now();
+    s.shipments
+        .push(json!({ "orderId": order_id, "packageDetail": detail }));
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn sandbox_state(AxumState(state): S) -> Response {
+    json_response(
+        StatusCode::OK,
+        serde_json::to_value(state.snapshot()).unwrap_or_default(),
+    )
+}
+
+/// `{"sku": "...", "quantity": 2, "unitPrice": "19.99"}`: places an order, answers its id.
+async fn sandbox_order(AxumState(state): S, body: Bytes) -> Response {
+    let request: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let (Some(sku), Some(quantity)) = (
+        request.get("sku").and_then(Value::as_str),
+        request
+            .get("quantity")
+            .and_then(Value::as_i64)
+            .filter(|q| *q > 0),
+    ) else {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "sku (text) and quantity (positive integer) are required"}),
+        );
+    };
+    let price = request
+        .get("unitPrice")
+        .and_then(Value::as_str)
+        .unwrap_or("10.00");
+    let id = state.place_order(sku, quantity, price);
+    json_response(StatusCode::CREATED, json!({ "orderId": id }))
+}
