@@ -516,6 +516,23 @@ static MIRAKL: &[Operation] = &[
         None,
     ),
     op(
+        "STO02",
+        "inventory: stock import status",
+        per_period(
+            1,
+            15_000,
+            1,
+            "Mirakl seller API: STO02 maximum usage once every 15 seconds",
+        ),
+        None,
+    ),
+    op(
+        "STO03",
+        "inventory: stock import error report",
+        per_period(1, 60_000, 1, MIRAKL_FREQ),
+        None,
+    ),
+    op(
         "OF24",
         "price: offers update",
         per_period(1, 60_000, 1, MIRAKL_FREQ),
@@ -530,6 +547,7 @@ static MIRAKL: &[Operation] = &[
     op("OR21", "orders: accept or refuse lines", None, None),
     op("OR23", "shipments: tracking", None, None),
     op("OR24", "shipments: confirm shipment", None, None),
+    op("OR29", "orders: cancel an accepted order", None, None),
     op("RT11", "returns: listing", None, Some(100)),
     op("TL02", "settlements: transaction logs", None, Some(100)),
 ];

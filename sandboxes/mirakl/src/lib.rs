@@ -21,15 +21,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use chrono::Utc;
-use crds::channel::{ChannelKind, LimitUnit, PublishedLimit};
+use crds::channel::{ChannelKind, PublishedLimit};
 use rand::Rng;
 use rust_decimal::Decimal;
 use sandbox::{Controls, Running, ServerBucket};
 
 pub use state::{Offer, Order, OrderState, Shop, Tracking};
-
-const STATUS_FREQUENCY: &str = "Mirakl seller API: STO02 maximum usage once every 15 seconds";
-const REPORT_FREQUENCY: &str = "Mirakl seller API: STO03 maximum usage once per minute";
 
 /// How the sandbox behaves: the shop's API key, the operator's name, and the call frequencies enforced.
 #[derive(Clone, Debug)]
@@ -42,8 +39,8 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Mirakl's published frequencies: STO01, OF24 and OR11 once per minute (from the crds catalogue),
-    /// STO02 once every 15 s, STO03 once per minute.
+    /// Mirakl's published frequencies, from the crds catalogue: STO01, STO03, OF24 and OR11 once per minute,
+    /// STO02 once every 15 s.
     pub fn new(api_key: &str) -> Self {
         let mut limits = BTreeMap::new();
         for operation in ChannelKind::Mirakl.operations() {
@@ -51,8 +48,6 @@ impl Settings {
                 limits.insert(operation.name.to_string(), limit);
             }
         }
-        limits.insert("STO02".into(), once_per(15_000, STATUS_FREQUENCY));
-        limits.insert("STO03".into(), once_per(60_000, REPORT_FREQUENCY));
         Self {
             api_key: api_key.to_string(),
             operator: "sandbox-operator".into(),
@@ -73,16 +68,6 @@ impl Settings {
     pub fn operator(mut self, operator: &str) -> Self {
         self.operator = operator.to_string();
         self
-    }
-}
-
-fn once_per(per_millis: u64, source: &'static str) -> PublishedLimit {
-    PublishedLimit {
-        requests: 1,
-        per_millis,
-        burst: 1,
-        unit: LimitUnit::Requests,
-        source,
     }
 }
 

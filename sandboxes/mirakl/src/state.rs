@@ -131,17 +131,21 @@ impl Order {
                     "order_line_id": line.order_line_id,
                     "order_line_index": index + 1,
                     "order_line_state": self.state.code(),
-                    "price": price,
-                    "price_unit": line.price_unit,
+                    "price": number(price),
+                    "price_unit": number(line.price_unit),
                     "product_medias": [],
                     "product_sku": line.offer_sku,
                     "product_title": line.offer_sku,
                     "quantity": line.quantity,
                     "refunds": [],
-                    "shipping_price": line.shipping_price,
-                    "taxes": [{"amount": line.tax, "code": "VAT"}],
+                    "shipping_price": number(line.shipping_price),
+                    "taxes": [{
+                        "amount": number(line.tax),
+                        "code": "VAT",
+                        "tax_calculation_rule": "PROPORTIONAL",
+                    }],
                     "total_commission": 0,
-                    "total_price": price + line.shipping_price,
+                    "total_price": number(price + line.shipping_price),
                 })
             })
             .collect();
@@ -185,23 +189,39 @@ impl Order {
             "order_state": self.state.code(),
             "order_tax_mode": "TAX_INCLUDED",
             "paymentType": "",
-            "price": price,
-            "shipping_price": shipping,
+            "price": number(price),
+            "shipping_price": number(shipping),
             "shipping_type_code": "STD",
             "shipping_type_label": "Standard",
             "shipping_zone_code": "DOM",
             "shipping_zone_label": "Domestic",
             "total_commission": 0,
-            "total_price": price + shipping,
+            "total_price": number(price + shipping),
         });
         if let Some(tracking) = &self.tracking {
-            order["shipping_carrier_code"] = json!(tracking.carrier_code);
-            order["shipping_company"] = json!(tracking.carrier_name);
-            order["shipping_tracking"] = json!(tracking.tracking_number);
-            order["shipping_tracking_url"] = json!(tracking.carrier_url);
+            for (field, value) in [
+                ("shipping_carrier_code", &tracking.carrier_code),
+                ("shipping_company", &tracking.carrier_name),
+                ("shipping_tracking", &tracking.tracking_number),
+                ("shipping_tracking_url", &tracking.carrier_url),
+            ] {
+                if let Some(value) = value {
+                    order[field] = json!(value);
+                }
+            }
         }
         order
     }
+}
+
+/// An amount as the JSON number Mirakl sends. serde_json writes numbers from f64 in their shortest
+/// round-trip form, which is exact for the sandbox's two-decimal amounts.
+fn number(amount: Decimal) -> Value {
+    use rust_decimal::prelude::ToPrimitive;
+    amount
+        .to_f64()
+        .and_then(serde_json::Number::from_f64)
+        .map_or(Value::Null, Value::Number)
 }
 
 /// An order update Mirakl refuses, with its message.

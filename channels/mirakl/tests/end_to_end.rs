@@ -1,0 +1,530 @@
+//! The Mirakl connector end to end: real nats-server, `adapter_runtime::app::run` with the connector, the
+//! Mirakl sandbox over HTTP. The sandbox enforces every call frequency (scaled from a minute to
+//! `SERVER_PERIOD`) and the policy paces at `CLIENT_PERIOD`; assertions read the sandbox's state.
+
+#![allow(clippy::unwrap_used)] // a test that cannot set up fails, which is what unwrap does
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use adapter_runtime::canonical::{
+    AcknowledgementOutcome, InventoryPosition, LineQuantity, Money, OrderAcknowledgement, Price,
+    Record, Shipment,
+};
+use adapter_runtime::config::AdapterConfig;
+use adapter_runtime::envelope::Event;
+use adapter_runtime::flow::Shutdown;
+use adapter_runtime::http::Readiness;
+use adapter_runtime::jetstream::{DeadLetterStore, publish_event};
+use adapter_runtime::metrics::Metrics;
+use adapter_runtime::resilience::Resilience;
+use adapter_runtime::topology::{Namespace, OrderUpdateKind};
+use async_nats::jetstream;
+use channel_mirakl::MiraklConnector;
+use chrono::Utc;
+use crds::channel::Flow;
+use rust_decimal::Decimal;
+use sandbox_mirakl::{NewOrder, OrderState, Settings};
+use serde_json::{Value, json};
+use test_support::{NatsServer, eventually};
+
+const NS: &str = "mirakl-test";
+const MARKETPLACE: &str = "mirakl-fr";
+const ERP: &str = "erp";
+const API_KEY: &str = "shop-key-0123";
+/// The sandbox's "once per minute", scaled down so the test runs in seconds.
+const SERVER_PERIOD_MS: u64 = 300;
+/// The policy's period: at or under the server's frequency, as a real policy is under Mirakl's.
+const CLIENT_PERIOD: &str = "400ms";
+
+fn spec() -> Value {
+    serde_json::from_str(include_str!(
+        "../../../../shared/specs/mirakl/mirakl-mmp-seller-openapi.json"
+    ))
+    .unwrap()
+}
+
+/// A validator of one component schema of the OpenAPI document (refs resolve inside the document).
+fn validator(spec: &Value, component: &str) -> jsonschema::Validator {
+    let mut root = spec.clone();
+    root["$ref"] = json!(format!("#/components/schemas/{component}"));
+    jsonschema::draft4::new(&root).unwrap()
+}
+
+fn assert_valid(validator: &jsonschema::Validator, what: &str, body: &Value) {
+    let errors: Vec<String> = validator.iter_errors(body).map(|e| e.to_string()).collect();
+    assert!(
+        errors.is_empty(),
+        "{what} does not match the spec: {errors:?}\n{body}"
+    );
+}
+
+fn config(base_url: &str, nats_url: &str, credentials: &std::path::Path) -> AdapterConfig {
+    let bucket = format!("{{requests: 1, per: {CLIENT_PERIOD}, burst: 1}}");
+    let yaml = format!(
+        r#"
+namespace: {NS}
+marketplace: {MARKETPLACE}
+spec:
+  channel: mirakl
+  endpoint: {{baseUrl: "{base_url}"}}
+  credentialsSecretRef: {{name: mirakl}}
+  erpConnectionRef: {{name: {ERP}}}
+  channelMappingRef: {{name: mirakl}}
+  rateLimitPolicyRef: {{name: mirakl}}
+  currency: EUR
+  flows:
+    inventory: {{coalesceWindow: 200ms}}
+    price: {{coalesceWindow: 200ms}}
+    orders: {{pollInterval: 200ms, validation: {{shipToCountries: [FR]}}}}
+    shipments: {{}}
+rateLimits:
+  name: mirakl
+  spec:
+    channel: mirakl
+    operations:
+      - {{name: STO01, tokenBucket: {bucket}}}
+      - {{name: STO02, tokenBucket: {bucket}}}
+      - {{name: STO03, tokenBucket: {bucket}}}
+      - {{name: OF24, tokenBucket: {bucket}}}
+      - {{name: OR11, tokenBucket: {bucket}}}
+    defaults:
+      retry: {{maxAttempts: 6, initialBackoff: 100ms, maxBackoff: 1s}}
+nats: {{url: "{nats_url}"}}
+credentialsDir: {credentials}
+ackWait: 30s
+"#,
+        credentials = credentials.display()
+    );
+    AdapterConfig::parse("test", &yaml).unwrap()
+}
+
+fn event(id: String, record: Record) -> Event {
+    Event {
+        id,
+        source: format!("/tradewind/{NS}/erp/{ERP}"),
+        time: Utc::now(),
+        traceparent: None,
+        record,
+    }
+}
+
+fn inventory(sku: &str, available: i64) -> Event {
+    let id = format!("erp:inventory:{sku}:{available}");
+    event(
+        id.clone(),
+        Record::Inventory(InventoryPosition {
+            correlation_id: id.as_str().try_into().unwrap(),
+            sku: sku.try_into().unwrap(),
+            available,
+            locations: Vec::new(),
+            as_of: Utc::now(),
+        }),
+    )
+}
+
+fn price(sku: &str, cents: i64) -> Event {
+    let id = format!("erp:price:{sku}:{cents}");
+    event(
+        id.clone(),
+        Record::Price(Price {
+            correlation_id: id.as_str().try_into().unwrap(),
+            sku: sku.try_into().unwrap(),
+            price: Money::new(Decimal::new(cents, 2), "EUR".parse().unwrap()),
+            sale: None,
+            as_of: Utc::now(),
+        }),
+    )
+}
+
+struct Running {
+    _nats: NatsServer,
+    js: jetstream::Context,
+    ns: Namespace,
+    _sandbox: sandbox::Running,
+    mirakl: Arc<sandbox_mirakl::Sandbox>,
+    shutdown: Shutdown,
+    adapter: tokio::task::JoinHandle<Result<(), String>>,
+    _credentials: tempfile::TempDir,
+}
+
+async fn start(seed: impl FnOnce(&sandbox_mirakl::Sandbox)) -> Running {
+    let nats = NatsServer::start().await.unwrap();
+    let settings = Settings::new(API_KEY).every_limit_once_per(SERVER_PERIOD_MS);
+    let (sandbox, mirakl) = sandbox_mirakl::start(settings).await.unwrap();
+    seed(&mirakl);
+    let credentials = tempfile::tempdir().unwrap();
+    std::fs::write(credentials.path().join("api_key"), format!("{API_KEY}\n")).unwrap();
+    let config = config(&sandbox.url(), &nats.url(), credentials.path());
+    let resilience = Arc::new(Resilience::new(config.rate_limits.spec.clone(), 1));
+    let connector = Arc::new(MiraklConnector::from_config(&config, resilience.clone()).unwrap());
+    let shutdown = Shutdown::new();
+    let readiness = Arc::new(Readiness::starting());
+    let adapter = tokio::spawn(adapter_runtime::app::run(
+        config,
+        connector,
+        Some(resilience),
+        shutdown.clone(),
+        readiness.clone(),
+        Arc::new(Metrics::new()),
+    ));
+    eventually(Duration::from_secs(20), "the adapter is ready", || {
+        let readiness = readiness.clone();
+        async move { readiness.reason().is_none() }
+    })
+    .await;
+    let js = nats.jetstream().await.unwrap();
+    Running {
+        _nats: nats,
+        js,
+        ns: Namespace::new(NS),
+        _sandbox: sandbox,
+        mirakl,
+        shutdown,
+        adapter,
+        _credentials: credentials,
+    }
+}
+
+impl Running {
+    async fn stop(self) {
+        self.shutdown.trigger();
+        self.adapter.await.unwrap().unwrap();
+    }
+
+    fn no_throttling(&self) {
+        let calls = self.mirakl.controls.recorder.calls(None);
+        let throttled: Vec<_> = calls.iter().filter(|c| c.status == 429).collect();
+        assert!(
+            throttled.is_empty(),
+            "the sandbox answered 429: {throttled:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn stock_and_prices_go_out_in_few_calls_and_rejected_lines_are_dead_lettered() {
+    let skus: Vec<String> = (0..1200).map(|i| format!("SKU-{i:04}")).collect();
+    let run = start(|m| m.add_offers(skus.iter().map(String::as_str))).await;
+    for (i, sku) in skus.iter().enumerate() {
+        let subject = run.ns.erp_subject(ERP, Flow::Inventory, sku);
+        publish_event(
+            &run.js,
+            &subject,
+            &inventory(sku, i as i64 % 50 + 1),
+            Some(sku),
+        )
+        .await
+        .unwrap();
+    }
+    let subject = run.ns.erp_subject(ERP, Flow::Inventory, "GHOST");
+    publish_event(&run.js, &subject, &inventory("GHOST", 5), Some("GHOST"))
+        .await
+        .unwrap();
+    for sku in skus.iter().take(20) {
+        let subject = run.ns.erp_subject(ERP, Flow::Price, sku);
+        publish_event(&run.js, &subject, &price(sku, 1990), Some(sku))
+            .await
+            .unwrap();
+    }
+
+    let mirakl = run.mirakl.clone();
+    eventually(
+        Duration::from_secs(60),
+        "every stock line is imported",
+        || {
+            let mirakl = mirakl.clone();
+            let skus = skus.clone();
+            async move {
+                skus.iter().enumerate().all(|(i, sku)| {
+                    mirakl.offer(sku).map(|o| o.quantity) == Some(i as i64 % 50 + 1)
+                })
+            }
+        },
+    )
+    .await;
+    eventually(Duration::from_secs(30), "every price is set", || {
+        let mirakl = mirakl.clone();
+        let skus = skus.clone();
+        async move {
+            skus.iter()
+                .take(20)
+                .all(|sku| mirakl.offer(sku).and_then(|o| o.price) == Some(Decimal::new(1990, 2)))
+        }
+    })
+    .await;
+
+    let dead_letters = Arc::new(DeadLetterStore::new(run.js.clone(), run.ns.clone()));
+    let store = dead_letters.clone();
+    eventually(Duration::from_secs(20), "GHOST is dead-lettered", || {
+        let store = store.clone();
+        async move {
+            let found = store.list(Some(MARKETPLACE), Some(Flow::Inventory)).await;
+            found.is_ok_and(|l| !l.is_empty())
+        }
+    })
+    .await;
+    let letters = dead_letters
+        .list(Some(MARKETPLACE), Some(Flow::Inventory))
+        .await
+        .unwrap();
+    assert_eq!(letters.len(), 1, "only the rejected line is dead-lettered");
+    assert!(
+        letters[0]
+            .letter
+            .reason
+            .contains("The offer with sku 'GHOST' does not exist"),
+        "the dead letter carries Mirakl's message: {}",
+        letters[0].letter.reason
+    );
+    assert!(letters[0].letter.original_subject.ends_with(".GHOST"));
+
+    // The backlog went out in a few imports (the flow hands over at most one fetch per call), never throttled.
+    let recorder = &run.mirakl.controls.recorder;
+    let imports = recorder.count("STO01", 201);
+    assert!(
+        (1..=6).contains(&imports),
+        "{imports} STO01 calls for 1,201 lines"
+    );
+    let lines: usize = recorder
+        .calls(Some("STO01"))
+        .iter()
+        .filter_map(|c| c.body.as_str().map(|b| b.lines().count() - 1))
+        .sum();
+    assert!(lines >= 1201, "every line sent at least once ({lines})");
+    run.no_throttling();
+
+    let spec = spec();
+    let of24 = validator(&spec, "OF24_Request");
+    for call in recorder.calls(Some("OF24")) {
+        assert_valid(&of24, "OF24 body", &call.body);
+    }
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn orders_are_read_page_by_page_accepted_refused_and_shipped() {
+    let run = start(|m| {
+        m.add_offers(["A-1", "B-2", "C-3"]);
+        for n in 0..130 {
+            m.add_order(
+                NewOrder::new(&format!("ORD-{n:04}-A"))
+                    .line("A-1", 2, Decimal::new(1250, 2))
+                    .line("B-2", 1, Decimal::new(999, 2)),
+            );
+        }
+    })
+    .await;
+
+    // Every order reaches the marketplace stream, through two OR11 pages.
+    let stream = run
+        .js
+        .get_stream(run.ns.marketplace_stream(MARKETPLACE).name)
+        .await
+        .unwrap();
+    let subject = run
+        .ns
+        .marketplace_subject(MARKETPLACE, Flow::Orders, "ORD-0129-A");
+    eventually(
+        Duration::from_secs(30),
+        "the last order is published",
+        || {
+            let (stream, subject) = (stream.clone(), subject.clone());
+            async move {
+                stream
+                    .get_last_raw_message_by_subject(&subject)
+                    .await
+                    .is_ok()
+            }
+        },
+    )
+    .await;
+    let message = stream
+        .get_last_raw_message_by_subject(&subject)
+        .await
+        .unwrap();
+    let headers = adapter_runtime::jetstream::from_header_map(&message.headers);
+    let published = adapter_runtime::envelope::decode(&headers, &message.payload).unwrap();
+    let Record::Order(order) = published.record else {
+        panic!("not an order: {:?}", published.record)
+    };
+    assert_eq!(order.lines.len(), 2);
+    assert_eq!(order.lines[0].sku.as_str(), "A-1");
+    assert_eq!(order.lines[0].line_id, "ORD-0129-A-1");
+    assert_eq!(order.totals.subtotal.amount, Decimal::new(3499, 2));
+    assert_eq!(order.totals.shipping.amount, Decimal::new(990, 2));
+    assert_eq!(order.totals.total.amount, Decimal::new(4489, 2));
+    assert_eq!(order.ship_to.country, "FR");
+    assert_eq!(order.ship_to.city, "Lyon");
+    assert!(order.buyer.name.starts_with("Camille"));
+    let pages: Vec<String> = run
+        .mirakl
+        .controls
+        .recorder
+        .calls(Some("OR11"))
+        .iter()
+        .filter_map(|c| c.query.clone())
+        .collect();
+    assert!(pages.iter().any(|q| q.contains("offset=100")), "{pages:?}");
+    assert!(pages.iter().all(|q| q.contains("max=100")), "{pages:?}");
+
+    // The ERP accepts one order and refuses another; then ships the first.
+    let accept = |order: &str, outcome: AcknowledgementOutcome| {
+        let id = format!("ack:{order}");
+        event(
+            id.clone(),
+            Record::OrderAcknowledgement(OrderAcknowledgement {
+                correlation_id: format!("{MARKETPLACE}:{order}")
+                    .as_str()
+                    .try_into()
+                    .unwrap(),
+                marketplace: MARKETPLACE.try_into().unwrap(),
+                order_id: order.try_into().unwrap(),
+                outcome,
+                at: Utc::now(),
+            }),
+        )
+    };
+    for (order, outcome, kind) in [
+        (
+            "ORD-0001-A",
+            AcknowledgementOutcome::Accepted {
+                erp_order_number: "SO-1".into(),
+            },
+            OrderUpdateKind::Accepted,
+        ),
+        (
+            "ORD-0002-A",
+            AcknowledgementOutcome::Rejected {
+                reason: "no stock".into(),
+            },
+            OrderUpdateKind::Rejected,
+        ),
+    ] {
+        let subject = run.ns.order_update_subject(ERP, MARKETPLACE, order, kind);
+        publish_event(&run.js, &subject, &accept(order, outcome), None)
+            .await
+            .unwrap();
+    }
+    let mirakl = run.mirakl.clone();
+    eventually(Duration::from_secs(20), "OR21 accepted and refused", || {
+        let mirakl = mirakl.clone();
+        async move {
+            mirakl.order("ORD-0001-A").map(|o| o.state) == Some(OrderState::Shipping)
+                && mirakl.order("ORD-0002-A").map(|o| o.state) == Some(OrderState::Refused)
+        }
+    })
+    .await;
+
+    let shipment = Shipment {
+        correlation_id: format!("{MARKETPLACE}:ORD-0001-A")
+            .as_str()
+            .try_into()
+            .unwrap(),
+        marketplace: MARKETPLACE.try_into().unwrap(),
+        order_id: "ORD-0001-A".try_into().unwrap(),
+        shipment_id: "PKG-1".into(),
+        carrier: "COLISSIMO".into(),
+        service: None,
+        tracking_number: "6A123456789".into(),
+        shipped_at: Utc::now(),
+        ship_from_location: None,
+        lines: vec![LineQuantity {
+            line_id: "ORD-0001-A-1".into(),
+            sku: "A-1".try_into().unwrap(),
+            quantity: 2,
+        }],
+    };
+    let subject = run
+        .ns
+        .shipment_subject(ERP, MARKETPLACE, "ORD-0001-A", "PKG-1");
+    publish_event(
+        &run.js,
+        &subject,
+        &event("ship:ORD-0001-A:PKG-1".into(), Record::Shipment(shipment)),
+        None,
+    )
+    .await
+    .unwrap();
+    eventually(
+        Duration::from_secs(20),
+        "OR23 then OR24 shipped the order",
+        || {
+            let mirakl = mirakl.clone();
+            async move { mirakl.order("ORD-0001-A").map(|o| o.state) == Some(OrderState::Shipped) }
+        },
+    )
+    .await;
+    let tracking = run.mirakl.order("ORD-0001-A").unwrap().tracking.unwrap();
+    assert_eq!(tracking.carrier_code.as_deref(), Some("COLISSIMO"));
+    assert_eq!(tracking.tracking_number.as_deref(), Some("6A123456789"));
+
+    let spec = spec();
+    let recorder = &run.mirakl.controls.recorder;
+    let or21 = validator(&spec, "OR21_Request");
+    let or21_calls = recorder.calls(Some("OR21"));
+    assert_eq!(or21_calls.len(), 2);
+    for call in &or21_calls {
+        assert_valid(&or21, "OR21 body", &call.body);
+    }
+    let or23 = validator(&spec, "OR23_Request");
+    for call in recorder.calls(Some("OR23")) {
+        assert_valid(&or23, "OR23 body", &call.body);
+    }
+    run.no_throttling();
+
+    // The sandbox's own OR11 answer is what the spec documents.
+    let answer: Value = reqwest::Client::new()
+        .get(format!("{}/api/orders?max=2", run._sandbox.url()))
+        .header("Authorization", API_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_valid(
+        &validator(&spec, "OR11_Response_200"),
+        "OR11 answer",
+        &answer,
+    );
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn the_base_url_is_required_and_the_api_key_checked() {
+    let credentials = tempfile::tempdir().unwrap();
+    std::fs::write(credentials.path().join("api_key"), "k").unwrap();
+    let mut config = config(
+        "http://127.0.0.1:1",
+        "nats://127.0.0.1:1",
+        credentials.path(),
+    );
+    config.spec.endpoint.base_url = None;
+    let resilience = Arc::new(Resilience::new(config.rate_limits.spec.clone(), 1));
+    let Err(error) = MiraklConnector::from_config(&config, resilience.clone()) else {
+        panic!("a Mirakl marketplace without baseUrl must be refused");
+    };
+    assert!(
+        error.contains("spec.endpoint.baseUrl") && error.contains("operator"),
+        "{error}"
+    );
+
+    let empty = tempfile::tempdir().unwrap();
+    config.spec.endpoint.base_url = Some("http://127.0.0.1:1".into());
+    config.credentials_dir = empty.path().to_path_buf();
+    let Err(error) = MiraklConnector::from_config(&config, resilience) else {
+        panic!("a missing api_key must be refused");
+    };
+    assert!(error.contains("\"api_key\""), "{error}");
+
+    let (sandbox, _mirakl) = sandbox_mirakl::start(Settings::new(API_KEY)).await.unwrap();
+    let status = reqwest::Client::new()
+        .get(format!("{}/api/orders", sandbox.url()))
+        .header("Authorization", "wrong")
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 401);
+}
