@@ -2,3 +2,5 @@
 //! controllers that apply it.
 
 pub mod labels;
+pub mod render;
+pub mod settings;
