@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use cli::commands::{diff, dlq, render, status, trace, validate};
+use cli::commands::{diff, dlq, render, status, trace, up, validate};
 use cli::nats::NatsArgs;
 
 /// Tradewind's command line: check manifests before they reach a cluster, and look inside a running
@@ -56,6 +56,34 @@ enum Command {
         /// `<channel>/<flow>.json` (channel payloads, for inbound mappings).
         #[arg(long)]
         samples: Option<PathBuf>,
+    },
+    /// The local mode: NATS, the demo ERP and its bridge, a sandbox per marketplace and the adapters, all on
+    /// this machine, driven by a scenario, with live progress and a summary with a consistency check.
+    ///
+    /// Reuses a NATS on 127.0.0.1:4222 when it is recent enough, else starts one; needs PostgreSQL for the
+    /// demo ERP (./scripts/setup.sh provides both). Marketplaces without spec.endpoint.baseUrl run against
+    /// their channel's sandbox. Exits 1 when the consistency check fails.
+    ///
+    /// Examples:
+    ///   twctl up examples/quickstart
+    ///   twctl up examples/quickstart --scenario chaos --duration 2m --summary summary.json
+    Up {
+        /// The folder of manifests to run.
+        #[arg(default_value = "examples/quickstart")]
+        folder: PathBuf,
+        /// steady: a stock change a second, an order every 3 s per marketplace; flash-sale: 10 orders a
+        /// second for half the run; chaos: steady with marketplace faults and an adapter killed mid-run.
+        #[arg(long, value_enum, default_value_t)]
+        scenario: up::Scenario,
+        /// How long the scenario runs (60s, 2m); until Ctrl-C when absent. The drain follows.
+        #[arg(long, value_parser = up::parse_duration)]
+        duration: Option<std::time::Duration>,
+        /// Write the summary as JSON to this file (schema: docs/local-mode.md).
+        #[arg(long)]
+        summary: Option<PathBuf>,
+        /// Use this NATS server instead of finding or starting one.
+        #[arg(long, env = "TRADEWIND_NATS_URL")]
+        nats_url: Option<String>,
     },
     /// Print the CustomResourceDefinitions, ready for `kubectl apply -f -`.
     Crds,
@@ -159,6 +187,30 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let report = diff::run(&before, &after, &path, samples.as_deref())?;
             stdout.write_all(report.markdown.as_bytes())?;
             Ok(if report.after_valid {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Up {
+            folder,
+            scenario,
+            duration,
+            summary,
+            nats_url,
+        } => {
+            let summary = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(up::run(up::Options {
+                    folder,
+                    scenario,
+                    duration,
+                    nats_url,
+                    summary_file: summary,
+                }))?;
+            stdout.write_all(up::render(&summary).as_bytes())?;
+            Ok(if summary.passed {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

@@ -53,6 +53,9 @@ pub struct State {
 
 pub struct Shared {
     pub controls: Arc<Controls>,
+    /// The middle group of this sandbox's order ids, different per start, so that orders of two runs
+    /// against one NATS never share an id.
+    order_prefix: u64,
     pub credentials: Credentials,
     started: Instant,
     state: Mutex<State>,
@@ -64,6 +67,8 @@ impl Shared {
     pub fn new(credentials: Credentials) -> Self {
         Self {
             controls: Arc::new(Controls::default()),
+            order_prefix: u64::try_from(Utc::now().timestamp_millis()).unwrap_or_default()
+                % 10_000_000,
             credentials,
             started: Instant::now(),
             state: Mutex::new(State::default()),
@@ -118,7 +123,7 @@ impl Shared {
         let mut state = self.lock();
         let n = state.orders.len() + 1;
         let now = Utc::now();
-        let order_id = format!("113-{:07}-{:07}", 5_000_000 + n, n);
+        let order_id = format!("113-{:07}-{:07}", self.order_prefix, n);
         state.orders.push(PlacedOrder {
             order_id: order_id.clone(),
             order_item_id: format!("{:014}", 10_000_000 + n),

@@ -1,0 +1,481 @@
+//! `twctl up <folder>`: the local mode. Validates the manifests, finds or starts NATS, starts the demo ERP and
+//! its bridge, a sandbox for each marketplace without an explicit endpoint, and an adapter per marketplace —
+//! in-process, from the same resolved configuration the operator renders — then drives a scenario, shows
+//! progress, drains, and prints (and optionally writes) a summary with a consistency check.
+
+mod check;
+mod infra;
+mod platform;
+mod scenario;
+mod summary;
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use adapter_runtime::config::NatsSettings;
+use adapter_runtime::jetstream::DeadLetterStore;
+use adapter_runtime::topology::Namespace;
+use anyhow::{Context, bail};
+use crds::manifest::load_paths;
+use crds::schema::SchemaSet;
+use crds::validation::validate;
+use sandbox::{Fault, FaultPlan};
+
+pub use scenario::Scenario;
+pub use summary::Summary;
+
+use platform::{LocalErp, LocalMarketplace};
+use summary::{Consistency, FlowSummary, MarketplaceSummary, percentile};
+
+/// What `twctl up` was asked to do.
+pub struct Options {
+    pub folder: PathBuf,
+    pub scenario: Scenario,
+    /// How long the scenario runs; `None`: until Ctrl-C.
+    pub duration: Option<Duration>,
+    pub nats_url: Option<String>,
+    pub summary_file: Option<PathBuf>,
+}
+
+/// How long the drain may take before the summary reports what is still inconsistent.
+const DRAIN_LIMIT: Duration = Duration::from_secs(90);
+
+pub async fn run(options: Options) -> anyhow::Result<Summary> {
+    let say = |line: String| eprintln!("{line}");
+    let schemas = SchemaSet::generated()?;
+    let (documents, load_errors) = load_paths(std::slice::from_ref(&options.folder));
+    if let Some(e) = load_errors.first() {
+        bail!("{}:{}: {}", e.source.file, e.source.line, e.message);
+    }
+    let mut report = validate(documents, &schemas);
+    if !report.is_valid() {
+        let lines: Vec<String> = report.diagnostics.iter().map(ToString::to_string).collect();
+        bail!("the manifests are invalid:\n{}", lines.join("\n"));
+    }
+    say(format!(
+        "✔ {} Tradewind resources in {} are valid",
+        report.items.len(),
+        options.folder.display()
+    ));
+
+    // Each run has its own namespace on NATS, so that a reused server's streams, consumers and
+    // de-duplication windows from an earlier run never meet this one's (a new demo ERP numbers its outbox
+    // rows from 1 again).
+    let run_id = format!(
+        "{:06x}",
+        std::process::id() ^ (chrono::Utc::now().timestamp_subsec_micros())
+    );
+    for item in &mut report.items {
+        item.namespace = format!("{}-{run_id}", item.namespace);
+    }
+    let nats = infra::nats(options.nats_url.as_deref()).await?;
+    say(format!("✔ NATS: {}", nats.describe()));
+    let database = infra::demo_database().await?;
+    say(format!(
+        "✔ PostgreSQL: database {} for the demo ERP",
+        database.name()
+    ));
+    let work = tempfile::Builder::new().prefix("tradewind-up-").tempdir()?;
+    let nats_settings = NatsSettings {
+        url: nats.url(),
+        credentials_file: None,
+        tls_ca_file: None,
+    };
+    let secrets = platform::secrets(&report.others, &run_id);
+    let erps = platform::start_erps(
+        &report.items,
+        &secrets,
+        database.url(),
+        &nats_settings,
+        work.path(),
+    )
+    .await?;
+    for erp in &erps {
+        for sku in scenario::SKUS {
+            erp.erp
+                .add_item(
+                    sku,
+                    &format!("Demo item {sku}"),
+                    &scenario::price_of(sku),
+                    "USD",
+                    &[("DAL", 40), ("RNO", 10)],
+                )
+                .await?;
+        }
+        say(format!(
+            "✔ demo ERP for ErpConnection/{} at {} ({} items), bridge started",
+            erp.name,
+            erp.erp.url(),
+            scenario::SKUS.len()
+        ));
+    }
+    // Orders are checked against the ERP's catalogue as published: wait for it before buyers arrive.
+    let published = Instant::now() + Duration::from_secs(30);
+    for erp in &erps {
+        while erp.erp.unsent_outbox_rows().await? > 0 {
+            if Instant::now() > published {
+                bail!(
+                    "the bridge of ErpConnection/{} did not publish the demo catalogue within 30 s",
+                    erp.name
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let namespaces: std::collections::BTreeSet<&str> =
+        report.items.iter().map(|i| i.namespace.as_str()).collect();
+    say(format!(
+        "✔ ERP catalogue published; namespaces on NATS: {} (twctl status -n <namespace> --nats-url {})",
+        namespaces.into_iter().collect::<Vec<_>>().join(", "),
+        nats.url()
+    ));
+    let (mut marketplaces, skipped) =
+        platform::prepare_marketplaces(&report.items, &secrets, &nats_settings, work.path())
+            .await?;
+    for line in &skipped {
+        say(format!("! {line}"));
+    }
+    if marketplaces.is_empty() {
+        bail!("no marketplace can run locally");
+    }
+    for m in &mut marketplaces {
+        m.start_adapter();
+        let endpoint = m
+            .sandbox
+            .as_ref()
+            .map_or("its own endpoint".to_string(), |s| {
+                format!("the {} sandbox at {}", m.channel, s.url())
+            });
+        say(format!(
+            "✔ adapter for Marketplace/{} on {endpoint}",
+            m.name
+        ));
+    }
+
+    let started = Instant::now();
+    let mut stock_log: Vec<(String, Instant)> = Vec::new();
+    drive(&options, &erps, &mut marketplaces, &mut stock_log, started).await?;
+    say("… draining: waiting until every change and order has arrived".to_string());
+    let consistency = drain(&erps, &marketplaces).await?;
+    let elapsed = started.elapsed();
+    let summary = summarise(
+        &options,
+        &erps,
+        &marketplaces,
+        &nats,
+        &stock_log,
+        consistency,
+        elapsed,
+    )
+    .await?;
+    for m in &mut marketplaces {
+        m.stop().await;
+    }
+    for erp in erps {
+        erp.shutdown.trigger();
+        let _ = tokio::time::timeout(Duration::from_secs(10), erp.bridge).await;
+    }
+    if let Some(path) = &options.summary_file {
+        std::fs::write(path, serde_json::to_string_pretty(&summary)?)
+            .with_context(|| format!("writing --summary {}", path.display()))?;
+    }
+    Ok(summary)
+}
+
+/// Runs the scenario until its duration or Ctrl-C, printing progress.
+async fn drive(
+    options: &Options,
+    erps: &[LocalErp],
+    marketplaces: &mut [LocalMarketplace],
+    stock_log: &mut Vec<(String, Instant)>,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let total = options
+        .duration
+        .unwrap_or(Duration::from_secs(u64::MAX / 4));
+    let scenario = options.scenario;
+    let mut rng = rand::rng();
+    let mut next_stock = Duration::ZERO;
+    let mut next_order = Duration::ZERO;
+    let mut next_progress = Duration::from_secs(5);
+    let mut chaos_faults_planned = false;
+    let mut killed: Option<Duration> = None;
+    let tty = std::io::stderr().is_terminal();
+    let spinner = tty.then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    });
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        let elapsed = started.elapsed();
+        if elapsed >= total {
+            break;
+        }
+        if elapsed >= next_stock {
+            let (sku, on_hand) = scenario::stock_change(&mut rng);
+            for erp in erps {
+                erp.erp.set_stock(sku, "DAL", on_hand).await?;
+            }
+            stock_log.push((sku.to_string(), Instant::now()));
+            next_stock = elapsed + scenario.stock_every();
+        }
+        if elapsed >= next_order {
+            for m in marketplaces.iter() {
+                if let Some(sandbox) = &m.sandbox {
+                    let (sku, quantity) = scenario::order(&mut rng);
+                    sandbox.place_order(sku, quantity, &scenario::price_of(sku));
+                }
+            }
+            next_order = elapsed + scenario.order_every(elapsed, total);
+        }
+        if scenario == Scenario::Chaos {
+            if !chaos_faults_planned && elapsed >= total / 4 {
+                for m in marketplaces.iter() {
+                    if let Some(sandbox) = &m.sandbox {
+                        plan_chaos(sandbox.controls());
+                    }
+                }
+                chaos_faults_planned = true;
+            }
+            if killed.is_none() && elapsed >= total / 2 {
+                if let Some(m) = marketplaces.first_mut() {
+                    m.kill();
+                    eprintln!("✘ chaos: killed the adapter of Marketplace/{}", m.name);
+                }
+                killed = Some(elapsed);
+            }
+            if let Some(at) = killed
+                && elapsed >= at + Duration::from_secs(2)
+                && let Some(m) = marketplaces.first_mut()
+                && m.adapter.is_none()
+            {
+                m.start_adapter();
+                eprintln!("✔ chaos: restarted the adapter of Marketplace/{}", m.name);
+            }
+        }
+        if elapsed >= next_progress || spinner.is_some() {
+            let line = progress_line(erps, marketplaces).await;
+            match &spinner {
+                Some(bar) => bar.set_message(format!("{:>4}s  {line}", elapsed.as_secs())),
+                None => eprintln!("{:>4}s  {line}", elapsed.as_secs()),
+            }
+            next_progress = elapsed + Duration::from_secs(5);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(100)) => {}
+            _ = &mut ctrl_c => break,
+        }
+    }
+    if let Some(bar) = spinner {
+        bar.finish_and_clear();
+    }
+    // An adapter killed near the end is back before the drain.
+    for m in marketplaces.iter_mut().filter(|m| m.adapter.is_none()) {
+        m.start_adapter();
+    }
+    Ok(())
+}
+
+fn plan_chaos(controls: &sandbox::Controls) {
+    let throttle = Fault::Status {
+        status: 429,
+        body: r#"{"errors":[{"code":"QuotaExceeded","message":"You exceeded your quota for the requested resource.","details":""}]}"#.into(),
+        headers: vec![],
+    };
+    let unavailable = Fault::Status {
+        status: 503,
+        body: r#"{"errors":[{"code":"ServiceUnavailable","message":"Service temporarily unavailable","details":""}]}"#.into(),
+        headers: vec![],
+    };
+    for (operation, fault, count) in [
+        ("patchListingsItem", throttle.clone(), 3),
+        ("patchListingsItem", unavailable.clone(), 2),
+        ("searchOrders", unavailable, 1),
+        ("confirmShipment", throttle, 1),
+        ("patchListingsItem", Fault::Delay { millis: 31_000 }, 1),
+    ] {
+        controls.faults.plan(FaultPlan {
+            operation: Some(operation.into()),
+            fault,
+            count,
+        });
+    }
+}
+
+async fn progress_line(erps: &[LocalErp], marketplaces: &[LocalMarketplace]) -> String {
+    let mut erp_orders = 0;
+    let mut erp_shipments = 0;
+    for erp in erps {
+        erp_orders += erp.erp.sales_orders().await.map(|o| o.len()).unwrap_or(0);
+        erp_shipments += erp.erp.shipments().await.map(|s| s.len()).unwrap_or(0);
+    }
+    let parts: Vec<String> = marketplaces
+        .iter()
+        .filter_map(|m| {
+            let state = m.sandbox.as_ref()?.snapshot();
+            let patches: u64 = state.listings.values().map(|l| l.patches).sum();
+            Some(format!(
+                "{}: {} patches, {} orders, {} shipped",
+                m.name,
+                patches,
+                state.orders.len(),
+                state.shipments.len()
+            ))
+        })
+        .collect();
+    format!(
+        "{} | ERP: {erp_orders} sales orders, {erp_shipments} shipments",
+        parts.join(" | ")
+    )
+}
+
+/// Waits until the run is consistent or the drain limit passes; returns the last check.
+async fn drain(
+    erps: &[LocalErp],
+    marketplaces: &[LocalMarketplace],
+) -> anyhow::Result<Consistency> {
+    let deadline = Instant::now() + DRAIN_LIMIT;
+    loop {
+        let consistency = consistency(erps, marketplaces).await?;
+        if consistency.is_consistent() || Instant::now() >= deadline {
+            return Ok(consistency);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn consistency(
+    erps: &[LocalErp],
+    marketplaces: &[LocalMarketplace],
+) -> anyhow::Result<Consistency> {
+    let mut out = Consistency::default();
+    for m in marketplaces {
+        let Some(sandbox) = &m.sandbox else { continue };
+        let Some(erp) = erps
+            .iter()
+            .find(|e| e.name == m.config.spec.erp_connection_ref.name)
+        else {
+            continue;
+        };
+        let stock = erp.erp.stock().await?;
+        let orders = erp.erp.sales_orders().await?;
+        let shipments = erp.erp.shipments().await?;
+        check::check_marketplace(
+            &m.name,
+            m.config.spec.flows.inventory.as_ref(),
+            &sandbox.snapshot(),
+            &stock,
+            &orders,
+            &shipments,
+            &mut out,
+        );
+    }
+    Ok(out)
+}
+
+async fn summarise(
+    options: &Options,
+    _erps: &[LocalErp],
+    marketplaces: &[LocalMarketplace],
+    nats: &infra::Nats,
+    stock_log: &[(String, Instant)],
+    consistency: Consistency,
+    elapsed: Duration,
+) -> anyhow::Result<Summary> {
+    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await?);
+    let mut out = Vec::new();
+    for m in marketplaces {
+        let Some(sandbox) = &m.sandbox else { continue };
+        let recorder = &sandbox.controls().recorder;
+        let state = sandbox.snapshot();
+        let mut latencies = inventory_latencies(recorder, stock_log);
+        let count = |op: &str, status: u16| recorder.count(op, status) as u64;
+        let throttled: u64 = ["patchListingsItem", "searchOrders", "confirmShipment"]
+            .iter()
+            .map(|op| count(op, 429))
+            .sum();
+        let dead_letters = DeadLetterStore::new(js.clone(), Namespace::new(&m.namespace))
+            .list(Some(&m.name), None)
+            .await
+            .map(|l| l.len() as u64)
+            .unwrap_or(0);
+        out.push(MarketplaceSummary {
+            name: m.name.clone(),
+            channel: m.channel.to_string(),
+            flows: vec![
+                FlowSummary {
+                    flow: "inventory + price".into(),
+                    events: count("patchListingsItem", 200),
+                    p50_ms: percentile(&mut latencies, 50),
+                    p99_ms: percentile(&mut latencies, 99),
+                },
+                FlowSummary {
+                    flow: "orders".into(),
+                    events: state.orders.len() as u64,
+                    p50_ms: None,
+                    p99_ms: None,
+                },
+                FlowSummary {
+                    flow: "shipments".into(),
+                    events: count("confirmShipment", 204),
+                    p50_ms: None,
+                    p99_ms: None,
+                },
+            ],
+            throttled,
+            dead_letters,
+        });
+    }
+    let passed = consistency.is_consistent();
+    Ok(Summary {
+        scenario: options.scenario.name().to_string(),
+        duration_seconds: elapsed.as_secs(),
+        marketplaces: out,
+        consistency,
+        passed,
+    })
+}
+
+/// From each stock change in the ERP to the next accepted patch of that SKU on the channel, in ms.
+fn inventory_latencies(recorder: &sandbox::Recorder, stock_log: &[(String, Instant)]) -> Vec<u64> {
+    let now_instant = Instant::now();
+    let now = chrono::Utc::now();
+    let patches: Vec<(String, chrono::DateTime<chrono::Utc>)> = recorder
+        .calls(Some("patchListingsItem"))
+        .into_iter()
+        .filter(|c| c.status == 200)
+        .filter_map(|c| Some((c.path.rsplit('/').next()?.to_string(), c.at)))
+        .collect();
+    let mut by_sku: BTreeMap<&str, Vec<chrono::DateTime<chrono::Utc>>> = BTreeMap::new();
+    for (sku, at) in &patches {
+        by_sku.entry(sku.as_str()).or_default().push(*at);
+    }
+    stock_log
+        .iter()
+        .filter_map(|(sku, changed)| {
+            let changed_at = now - chrono::Duration::from_std(now_instant - *changed).ok()?;
+            let first_after = by_sku
+                .get(sku.as_str())?
+                .iter()
+                .filter(|t| **t >= changed_at)
+                .min()?;
+            u64::try_from((*first_after - changed_at).num_milliseconds()).ok()
+        })
+        .collect()
+}
+
+/// The text summary, for the terminal.
+pub fn render(summary: &Summary) -> String {
+    summary::render(summary)
+}
+
+/// `--duration`: a Go-style duration (`90s`, `2m`, `1h30m`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    text.parse::<kube::core::Duration>()
+        .map(Into::into)
+        .map_err(|e| format!("{text:?} is not a duration like 60s or 2m: {e}"))
+}

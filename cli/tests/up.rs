@@ -1,0 +1,93 @@
+//! `twctl up` on the quickstart, as the README's main command runs it: NATS, the demo ERP on PostgreSQL, its
+//! bridge, the Amazon sandbox and the adapter, driven for a while, then drained; the summary's consistency
+//! check must pass — also when the marketplace misbehaves and the adapter is killed mid-run.
+
+#![allow(clippy::unwrap_used)] // a test that cannot set up fails, which is what unwrap does
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn up(scenario: &str, duration: &str) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_twctl"))
+        .args([
+            "up",
+            "examples/quickstart",
+            "--scenario",
+            scenario,
+            "--duration",
+            duration,
+            "--summary",
+        ])
+        .arg(&summary)
+        .current_dir(workspace())
+        .env_remove("TRADEWIND_NATS_URL")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "twctl up failed:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("every marketplace order is in the ERP exactly once"),
+        "{stdout}"
+    );
+    serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap()
+}
+
+fn check_consistent(summary: &Value) {
+    assert_eq!(summary["passed"], true, "{summary:#}");
+    let c = &summary["consistency"];
+    assert_eq!(
+        c["skusChecked"], 10,
+        "every SKU of the demo catalogue is compared: {c}"
+    );
+    assert!(
+        c["ordersChecked"].as_u64().unwrap() >= 3,
+        "orders were placed and checked: {c}"
+    );
+    assert!(
+        c["shipmentsChecked"].as_u64().unwrap() >= 1,
+        "shipments were made and checked: {c}"
+    );
+    for list in [
+        "stockMismatches",
+        "ordersMissing",
+        "ordersDuplicated",
+        "shipmentsUnconfirmed",
+    ] {
+        assert_eq!(c[list].as_array().unwrap().len(), 0, "{list}: {c}");
+    }
+}
+
+#[test]
+fn the_quickstart_runs_and_ends_consistent() {
+    let summary = up("steady", "15s");
+    check_consistent(&summary);
+    let amazon = &summary["marketplaces"][0];
+    assert_eq!(amazon["name"], "amazon-us");
+    assert!(
+        amazon["flows"][0]["events"].as_u64().unwrap() >= 10,
+        "{amazon}"
+    );
+    assert_eq!(
+        amazon["throttled"], 0,
+        "the adapter keeps within Amazon's limits: {amazon}"
+    );
+}
+
+#[test]
+fn chaos_loses_and_duplicates_nothing() {
+    let summary = up("chaos", "15s");
+    check_consistent(&summary);
+    assert!(
+        summary["marketplaces"][0]["throttled"].as_u64().unwrap() >= 1,
+        "the injected 429s were met: {summary:#}"
+    );
+}
