@@ -3,4 +3,5 @@
 
 pub mod labels;
 pub mod render;
+pub mod schedule;
 pub mod settings;

@@ -1,0 +1,4 @@
+//! `SyncSchedule` firing: when ([`due`], pure) and what is sent ([`command`]).
+
+pub mod command;
+pub mod due;
