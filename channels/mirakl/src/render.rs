@@ -103,7 +103,17 @@ fn offer(item: &OutboundItem) -> Result<Value, String> {
         "update_delete": "update",
         "price": json_number(price)?,
     });
-    if let Some(sale) = fields.get("sale").filter(|s| !s.is_null()) {
+    // A mapped `discount` (OF24's own shape) is sent as mapped, without its null members.
+    if let Some(Value::Object(discount)) = fields.get("discount") {
+        let present: serde_json::Map<String, Value> = discount
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if present.contains_key("price") {
+            offer["discount"] = Value::Object(present);
+        }
+    } else if let Some(sale) = fields.get("sale").filter(|s| !s.is_null()) {
         let amount = sale
             .pointer("/price/amount")
             .and_then(decimal)
@@ -205,6 +215,23 @@ mod tests {
         assert_eq!(body["offers"][0]["product_id_type"], "SHOP_SKU");
         assert_eq!(placed[0], Ok(0));
         assert!(placed[1].is_err());
+    }
+
+    #[test]
+    fn a_mapped_discount_is_sent_without_its_nulls() {
+        let (body, _) = offers_body(&[
+            item(
+                "A",
+                json!({"shop_sku": "A-FR", "price": 10.5, "discount": {"price": 8.0, "start_date": null}}),
+            ),
+            item(
+                "B",
+                json!({"shop_sku": "B-FR", "price": 3, "discount": {"price": null}}),
+            ),
+        ]);
+        assert_eq!(body["offers"][0]["shop_sku"], "A-FR");
+        assert_eq!(body["offers"][0]["discount"], json!({"price": 8.0}));
+        assert!(body["offers"][1].get("discount").is_none());
     }
 
     #[test]
