@@ -400,6 +400,88 @@ fn assert_operator_can_work(rules: &[PolicyRule], what: &str) {
     );
 }
 
+/// The RBAC the controllers document in operator/src/controller/mod.rs: (group, resource) -> verbs.
+fn documented_rbac() -> BTreeMap<(String, String), BTreeSet<String>> {
+    const PLURALS: [&str; 5] = [
+        "marketplaces",
+        "channelmappings",
+        "ratelimitpolicies",
+        "syncschedules",
+        "erpconnections",
+    ];
+    let source = std::fs::read_to_string(repo().join("operator/src/controller/mod.rs")).unwrap();
+    let mut table = BTreeMap::new();
+    for line in source.lines().filter_map(|l| l.strip_prefix("//! |")) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if cells.len() < 3 || !cells[0].starts_with('`') {
+            continue;
+        }
+        // The core group is written `""`.
+        let group = cells[0]
+            .split('`')
+            .nth(1)
+            .unwrap()
+            .trim_matches('"')
+            .to_string();
+        let verbs: BTreeSet<String> = cells[2]
+            .split('(')
+            .next()
+            .unwrap()
+            .split(',')
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .collect();
+        let resources: Vec<String> = if let Some(sub) = cells[1].strip_prefix("*/") {
+            // `*/status` is every kind's; `*/finalizers (a, b)` only the kinds named.
+            let (sub, kinds) = match sub.split_once('(') {
+                Some((sub, kinds)) => (
+                    sub.trim(),
+                    kinds
+                        .trim_end_matches(')')
+                        .split(',')
+                        .map(str::trim)
+                        .collect::<Vec<_>>(),
+                ),
+                None => (sub.trim(), PLURALS.to_vec()),
+            };
+            kinds.iter().map(|k| format!("{k}/{sub}")).collect()
+        } else {
+            cells[1].split(',').map(|r| r.trim().to_string()).collect()
+        };
+        for resource in resources {
+            table.insert((group.clone(), resource), verbs.clone());
+        }
+    }
+    assert!(
+        table.len() >= 10,
+        "the RBAC table of controller/mod.rs: {table:?}"
+    );
+    table
+}
+
+/// The rules grant exactly what the controllers document: nothing missing, nothing more.
+fn assert_rules_as_documented(rules: &[PolicyRule], leases: bool, what: &str) {
+    let mut granted: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for rule in rules {
+        for group in rule.api_groups.iter().flatten() {
+            for resource in rule.resources.iter().flatten() {
+                granted
+                    .entry((group.clone(), resource.clone()))
+                    .or_default()
+                    .extend(rule.verbs.iter().cloned());
+            }
+        }
+    }
+    let expected: BTreeMap<_, _> = documented_rbac()
+        .into_iter()
+        .filter(|((group, _), _)| (group == "coordination.k8s.io") == leases)
+        .collect();
+    assert_eq!(
+        granted, expected,
+        "{what} differs from operator/src/controller/mod.rs"
+    );
+}
+
 fn env_of(deployment: &Deployment) -> BTreeMap<String, Option<String>> {
     let container = &deployment
         .spec
@@ -515,6 +597,7 @@ fn default_install_watches_every_namespace_with_one_cluster_role() {
     let rules = cluster_role.rules.unwrap();
     assert_no_wildcards(&rules, "ClusterRole");
     assert_operator_can_work(&rules, "ClusterRole");
+    assert_rules_as_documented(&rules, false, "ClusterRole");
     assert!(
         !grants(&rules, "coordination.k8s.io", "leases", "update"),
         "Leases are not cluster-wide"
@@ -535,6 +618,7 @@ fn default_install_watches_every_namespace_with_one_cluster_role() {
     );
     let lease_rules = lease_role.rules.unwrap();
     assert_no_wildcards(&lease_rules, "leader election Role");
+    assert_rules_as_documented(&lease_rules, true, "leader election Role");
     let update = lease_rules
         .iter()
         .find(|r| r.verbs.iter().any(|v| v == "update"))
@@ -583,6 +667,7 @@ fn watched_namespaces_get_roles_and_nothing_cluster_wide() {
         let namespace = role.metadata.namespace.unwrap();
         if namespace != "tradewind-system" {
             assert_operator_can_work(&rules, &namespace);
+            assert_rules_as_documented(&rules, false, &namespace);
             watched.insert(namespace);
         }
     }

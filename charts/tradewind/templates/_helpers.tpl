@@ -38,7 +38,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 
 {{/*
-The rules the operator needs in a namespace it watches (or everywhere, when it watches every namespace).
+The rules the operator needs (operator/src/controller/mod.rs lists them) in a namespace it watches (or everywhere, when it watches every namespace).
 Verbs are listed one by one: never "*".
 */}}
 {{- define "tradewind.watchRules" -}}
@@ -50,23 +50,22 @@ Verbs are listed one by one: never "*".
   resources: [marketplaces/status, channelmappings/status, ratelimitpolicies/status, syncschedules/status, erpconnections/status]
   verbs: [get, patch, update]
 - apiGroups: ["tradewind.dev"]
-  resources: [marketplaces/finalizers, syncschedules/finalizers, erpconnections/finalizers]
+  resources: [marketplaces/finalizers, erpconnections/finalizers]
   verbs: [update]
-# What it renders for each Marketplace and ErpConnection, applied with server-side apply.
+# What it renders for each Marketplace and ErpConnection, applied with server-side apply (create and patch;
+# never update) and deleted when out of date.
 - apiGroups: ["apps"]
   resources: [deployments]
-  verbs: [get, list, watch, create, patch, update, delete]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [""]
   resources: [configmaps, services, serviceaccounts]
-  verbs: [get, list, watch, create, patch, update, delete]
+  verbs: [get, list, watch, create, patch, delete]
 # Secrets are only read: their resourceVersion goes into the config hash, so a rotation rolls the pods.
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get, list, watch]
+# Kubernetes Events for every transition (kube's recorder writes events.k8s.io/v1).
 - apiGroups: ["events.k8s.io"]
-  resources: [events]
-  verbs: [create, patch]
-- apiGroups: [""]
   resources: [events]
   verbs: [create, patch]
 {{- end -}}
