@@ -1059,3 +1059,46 @@ fn health_check_reports_suspended_resources() {
         assert_eq!(health(&running).0, "Healthy", "{kind}");
     }
 }
+
+/// `text` with every line of `script` indented by `indent` (blank lines stay empty), as in a YAML block scalar.
+fn indented(script: &str, indent: &str) -> String {
+    script
+        .lines()
+        .map(|l| {
+            if l.is_empty() {
+                "\n".to_string()
+            } else {
+                format!("{indent}{l}\n")
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn documented_health_check_is_the_tested_script() {
+    let script = std::fs::read_to_string(chart_dir().join("argocd/health.lua")).unwrap();
+    let patch: Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(chart_dir().join("argocd/argocd-cm.yaml")).unwrap(),
+    )
+    .unwrap();
+    for crd in crds::generated::all() {
+        let key = format!(
+            "resource.customizations.health.tradewind.dev_{}",
+            crd.spec.names.kind
+        );
+        assert_eq!(
+            patch["data"][&key].as_str(),
+            Some(script.as_str()),
+            "argocd-cm.yaml {key}"
+        );
+    }
+    let docs = std::fs::read_to_string(repo().join("docs/install.md")).unwrap();
+    let block = format!(
+        "  resource.customizations.health.tradewind.dev_Marketplace: |\n{}",
+        indented(&script, "    ")
+    );
+    assert!(
+        docs.contains(&block),
+        "docs/install.md must show charts/tradewind/argocd/health.lua unchanged"
+    );
+}
