@@ -1,16 +1,133 @@
-//! tradewind-operator. The controllers are being built (see the operator issue); until then this binary prints
-//! the CRDs it will serve and exits, so that images and charts can be wired up.
+//! tradewind-operator: reconciles Tradewind resources into adapters and JetStream topology.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use adapter_runtime::flow::Shutdown;
+use axum::Router;
+use axum::routing::get;
+use clap::Parser;
+use kube::runtime::events::{Recorder, Reporter};
+use operator::controller::{Context, run::run};
+use operator::metrics::Metrics;
+use operator::settings::{NatsConnection, RenderSettings};
+
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// NATS URL(s) adapters and bridges connect to (chart value `nats.url`).
+    #[arg(long, env = "TRADEWIND_NATS_URL")]
+    nats_url: String,
+    /// Secret (in each workload's namespace) holding `nats.creds`.
+    #[arg(long, env = "TRADEWIND_NATS_CREDENTIALS_SECRET")]
+    nats_credentials_secret: Option<String>,
+    /// Secret (in each workload's namespace) holding `ca.crt`.
+    #[arg(long, env = "TRADEWIND_NATS_TLS_CA_SECRET")]
+    nats_tls_ca_secret: Option<String>,
+    /// Provision streams and consumers from the operator (it connects to `--nats-url`).
+    #[arg(long, env = "TRADEWIND_PROVISION_JETSTREAM", default_value_t = true)]
+    provision_jetstream: bool,
+    #[arg(
+        long,
+        env = "TRADEWIND_ADAPTER_IMAGE",
+        default_value = "ghcr.io/tradewind-dev/tradewind:latest"
+    )]
+    adapter_image: String,
+    #[arg(
+        long,
+        env = "TRADEWIND_BRIDGE_IMAGE",
+        default_value = "ghcr.io/tradewind-dev/tradewind:latest"
+    )]
+    bridge_image: String,
+    /// Where `/metrics`, `/healthz`, `/readyz` are served.
+    #[arg(long, env = "TRADEWIND_HTTP_ADDRESS", default_value = "0.0.0.0:8080")]
+    http_address: String,
+    /// Seconds between periodic resyncs of every resource.
+    #[arg(long, env = "TRADEWIND_RESYNC_SECONDS", default_value_t = 300)]
+    resync_seconds: u64,
+    /// Pod name, for Events (downward API).
+    #[arg(long, env = "POD_NAME")]
+    pod_name: Option<String>,
+}
 
 fn main() -> ExitCode {
-    if std::env::args().any(|a| a == "--version" || a == "-V") {
-        println!("tradewind-operator {}", env!("CARGO_PKG_VERSION"));
-        return ExitCode::SUCCESS;
+    let args = Args::parse();
+    adapter_runtime::service::init_logging("info", false);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tradewind-operator: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "tradewind-operator stopped");
+            ExitCode::FAILURE
+        }
     }
-    eprintln!("tradewind-operator: the controllers are not implemented yet; serving these kinds:");
-    for crd in crds::generated::all() {
-        eprintln!("  {}.{}", crd.spec.names.plural, crd.spec.group);
-    }
-    ExitCode::FAILURE
+}
+
+async fn serve(args: Args) -> Result<(), String> {
+    let client = kube::Client::try_default()
+        .await
+        .map_err(|e| format!("kubernetes client: {e}"))?;
+    let nats = NatsConnection {
+        url: args.nats_url.clone(),
+        credentials_secret: args.nats_credentials_secret.clone(),
+        tls_ca_secret: args.nats_tls_ca_secret.clone(),
+    };
+    let jetstream = if args.provision_jetstream {
+        let nc = async_nats::connect(&args.nats_url)
+            .await
+            .map_err(|e| format!("NATS {}: {e}", args.nats_url))?;
+        Some(async_nats::jetstream::new(nc))
+    } else {
+        None
+    };
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "tradewind-operator".into(),
+            instance: args.pod_name.clone(),
+        },
+    );
+    let ctx = Arc::new(Context {
+        client,
+        settings: RenderSettings {
+            adapter_image: args.adapter_image,
+            bridge_image: args.bridge_image,
+            nats,
+        },
+        jetstream,
+        recorder,
+        resync: std::time::Duration::from_secs(args.resync_seconds),
+    });
+    let metrics = Arc::new(Metrics::default());
+    let shutdown = Shutdown::new();
+    let listener = tokio::net::TcpListener::bind(&args.http_address)
+        .await
+        .map_err(|e| format!("--http-address {}: {e}", args.http_address))?;
+    let m = metrics.clone();
+    let router = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ok" }))
+        .route(
+            "/metrics",
+            get(move || {
+                let m = m.clone();
+                async move { m.encode() }
+            }),
+        );
+    let http_stop = shutdown.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move { http_stop.triggered().await })
+            .await
+    });
+    tokio::spawn(adapter_runtime::service::stop_on_signal(shutdown.clone()));
+    run(ctx, metrics, shutdown).await;
+    let _ = http.await;
+    Ok(())
 }

@@ -1,0 +1,284 @@
+//! `Marketplace`: render the adapter from the Marketplace and what it references, apply it, provision its
+//! JetStream topology, and report Synced (applied) apart from Ready (pods available, credentials found).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crds::v1alpha1::{
+    ChannelMapping, CommonStatus, DeletionPolicy, Marketplace, MarketplaceStatus, RateLimitPolicy,
+    condition,
+};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::{Api, ResourceExt};
+
+use super::channel_mapping::jiff_now;
+use super::{Context, Error, FIELD_MANAGER, FINALIZER, apply, record};
+use crate::render::adapter::referenced_secrets;
+use crate::render::jetstream::marketplace_topology;
+use crate::render::{MarketplaceInputs, RenderError, render_marketplace};
+use crate::status::conditions::{Observed, merge};
+
+/// Entry point for the controller: the finalizer wraps apply and cleanup.
+pub async fn reconcile(mp: Arc<Marketplace>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = mp.namespace().unwrap_or_default();
+    let api: Api<Marketplace> = Api::namespaced(ctx.client.clone(), &namespace);
+    finalizer(&api, FINALIZER, mp, |event| async {
+        match event {
+            Finalizer::Apply(mp) => apply_marketplace(mp, ctx.clone()).await,
+            Finalizer::Cleanup(mp) => cleanup(mp, ctx.clone()).await,
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        kube::runtime::finalizer::Error::ApplyFailed(e)
+        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
+        other => Error::Serialize(other.to_string()),
+    })
+}
+
+async fn get_opt<K>(client: &kube::Client, namespace: &str, name: &str) -> Result<Option<K>, Error>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    Ok(api.get_opt(name).await?)
+}
+
+async fn apply_marketplace(mp: Arc<Marketplace>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = mp.namespace().unwrap_or_default();
+    let client = &ctx.client;
+    let mapping: Option<ChannelMapping> =
+        get_opt(client, &namespace, &mp.spec.channel_mapping_ref.name).await?;
+    let rate_limits: Option<RateLimitPolicy> =
+        get_opt(client, &namespace, &mp.spec.rate_limit_policy_ref.name).await?;
+    let mut secret_versions = BTreeMap::new();
+    let mut missing_secrets = Vec::new();
+    for name in referenced_secrets(&mp, &ctx.settings) {
+        let secret: Option<Secret> = get_opt(client, &namespace, &name).await?;
+        let version = secret.and_then(|s| s.metadata.resource_version);
+        if version.is_none() {
+            missing_secrets.push(name.clone());
+        }
+        secret_versions.insert(name, version);
+    }
+    let inputs = MarketplaceInputs {
+        marketplace: &mp,
+        mapping: mapping.as_ref(),
+        rate_limits: rate_limits.as_ref(),
+        secret_versions,
+    };
+
+    let mut observed = Vec::new();
+    let mut config_hash = None;
+    let mut available = None;
+    match render_marketplace(&inputs, &ctx.settings) {
+        Err(RenderError { field, message }) => {
+            observed.push(Observed::new(
+                condition::SYNCED,
+                false,
+                "InvalidReference",
+                format!("{field}: {message}"),
+            ));
+        }
+        Ok(rendered) => {
+            apply(client, &namespace, &rendered.service_account).await?;
+            apply(client, &namespace, &rendered.config_map).await?;
+            apply(client, &namespace, &rendered.service).await?;
+            let deployment: Deployment = apply(client, &namespace, &rendered.deployment).await?;
+            observed.push(Observed::new(
+                condition::SYNCED,
+                true,
+                "Applied",
+                "adapter objects applied",
+            ));
+            config_hash = Some(rendered.config_hash.clone());
+            let wanted = mp.spec.adapter.replicas;
+            let have = deployment
+                .status
+                .as_ref()
+                .and_then(|s| s.available_replicas)
+                .unwrap_or(0);
+            available = Some(have);
+            observed.push(Observed::new(
+                condition::ADAPTER_AVAILABLE,
+                have >= wanted,
+                if have >= wanted {
+                    "Available"
+                } else {
+                    "Progressing"
+                },
+                format!("{have} of {wanted} adapter replicas available"),
+            ));
+            if let Some(js) = &ctx.jetstream {
+                let provisioned = provision(js, &rendered.topology).await;
+                observed.push(match provisioned {
+                    Ok(()) => Observed::new(
+                        condition::STREAMS_READY,
+                        true,
+                        "Provisioned",
+                        "streams and consumers exist",
+                    ),
+                    Err(e) => Observed::new(condition::STREAMS_READY, false, "JetStreamError", e),
+                });
+            }
+        }
+    }
+    observed.push(if missing_secrets.is_empty() {
+        Observed::new(
+            condition::CREDENTIALS_FOUND,
+            true,
+            "Found",
+            "every referenced Secret exists",
+        )
+    } else {
+        Observed::new(
+            condition::CREDENTIALS_FOUND,
+            false,
+            "SecretNotFound",
+            format!("Secret(s) not found: {}", missing_secrets.join(", ")),
+        )
+    });
+    let blocking: Vec<&Observed> = observed.iter().filter(|o| !o.status).collect();
+    let ready = match blocking.first() {
+        None => Observed::new(
+            condition::READY,
+            true,
+            "Ready",
+            "adapter running with every flow",
+        ),
+        Some(o) => Observed::new(condition::READY, false, &o.reason, o.message.clone()),
+    };
+    observed.insert(0, ready);
+
+    let previous = mp.status.clone().unwrap_or_default();
+    let generation = mp.metadata.generation;
+    let (conditions, transitions) = merge(
+        &previous.common.conditions,
+        &observed,
+        generation,
+        &Time(jiff_now()),
+    );
+    let status = MarketplaceStatus {
+        common: CommonStatus {
+            observed_generation: generation,
+            conditions,
+            last_handled_requested_at: previous.common.last_handled_requested_at.clone(),
+        },
+        available_replicas: available,
+        config_hash,
+        ..previous.clone()
+    };
+    if status != previous {
+        let api: Api<Marketplace> = Api::namespaced(client.clone(), &namespace);
+        let body = serde_json::json!({
+            "apiVersion": crds::v1alpha1::API_VERSION,
+            "kind": "Marketplace",
+            "status": status,
+        });
+        api.patch_status(
+            &mp.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&body),
+        )
+        .await?;
+    }
+    for t in &transitions {
+        record(
+            &ctx,
+            &*mp,
+            !t.status,
+            &t.reason,
+            format!("{}: {}", t.type_, t.message),
+        )
+        .await;
+    }
+    Ok(Action::requeue(ctx.resync))
+}
+
+async fn provision(
+    js: &async_nats::jetstream::Context,
+    topology: &crate::render::jetstream::Topology,
+) -> Result<(), String> {
+    for stream in &topology.streams {
+        adapter_runtime::jetstream::ensure_stream(js, stream)
+            .await
+            .map_err(|e| format!("stream {}: {e}", stream.name))?;
+    }
+    for consumer in &topology.consumers {
+        adapter_runtime::jetstream::ensure_consumer(js, consumer)
+            .await
+            .map_err(|e| format!("consumer {}: {e}", consumer.durable_name))?;
+    }
+    Ok(())
+}
+
+/// On deletion: remove the marketplace's consumers, and its own stream under `deletionPolicy: Delete`. The
+/// Kubernetes objects go with their owner reference.
+async fn cleanup(mp: Arc<Marketplace>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let Some(js) = &ctx.jetstream else {
+        return Ok(Action::await_change());
+    };
+    let namespace = mp.namespace().unwrap_or_default();
+    let topology = marketplace_topology(
+        &namespace,
+        &mp.name_any(),
+        &mp.spec,
+        adapter_runtime::topology::DEFAULT_ACK_WAIT,
+    );
+    for consumer in &topology.consumers {
+        if let Ok(stream) = js.get_stream(&consumer.stream).await {
+            match stream.delete_consumer(&consumer.durable_name).await {
+                Ok(_) => {}
+                Err(e) if e.to_string().contains("not found") => {}
+                Err(e) => {
+                    return Err(Error::JetStream(format!(
+                        "consumer {}: {e}",
+                        consumer.durable_name
+                    )));
+                }
+            }
+        }
+    }
+    if mp.spec.deletion_policy == DeletionPolicy::Delete {
+        for stream in topology.owned_streams() {
+            match js.delete_stream(&stream.name).await {
+                Ok(_) => {}
+                Err(e) if e.to_string().contains("not found") => {}
+                Err(e) => return Err(Error::JetStream(format!("stream {}: {e}", stream.name))),
+            }
+        }
+    }
+    record(
+        &ctx,
+        &*mp,
+        false,
+        "CleanedUp",
+        "JetStream consumers removed".into(),
+    )
+    .await;
+    Ok(Action::await_change())
+}
+
+/// Whether `mp` references the object `kind`/`name` (for the watches that re-reconcile dependants).
+pub fn references(
+    mp: &Marketplace,
+    kind: &str,
+    name: &str,
+    settings: &crate::settings::RenderSettings,
+) -> bool {
+    match kind {
+        "ChannelMapping" => mp.spec.channel_mapping_ref.name == name,
+        "RateLimitPolicy" => mp.spec.rate_limit_policy_ref.name == name,
+        "ErpConnection" => mp.spec.erp_connection_ref.name == name,
+        "Secret" => referenced_secrets(mp, settings).iter().any(|s| s == name),
+        _ => false,
+    }
+}

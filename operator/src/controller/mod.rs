@@ -1,0 +1,102 @@
+//! The controllers: fetch inputs, call the pure renderer, apply with server-side apply under one field manager,
+//! write status only when it changed.
+//!
+//! RBAC the operator needs (the chart reads this list):
+//!
+//! | API group | resources | verbs |
+//! | --- | --- | --- |
+//! | `tradewind.dev` | marketplaces, channelmappings, ratelimitpolicies, syncschedules, erpconnections | get, list, watch, patch, update |
+//! | `tradewind.dev` | */status | get, patch, update |
+//! | `tradewind.dev` | */finalizers (marketplaces, erpconnections) | update |
+//! | `""` (core) | configmaps, services, serviceaccounts | get, list, watch, create, patch, delete |
+//! | `""` (core) | secrets | get, list, watch (never create or patch: values are never read into anything) |
+//! | `apps` | deployments | get, list, watch, create, patch, delete |
+//! | `events.k8s.io` | events | create, patch |
+//! | `coordination.k8s.io` | leases | get, create, update (leader election) |
+
+pub mod channel_mapping;
+pub mod marketplace;
+pub mod run;
+
+use std::sync::Arc;
+
+use kube::api::{Patch, PatchParams};
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::settings::RenderSettings;
+
+/// The one field manager of every apply.
+pub const FIELD_MANAGER: &str = "tradewind-operator";
+/// The finalizer removing JetStream consumers (and owned streams under `deletionPolicy: Delete`).
+pub const FINALIZER: &str = "tradewind.dev/jetstream-cleanup";
+
+/// What every reconcile shares.
+pub struct Context {
+    pub client: Client,
+    pub settings: RenderSettings,
+    /// JetStream, when the operator provisions streams itself (absent: adapters ensure them at start).
+    pub jetstream: Option<async_nats::jetstream::Context>,
+    pub recorder: Recorder,
+    /// Periodic resync: every resource is reconciled at least this often, repairing drift.
+    pub resync: std::time::Duration,
+}
+
+/// A reconcile that failed for a reason worth retrying (API or NATS unavailable). Invalid resources are not
+/// errors: their status says why.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("kubernetes: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("jetstream: {0}")]
+    JetStream(String),
+    #[error("{0}")]
+    Serialize(String),
+}
+
+/// Server-side apply of `object` (which carries its apiVersion and kind) under [`FIELD_MANAGER`], taking over
+/// fields another manager set (the operator owns what it renders).
+pub async fn apply<K>(client: &Client, namespace: &str, object: &K) -> Result<K, Error>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + Serialize
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    let name = object.name_any();
+    Ok(api
+        .patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(object),
+        )
+        .await?)
+}
+
+/// Publishes a Kubernetes Event about `object`; failing to record one never fails the reconcile.
+pub async fn record<K: Resource<DynamicType = ()>>(
+    ctx: &Arc<Context>,
+    object: &K,
+    warning: bool,
+    reason: &str,
+    note: String,
+) {
+    let event = Event {
+        type_: if warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        },
+        reason: reason.into(),
+        note: Some(note),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
+        tracing::debug!(error = %e, "event not recorded");
+    }
+}

@@ -1,0 +1,103 @@
+//! Wires the controllers: the Marketplace controller owns its adapter objects (deleted out of band: recreated)
+//! and watches what Marketplaces reference (a change re-reconciles the dependants); the ChannelMapping
+//! controller reports compile errors. Both stop gracefully when `shutdown` resolves.
+
+use std::sync::Arc;
+
+use crds::v1alpha1::{ChannelMapping, ErpConnection, Marketplace, RateLimitPolicy};
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+use kube::{Api, ResourceExt};
+
+use super::{Context, Error, channel_mapping, marketplace};
+use crate::metrics::Metrics;
+
+fn dependants(
+    store: &Store<Marketplace>,
+    kind: &'static str,
+    namespace: Option<String>,
+    name: &str,
+    ctx: &Context,
+) -> Vec<ObjectRef<Marketplace>> {
+    store
+        .state()
+        .iter()
+        .filter(|mp| {
+            mp.namespace() == namespace && marketplace::references(mp, kind, name, &ctx.settings)
+        })
+        .map(|mp| ObjectRef::from_obj(&**mp))
+        .collect()
+}
+
+fn error_policy<K>(_: Arc<K>, error: &Error, _: Arc<Context>) -> Action {
+    tracing::warn!(%error, "reconcile failed; retrying");
+    Action::requeue(std::time::Duration::from_secs(10))
+}
+
+/// Runs every controller until `shutdown` resolves.
+pub async fn run(
+    ctx: Arc<Context>,
+    metrics: Arc<Metrics>,
+    shutdown: adapter_runtime::flow::Shutdown,
+) {
+    let client = ctx.client.clone();
+    let labelled =
+        watcher::Config::default().labels("app.kubernetes.io/managed-by=tradewind-operator");
+    let controller = Controller::new(
+        Api::<Marketplace>::all(client.clone()),
+        watcher::Config::default(),
+    );
+    let store = controller.store();
+    let (s1, s2, s3, s4) = (store.clone(), store.clone(), store.clone(), store.clone());
+    let (c1, c2, c3, c4) = (ctx.clone(), ctx.clone(), ctx.clone(), ctx.clone());
+    let marketplaces = controller
+        .owns(Api::<Deployment>::all(client.clone()), labelled.clone())
+        .owns(Api::<ConfigMap>::all(client.clone()), labelled.clone())
+        .owns(Api::<Service>::all(client.clone()), labelled.clone())
+        .owns(Api::<ServiceAccount>::all(client.clone()), labelled)
+        .watches(
+            Api::<ChannelMapping>::all(client.clone()),
+            watcher::Config::default(),
+            move |o| dependants(&s1, "ChannelMapping", o.namespace(), &o.name_any(), &c1),
+        )
+        .watches(
+            Api::<RateLimitPolicy>::all(client.clone()),
+            watcher::Config::default(),
+            move |o| dependants(&s2, "RateLimitPolicy", o.namespace(), &o.name_any(), &c2),
+        )
+        .watches(
+            Api::<ErpConnection>::all(client.clone()),
+            watcher::Config::default(),
+            move |o| dependants(&s3, "ErpConnection", o.namespace(), &o.name_any(), &c3),
+        )
+        .watches(
+            Api::<Secret>::all(client.clone()),
+            watcher::Config::default(),
+            move |o| dependants(&s4, "Secret", o.namespace(), &o.name_any(), &c4),
+        )
+        .graceful_shutdown_on(stopped(shutdown.clone()))
+        .run(marketplace::reconcile, error_policy, ctx.clone())
+        .for_each(|result| {
+            metrics.observe("Marketplace", result.is_ok());
+            async {}
+        });
+    let mappings = Controller::new(
+        Api::<ChannelMapping>::all(client),
+        watcher::Config::default(),
+    )
+    .graceful_shutdown_on(stopped(shutdown))
+    .run(channel_mapping::reconcile, error_policy, ctx)
+    .for_each(|result| {
+        metrics.observe("ChannelMapping", result.is_ok());
+        async {}
+    });
+    futures::join!(marketplaces, mappings);
+}
+
+async fn stopped(shutdown: adapter_runtime::flow::Shutdown) {
+    shutdown.triggered().await
+}

@@ -1,0 +1,4 @@
+//! Status computation: pure functions from what was observed to the status written.
+
+pub mod conditions;
+pub mod mapping;
