@@ -592,6 +592,12 @@ fn default_install_watches_every_namespace_with_one_cluster_role() {
         env["TRADEWIND_NATS_URL"].as_deref(),
         Some("nats://nats.nats.svc:4222")
     );
+    // No NATS Secret configured: the variables are absent, not empty names.
+    assert!(
+        !env.contains_key("TRADEWIND_NATS_CREDENTIALS_SECRET"),
+        "{env:?}"
+    );
+    assert!(!env.contains_key("TRADEWIND_NATS_TLS_CA_SECRET"), "{env:?}");
 
     let cluster_role: ClusterRole = rendered.one("ClusterRole");
     let rules = cluster_role.rules.unwrap();
@@ -690,9 +696,18 @@ fn watched_namespaces_get_roles_and_nothing_cluster_wide() {
     assert!(bound.is_superset(&watched));
 
     let deployment: Deployment = rendered.one("Deployment");
+    let env = env_of(&deployment);
     assert_eq!(
-        env_of(&deployment)["TRADEWIND_WATCH_NAMESPACES"].as_deref(),
+        env["TRADEWIND_WATCH_NAMESPACES"].as_deref(),
         Some("shop-eu,shop-us")
+    );
+    assert_eq!(
+        env["TRADEWIND_NATS_CREDENTIALS_SECRET"].as_deref(),
+        Some("tradewind-nats")
+    );
+    assert_eq!(
+        env["TRADEWIND_NATS_TLS_CA_SECRET"].as_deref(),
+        Some("nats-ca")
     );
 
     // The NATS settings file: the default, and shop-eu's override inheriting the credentials Secret.
