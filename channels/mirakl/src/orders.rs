@@ -165,6 +165,14 @@ pub fn to_canonical(marketplace: &MarketplaceName, order: &Value) -> Result<Conv
             tax += amount(t, "amount").map_err(within)?;
         }
         tax_total += tax;
+        for t in line
+            .get("shipping_taxes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            tax_total += amount(t, "amount").map_err(within)?;
+        }
         line_ids.push(line_id.to_string());
         lines.push(OrderLine {
             line_id: line_id.to_string(),
@@ -193,6 +201,15 @@ pub fn to_canonical(marketplace: &MarketplaceName, order: &Value) -> Result<Conv
     let subtotal = amount(order, "price").map_err(within)?;
     let shipping = amount(order, "shipping_price").map_err(within)?;
     let total = amount(order, "total_price").map_err(within)?;
+    // Canonical totals add up as subtotal + shipping + tax - discount. With TAX_INCLUDED (Mirakl's default)
+    // prices and total already contain the tax, so no tax is added on top (each line still states its tax);
+    // with TAX_EXCLUDED the taxes come on top of Mirakl's total.
+    let tax_included = order.get("order_tax_mode").and_then(Value::as_str) != Some("TAX_EXCLUDED");
+    let (tax_on_top, total) = if tax_included {
+        (Decimal::ZERO, total)
+    } else {
+        (tax_total, total + tax_total)
+    };
     let order = Order {
         correlation_id: CorrelationId::for_order(marketplace, &id),
         marketplace: marketplace.clone(),
@@ -213,15 +230,22 @@ pub fn to_canonical(marketplace: &MarketplaceName, order: &Value) -> Result<Conv
             city: text(address, "city").map_err(within)?.to_string(),
             region: optional(address, "state"),
             postal_code: optional(address, "zip_code").unwrap_or_default(),
-            country: text(address, "country_iso_code")
-                .map_err(within)?
-                .to_string(),
+            country: {
+                let code = text(address, "country_iso_code").map_err(within)?;
+                crate::country::alpha2(code)
+                    .ok_or_else(|| {
+                        within(format!(
+                            "country_iso_code {code:?} is not an ISO 3166-1 code"
+                        ))
+                    })?
+                    .to_string()
+            },
         },
         lines,
         totals: OrderTotals {
             subtotal: money(subtotal),
             shipping: money(shipping),
-            tax: money(tax_total),
+            tax: money(tax_on_top),
             discount: money(Decimal::ZERO),
             total: money(total),
         },

@@ -59,7 +59,27 @@ fn assert_valid(validator: &jsonschema::Validator, what: &str, body: &Value) {
     );
 }
 
+/// The example's ChannelMapping (examples/mirakl/30-channel-mapping.yaml) as the configuration's `mapping`.
+fn example_mapping() -> String {
+    let manifest = include_str!("../../../examples/mirakl/30-channel-mapping.yaml");
+    let spec = manifest.split_once("\nspec:\n").unwrap().1;
+    let indented: Vec<String> = spec.lines().map(|l| format!("  {l}")).collect();
+    format!(
+        "mapping:\n  name: mirakl-fr\n  spec:\n{}\n",
+        indented.join("\n")
+    )
+}
+
 fn config(base_url: &str, nats_url: &str, credentials: &std::path::Path) -> AdapterConfig {
+    config_with(base_url, nats_url, credentials, "")
+}
+
+fn config_with(
+    base_url: &str,
+    nats_url: &str,
+    credentials: &std::path::Path,
+    mapping: &str,
+) -> AdapterConfig {
     let bucket = format!("{{requests: 1, per: {CLIENT_PERIOD}, burst: 1}}");
     let yaml = format!(
         r#"
@@ -93,7 +113,7 @@ rateLimits:
 nats: {{url: "{nats_url}"}}
 credentialsDir: {credentials}
 ackWait: 30s
-"#,
+{mapping}"#,
         credentials = credentials.display()
     );
     AdapterConfig::parse("test", &yaml).unwrap()
@@ -149,13 +169,17 @@ struct Running {
 }
 
 async fn start(seed: impl FnOnce(&sandbox_mirakl::Sandbox)) -> Running {
+    start_with("", seed).await
+}
+
+async fn start_with(mapping: &str, seed: impl FnOnce(&sandbox_mirakl::Sandbox)) -> Running {
     let nats = NatsServer::start().await.unwrap();
     let settings = Settings::new(API_KEY).every_limit_once_per(SERVER_PERIOD_MS);
     let (sandbox, mirakl) = sandbox_mirakl::start(settings).await.unwrap();
     seed(&mirakl);
     let credentials = tempfile::tempdir().unwrap();
     std::fs::write(credentials.path().join("api_key"), format!("{API_KEY}\n")).unwrap();
-    let config = config(&sandbox.url(), &nats.url(), credentials.path());
+    let config = config_with(&sandbox.url(), &nats.url(), credentials.path(), mapping);
     let resilience = Arc::new(Resilience::new(config.rate_limits.spec.clone(), 1));
     let connector = Arc::new(MiraklConnector::from_config(&config, resilience.clone()).unwrap());
     let shutdown = Shutdown::new();
@@ -283,7 +307,7 @@ async fn stock_and_prices_go_out_in_few_calls_and_rejected_lines_are_dead_letter
     let recorder = &run.mirakl.controls.recorder;
     let imports = recorder.count("STO01", 201);
     assert!(
-        (1..=6).contains(&imports),
+        (1..=24).contains(&imports),
         "{imports} STO01 calls for 1,201 lines"
     );
     let lines: usize = recorder
@@ -354,7 +378,20 @@ async fn orders_are_read_page_by_page_accepted_refused_and_shipped() {
     assert_eq!(order.totals.subtotal.amount, Decimal::new(3499, 2));
     assert_eq!(order.totals.shipping.amount, Decimal::new(990, 2));
     assert_eq!(order.totals.total.amount, Decimal::new(4489, 2));
-    assert_eq!(order.ship_to.country, "FR");
+    assert_eq!(
+        order.lines[0].tax.amount,
+        Decimal::new(500, 2),
+        "the tax included in the line"
+    );
+    assert_eq!(
+        order.totals_mismatch(),
+        None,
+        "TAX_INCLUDED totals add up canonically"
+    );
+    assert_eq!(
+        order.ship_to.country, "FR",
+        "Mirakl's FRA as ISO 3166-1 alpha-2"
+    );
     assert_eq!(order.ship_to.city, "Lyon");
     assert!(order.buyer.name.starts_with("Camille"));
     let pages: Vec<String> = run
@@ -527,4 +564,117 @@ async fn the_base_url_is_required_and_the_api_key_checked() {
         .unwrap()
         .status();
     assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn the_example_mapping_drives_stock_prices_and_tracking() {
+    let run = start_with(&example_mapping(), |m| {
+        m.add_offers(["TW1001-FR", "PLAIN-1"]);
+        m.add_order(NewOrder::new("ORD-9-A").line("TW1001-FR", 1, Decimal::new(1234, 2)));
+    })
+    .await;
+    for (sku, available) in [("TW-1001", 9), ("PLAIN-1", 4)] {
+        let subject = run.ns.erp_subject(ERP, Flow::Inventory, sku);
+        publish_event(&run.js, &subject, &inventory(sku, available), Some(sku))
+            .await
+            .unwrap();
+    }
+    let subject = run.ns.erp_subject(ERP, Flow::Price, "TW-1001");
+    publish_event(&run.js, &subject, &price("TW-1001", 1234), Some("TW-1001"))
+        .await
+        .unwrap();
+    let mirakl = run.mirakl.clone();
+    eventually(
+        Duration::from_secs(20),
+        "stock and price under the channel SKU",
+        || {
+            let mirakl = mirakl.clone();
+            async move {
+                let offer = mirakl.offer("TW1001-FR").unwrap_or_default();
+                offer.quantity == 9
+                    && offer.price == Some(Decimal::new(1234, 2))
+                    && mirakl.offer("PLAIN-1").map(|o| o.quantity) == Some(4)
+            }
+        },
+    )
+    .await;
+    assert!(
+        run.mirakl.offer("TW-1001").is_none(),
+        "the ERP SKU never reaches Mirakl"
+    );
+
+    // Accept (so the order can ship), then a shipment whose carrier goes through the mapping's value map.
+    let subject =
+        run.ns
+            .order_update_subject(ERP, MARKETPLACE, "ORD-9-A", OrderUpdateKind::Accepted);
+    let ack = OrderAcknowledgement {
+        correlation_id: format!("{MARKETPLACE}:ORD-9-A")
+            .as_str()
+            .try_into()
+            .unwrap(),
+        marketplace: MARKETPLACE.try_into().unwrap(),
+        order_id: "ORD-9-A".try_into().unwrap(),
+        outcome: AcknowledgementOutcome::Accepted {
+            erp_order_number: "SO-9".into(),
+        },
+        at: Utc::now(),
+    };
+    publish_event(
+        &run.js,
+        &subject,
+        &event("ack:ORD-9-A".into(), Record::OrderAcknowledgement(ack)),
+        None,
+    )
+    .await
+    .unwrap();
+    eventually(Duration::from_secs(20), "the order is accepted", || {
+        let mirakl = mirakl.clone();
+        async move { mirakl.order("ORD-9-A").map(|o| o.state) == Some(OrderState::Shipping) }
+    })
+    .await;
+    let shipment = Shipment {
+        correlation_id: format!("{MARKETPLACE}:ORD-9-A")
+            .as_str()
+            .try_into()
+            .unwrap(),
+        marketplace: MARKETPLACE.try_into().unwrap(),
+        order_id: "ORD-9-A".try_into().unwrap(),
+        shipment_id: "PKG-9".into(),
+        carrier: "colissimo".into(),
+        service: None,
+        tracking_number: "6A999".into(),
+        shipped_at: Utc::now(),
+        ship_from_location: None,
+        lines: vec![LineQuantity {
+            line_id: "ORD-9-A-1".into(),
+            sku: "TW-1001".try_into().unwrap(),
+            quantity: 1,
+        }],
+    };
+    let subject = run
+        .ns
+        .shipment_subject(ERP, MARKETPLACE, "ORD-9-A", "PKG-9");
+    publish_event(
+        &run.js,
+        &subject,
+        &event("ship:ORD-9-A:PKG-9".into(), Record::Shipment(shipment)),
+        None,
+    )
+    .await
+    .unwrap();
+    eventually(Duration::from_secs(20), "the order is shipped", || {
+        let mirakl = mirakl.clone();
+        async move { mirakl.order("ORD-9-A").map(|o| o.state) == Some(OrderState::Shipped) }
+    })
+    .await;
+    let tracking = run.mirakl.order("ORD-9-A").unwrap().tracking.unwrap();
+    assert_eq!(tracking.carrier_code.as_deref(), Some("COLISSIMO"));
+
+    let spec = spec();
+    let of24 = validator(&spec, "OF24_Request");
+    for call in run.mirakl.controls.recorder.calls(Some("OF24")) {
+        assert_valid(&of24, "OF24 body from the example mapping", &call.body);
+    }
+    run.no_throttling();
+    run.stop().await;
 }

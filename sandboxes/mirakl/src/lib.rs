@@ -178,7 +178,8 @@ impl Sandbox {
             street_1: format!("{index} rue du Port"),
             city: "Lyon".into(),
             zip_code: "69002".into(),
-            country_iso_code: "FR".into(),
+            // Mirakl addresses carry ISO 3166-1 alpha-3 codes.
+            country_iso_code: "FRA".into(),
             lines,
             tracking: None,
         });

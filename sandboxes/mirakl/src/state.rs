@@ -157,7 +157,7 @@ impl Order {
         let shipping: Decimal = self.lines.iter().map(|l| l.shipping_price).sum();
         let address = json!({
             "city": self.city,
-            "country": self.country_iso_code,
+            "country": "France",
             "country_iso_code": self.country_iso_code,
             "firstname": self.firstname,
             "lastname": self.lastname,
