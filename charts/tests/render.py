@@ -3,7 +3,7 @@ for operator/tests/chart.rs: no helm binary is needed.
 
     python render.py CHART RELEASE NAMESPACE VALUES_JSON
 
-Prints one JSON object: {"lint": {...helm lint report...}, "schemaError": null | "...",
+Prints one JSON object: {"lint": {...helm lint report...}, "schemaError": null | "...", "renderError": null | "...",
 "manifests": {"<template path>": "<rendered YAML>"}}. Exits 2 when the chart cannot be rendered.
 """
 
@@ -16,13 +16,16 @@ import helm_python as helm
 def main() -> int:
     chart_dir, release, namespace, values_json = sys.argv[1:5]
     values = json.loads(values_json)
-    report = {"lint": helm.lint(chart_dir, strict=True, values=values), "schemaError": None, "manifests": {}}
+    report = {"lint": helm.lint(chart_dir, strict=True, values=values), "schemaError": None, "renderError": None, "manifests": {}}
     with helm.Chart.load(chart_dir) as chart:
         # Rendering checks the merged values against values.schema.json first, as `helm install` does.
         try:
             report["manifests"] = chart.render(values, name=release, namespace=namespace, is_install=True)
         except helm.HelmValuesError as error:
             report["schemaError"] = str(error)
+        except helm.HelmRenderError as error:
+            # A template's `fail`: values the schema cannot judge alone.
+            report["renderError"] = str(error)
     print(json.dumps(report))
     return 0
 

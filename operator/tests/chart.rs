@@ -220,6 +220,7 @@ fn values_match_the_strict_schema() {
 struct Rendered {
     lint: Value,
     schema_error: Option<String>,
+    render_error: Option<String>,
     objects: Vec<Value>,
 }
 
@@ -268,6 +269,7 @@ fn render(values: Value) -> Rendered {
     Rendered {
         lint: report["lint"].clone(),
         schema_error: report["schemaError"].as_str().map(String::from),
+        render_error: report["renderError"].as_str().map(String::from),
         objects,
     }
 }
@@ -1116,4 +1118,17 @@ fn documented_health_check_is_the_tested_script() {
         docs.contains(&block),
         "docs/install.md must show charts/tradewind/argocd/health.lua unchanged"
     );
+}
+
+#[test]
+fn a_nats_override_for_an_unwatched_namespace_is_refused() {
+    let rendered = render(json!({
+        "watchNamespaces": ["shop-us"],
+        "nats": {"namespaceOverrides": {"shop-eu": {"url": "nats://nats.eu.svc:4222"}}}
+    }));
+    let error = rendered
+        .render_error
+        .expect("an override nobody reads must be refused");
+    assert!(error.contains("nats.namespaceOverrides.shop-eu"), "{error}");
+    assert!(rendered.objects.is_empty());
 }
