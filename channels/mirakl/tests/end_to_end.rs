@@ -678,3 +678,58 @@ async fn the_example_mapping_drives_stock_prices_and_tracking() {
     run.no_throttling();
     run.stop().await;
 }
+
+#[tokio::test]
+async fn a_503_and_a_planned_429_are_retried_without_losing_a_line() {
+    let run = start(|m| m.add_offers(["F-1", "F-2"])).await;
+    let plan = |operation: &str, status: u16, headers: Vec<(String, String)>| sandbox::FaultPlan {
+        operation: Some(operation.into()),
+        fault: sandbox::Fault::Status {
+            status,
+            body: format!("{{\"status\": {status}, \"message\": \"planned\"}}"),
+            headers,
+        },
+        count: 1,
+    };
+    let faults = &run.mirakl.controls.faults;
+    faults.plan(plan("STO01", 503, Vec::new()));
+    faults.plan(plan("OF24", 429, vec![("Retry-After".into(), "1".into())]));
+    for sku in ["F-1", "F-2"] {
+        let subject = run.ns.erp_subject(ERP, Flow::Inventory, sku);
+        publish_event(&run.js, &subject, &inventory(sku, 3), Some(sku))
+            .await
+            .unwrap();
+        let subject = run.ns.erp_subject(ERP, Flow::Price, sku);
+        publish_event(&run.js, &subject, &price(sku, 500), Some(sku))
+            .await
+            .unwrap();
+    }
+    let mirakl = run.mirakl.clone();
+    eventually(
+        Duration::from_secs(30),
+        "stock and prices after the faults",
+        || {
+            let mirakl = mirakl.clone();
+            async move {
+                ["F-1", "F-2"].iter().all(|sku| {
+                    mirakl
+                        .offer(sku)
+                        .is_some_and(|o| o.quantity == 3 && o.price == Some(Decimal::new(500, 2)))
+                })
+            }
+        },
+    )
+    .await;
+    let recorder = &run.mirakl.controls.recorder;
+    assert_eq!(recorder.count("STO01", 503), 1);
+    assert_eq!(recorder.count("OF24", 429), 1);
+    let dead_letters = DeadLetterStore::new(run.js.clone(), run.ns.clone());
+    assert!(
+        dead_letters
+            .list(Some(MARKETPLACE), None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    run.stop().await;
+}
