@@ -1132,3 +1132,17 @@ fn a_nats_override_for_an_unwatched_namespace_is_refused() {
     assert!(error.contains("nats.namespaceOverrides.shop-eu"), "{error}");
     assert!(rendered.objects.is_empty());
 }
+
+#[test]
+fn several_replicas_need_leader_election() {
+    let rendered =
+        render(json!({"operator": {"replicas": 2}, "leaderElection": {"enabled": false}}));
+    let error = rendered
+        .render_error
+        .expect("two replicas without a Lease must be refused");
+    assert!(error.contains("operator.replicas"), "{error}");
+    let rendered = render(json!({"operator": {"replicas": 2}}));
+    assert_eq!(rendered.render_error, None);
+    let deployment: Deployment = rendered.one("Deployment");
+    assert_eq!(deployment.spec.unwrap().replicas, Some(2));
+}
