@@ -525,6 +525,22 @@ async fn orders_are_read_page_by_page_accepted_refused_and_shipped() {
         "OR11 answer",
         &answer,
     );
+
+    // The control route shows the same state.
+    let state: Value = reqwest::get(format!("{}/_sandbox/state", run._sandbox.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let shipped = state["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["order_id"] == "ORD-0001-A")
+        .unwrap();
+    assert_eq!(shipped["state"], "SHIPPED");
+    assert_eq!(shipped["tracking"]["tracking_number"], "6A123456789");
     run.stop().await;
 }
 
