@@ -507,3 +507,42 @@ async fn an_invalid_mapping_reports_each_error_with_its_field_path() {
         .unwrap();
     assert_eq!(valid.status, "False");
 }
+
+#[tokio::test]
+async fn dead_letters_and_backlog_are_reported_per_flow() {
+    use adapter_runtime::topology::Namespace;
+    use crds::channel::Flow;
+    let h = harness().await;
+    h.reconcile().await;
+    h.reconcile().await;
+    let js = h.ctx.jetstream.clone().unwrap();
+    let ns = Namespace::new(NS);
+    for sku in ["a", "b", "c"] {
+        js.publish(ns.erp_subject("erp", Flow::Inventory, sku), "{}".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    js.publish(
+        ns.dead_letter_subject("portal", Flow::Inventory),
+        "{}".into(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    h.reconcile().await;
+    let status = h.marketplace().await.unwrap().status.unwrap();
+    let inventory = status
+        .flows
+        .iter()
+        .find(|f| f.flow == Flow::Inventory)
+        .unwrap();
+    assert_eq!((inventory.pending, inventory.dead_letters), (3, 1));
+    assert_eq!(status.dead_letters, Some(1));
+    let (degraded, message) = h.condition("Degraded").await;
+    assert_eq!(degraded, "True");
+    assert!(message.contains("inventory (1)"), "{message}");
+    assert_eq!(h.condition("Synced").await.0, "True");
+}

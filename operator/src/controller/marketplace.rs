@@ -17,11 +17,13 @@ use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::{Api, ResourceExt};
 
 use super::channel_mapping::jiff_now;
+use super::jetstream_status::read_counts;
 use super::{Context, Error, FIELD_MANAGER, FINALIZER, apply, record};
 use crate::render::adapter::referenced_secrets;
 use crate::render::jetstream::marketplace_topology;
 use crate::render::{MarketplaceInputs, RenderError, render_marketplace};
 use crate::status::conditions::{Observed, merge};
+use crate::status::flows::summarize;
 
 /// Entry point for the controller: the finalizer wraps apply and cleanup.
 pub async fn reconcile(mp: Arc<Marketplace>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -79,6 +81,7 @@ async fn apply_marketplace(mp: Arc<Marketplace>, ctx: Arc<Context>) -> Result<Ac
     let mut observed = Vec::new();
     let mut config_hash = None;
     let mut available = None;
+    let mut flow_status = None;
     match render_marketplace(&inputs, &ctx.settings) {
         Err(RenderError { field, message }) => {
             observed.push(Observed::new(
@@ -128,6 +131,12 @@ async fn apply_marketplace(mp: Arc<Marketplace>, ctx: Arc<Context>) -> Result<Ac
                     ),
                     Err(e) => Observed::new(condition::STREAMS_READY, false, "JetStreamError", e),
                 });
+                let flows = mp.spec.flows.enabled();
+                match read_counts(js, &namespace, &mp.name_any(), &flows, &rendered.topology).await
+                {
+                    Ok(counts) => flow_status = Some(summarize(&counts)),
+                    Err(e) => tracing::warn!(error = %e, "flow counts not read"),
+                }
             }
         }
     }
@@ -146,6 +155,7 @@ async fn apply_marketplace(mp: Arc<Marketplace>, ctx: Arc<Context>) -> Result<Ac
             format!("Secret(s) not found: {}", missing_secrets.join(", ")),
         )
     });
+    // Degraded is reported beside Ready, it does not make the marketplace not ready.
     let blocking: Vec<&Observed> = observed.iter().filter(|o| !o.status).collect();
     let ready = match blocking.first() {
         None => Observed::new(
@@ -157,6 +167,13 @@ async fn apply_marketplace(mp: Arc<Marketplace>, ctx: Arc<Context>) -> Result<Ac
         Some(o) => Observed::new(condition::READY, false, &o.reason, o.message.clone()),
     };
     observed.insert(0, ready);
+    let (flows, pending, dead_letters) = match flow_status {
+        Some((flows, pending, dead_letters, degraded)) => {
+            observed.push(degraded);
+            (flows, Some(pending), Some(dead_letters))
+        }
+        None => (Vec::new(), None, None),
+    };
 
     let previous = mp.status.clone().unwrap_or_default();
     let generation = mp.metadata.generation;
@@ -174,6 +191,9 @@ async fn apply_marketplace(mp: Arc<Marketplace>, ctx: Arc<Context>) -> Result<Ac
         },
         available_replicas: available,
         config_hash,
+        flows,
+        pending,
+        dead_letters,
         ..previous.clone()
     };
     if status != previous {

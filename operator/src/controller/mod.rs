@@ -15,6 +15,7 @@
 //! | `coordination.k8s.io` | leases | get, create, update (leader election) |
 
 pub mod channel_mapping;
+pub mod jetstream_status;
 pub mod marketplace;
 pub mod run;
 
