@@ -1,0 +1,230 @@
+//! A small in-memory Kubernetes API for `kube::Client`: objects by (resource, namespace, name); get, create,
+//! server-side apply (as a create-or-merge), merge and JSON patch, the status subresource, delete with
+//! finalizers. Enough for the operator's reconciles; no watch, no field ownership.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use kube::Client;
+use serde_json::{Value, json};
+
+/// Objects keyed by (plural, namespace, name).
+#[derive(Default)]
+struct Store {
+    objects: BTreeMap<(String, String, String), Value>,
+    version: u64,
+}
+
+#[derive(Clone, Default)]
+pub struct FakeApi(Arc<Mutex<Store>>);
+
+fn status(code: u16, reason: &str) -> (u16, Value) {
+    (
+        code,
+        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason, "message": reason, "code": code}),
+    )
+}
+
+fn merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+fn json_patch(target: &mut Value, ops: &[Value]) -> Result<(), ()> {
+    for op in ops {
+        let path = op["path"].as_str().ok_or(())?;
+        match op["op"].as_str().ok_or(())? {
+            "test" => {
+                let current = target.pointer(path).cloned().unwrap_or(Value::Null);
+                if current != op["value"] {
+                    return Err(());
+                }
+            }
+            "add" | "replace" => {
+                let (parent, last) = path.rsplit_once('/').ok_or(())?;
+                let parent = if parent.is_empty() {
+                    &mut *target
+                } else {
+                    target.pointer_mut(parent).ok_or(())?
+                };
+                match parent {
+                    Value::Array(items) if last == "-" => items.push(op["value"].clone()),
+                    Value::Object(map) => {
+                        map.insert(last.to_string(), op["value"].clone());
+                    }
+                    _ => return Err(()),
+                }
+            }
+            "remove" => {
+                let (parent, last) = path.rsplit_once('/').ok_or(())?;
+                match target.pointer_mut(parent).ok_or(())? {
+                    Value::Array(items) => {
+                        items.remove(last.parse::<usize>().map_err(|_| ())?);
+                    }
+                    Value::Object(map) => {
+                        map.remove(last);
+                    }
+                    _ => return Err(()),
+                }
+            }
+            _ => return Err(()),
+        }
+    }
+    Ok(())
+}
+
+impl FakeApi {
+    fn handle(
+        &self,
+        method: &http::Method,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> (u16, Value) {
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let rest = match parts.first() {
+            Some(&"api") => &parts[2..],
+            Some(&"apis") => &parts[3..],
+            _ => return status(404, "NotFound"),
+        };
+        let (namespace, plural, name, sub) = match rest {
+            ["namespaces", ns, plural] => (*ns, *plural, None, None),
+            ["namespaces", ns, plural, name] => (*ns, *plural, Some(*name), None),
+            ["namespaces", ns, plural, name, sub] => (*ns, *plural, Some(*name), Some(*sub)),
+            _ => return status(404, "NotFound"),
+        };
+        let body: Value = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(body).unwrap()
+        };
+        let mut store = self.0.lock().unwrap();
+        store.version += 1;
+        let version = store.version.to_string();
+        match (method.as_str(), name) {
+            ("POST", _) => {
+                let name = body
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("generated")
+                    .to_string();
+                let mut object = body;
+                object["metadata"]["resourceVersion"] = json!(version);
+                object["metadata"]["uid"] = json!(format!("uid-{plural}-{name}"));
+                object["metadata"]["generation"] = json!(1);
+                store
+                    .objects
+                    .insert((plural.into(), namespace.into(), name), object.clone());
+                (201, object)
+            }
+            ("GET", Some(name)) => {
+                match store
+                    .objects
+                    .get(&(plural.into(), namespace.into(), name.into()))
+                {
+                    Some(object) => (200, object.clone()),
+                    None => status(404, "NotFound"),
+                }
+            }
+            ("PATCH", Some(name)) => {
+                let key = (plural.to_string(), namespace.to_string(), name.to_string());
+                let existing = store.objects.get(&key).cloned();
+                let mut object = match (existing, sub) {
+                    (Some(o), _) => o,
+                    (None, Some(_)) => return status(404, "NotFound"),
+                    (None, None) if content_type.starts_with("application/apply-patch") => {
+                        json!({"metadata": {"name": name, "namespace": namespace, "uid": format!("uid-{plural}-{name}"), "generation": 0}})
+                    }
+                    (None, None) => return status(404, "NotFound"),
+                };
+                let spec_before = object.get("spec").cloned();
+                if content_type.starts_with("application/json-patch") {
+                    if json_patch(&mut object, body.as_array().unwrap()).is_err() {
+                        return status(422, "Invalid");
+                    }
+                } else if sub == Some("status") {
+                    object["status"] = body["status"].clone();
+                } else {
+                    let mut body = body;
+                    if let Some(map) = body.as_object_mut() {
+                        map.remove("status");
+                    }
+                    merge(&mut object, &body);
+                }
+                if sub.is_none() && object.get("spec").cloned() != spec_before {
+                    let generation = object["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
+                    object["metadata"]["generation"] = json!(generation);
+                }
+                object["metadata"]["resourceVersion"] = json!(version);
+                let finalizers_empty = object
+                    .pointer("/metadata/finalizers")
+                    .and_then(Value::as_array)
+                    .is_none_or(Vec::is_empty);
+                if object.pointer("/metadata/deletionTimestamp").is_some() && finalizers_empty {
+                    store.objects.remove(&key);
+                } else {
+                    store.objects.insert(key, object.clone());
+                }
+                (200, object)
+            }
+            ("DELETE", Some(name)) => {
+                let key = (plural.to_string(), namespace.to_string(), name.to_string());
+                let Some(mut object) = store.objects.get(&key).cloned() else {
+                    return status(404, "NotFound");
+                };
+                let has_finalizers = object
+                    .pointer("/metadata/finalizers")
+                    .and_then(Value::as_array)
+                    .is_some_and(|f| !f.is_empty());
+                if has_finalizers {
+                    object["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+                    object["metadata"]["resourceVersion"] = json!(version);
+                    store.objects.insert(key, object.clone());
+                } else {
+                    store.objects.remove(&key);
+                }
+                (200, object)
+            }
+            _ => status(405, "MethodNotAllowed"),
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        let api = self.clone();
+        let service = tower::service_fn(move |request: http::Request<kube::client::Body>| {
+            let api = api.clone();
+            async move {
+                let (parts, body) = request.into_parts();
+                let bytes = body.collect_bytes().await.unwrap_or_default();
+                let content_type = parts
+                    .headers
+                    .get(http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                let (code, value) =
+                    api.handle(&parts.method, parts.uri.path(), &content_type, &bytes);
+                let response = http::Response::builder()
+                    .status(code)
+                    .header("content-type", "application/json")
+                    .body(kube::client::Body::from(
+                        serde_json::to_vec(&value).unwrap(),
+                    ))
+                    .unwrap();
+                Ok::<_, Infallible>(response)
+            }
+        });
+        Client::new(service, "default")
+    }
+}
