@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use adapter_runtime::canonical::{
-    AcknowledgementOutcome, InventoryPosition, LineQuantity, Money, OrderAcknowledgement, Price,
-    Record, Shipment,
+    AcknowledgementOutcome, CancelledBy, InventoryPosition, LineQuantity, Money,
+    OrderAcknowledgement, OrderCancellation, Price, Record, Shipment,
 };
 use adapter_runtime::config::AdapterConfig;
 use adapter_runtime::envelope::Event;
@@ -431,6 +431,13 @@ async fn orders_are_read_page_by_page_accepted_refused_and_shipped() {
             OrderUpdateKind::Accepted,
         ),
         (
+            "ORD-0003-A",
+            AcknowledgementOutcome::Accepted {
+                erp_order_number: "SO-3".into(),
+            },
+            OrderUpdateKind::Accepted,
+        ),
+        (
             "ORD-0002-A",
             AcknowledgementOutcome::Rejected {
                 reason: "no stock".into(),
@@ -450,6 +457,44 @@ async fn orders_are_read_page_by_page_accepted_refused_and_shipped() {
             mirakl.order("ORD-0001-A").map(|o| o.state) == Some(OrderState::Shipping)
                 && mirakl.order("ORD-0002-A").map(|o| o.state) == Some(OrderState::Refused)
         }
+    })
+    .await;
+
+    // The seller cancels an accepted order: OR29.
+    eventually(Duration::from_secs(20), "ORD-0003-A accepted", || {
+        let mirakl = mirakl.clone();
+        async move { mirakl.order("ORD-0003-A").map(|o| o.state) == Some(OrderState::Shipping) }
+    })
+    .await;
+    let cancellation = OrderCancellation {
+        correlation_id: format!("{MARKETPLACE}:ORD-0003-A")
+            .as_str()
+            .try_into()
+            .unwrap(),
+        marketplace: MARKETPLACE.try_into().unwrap(),
+        order_id: "ORD-0003-A".try_into().unwrap(),
+        requested_by: CancelledBy::Seller,
+        lines: Vec::new(),
+        reason: "damaged in the warehouse".into(),
+        at: Utc::now(),
+    };
+    let subject =
+        run.ns
+            .order_update_subject(ERP, MARKETPLACE, "ORD-0003-A", OrderUpdateKind::Cancelled);
+    publish_event(
+        &run.js,
+        &subject,
+        &event(
+            "cancel:ORD-0003-A".into(),
+            Record::OrderCancellation(cancellation),
+        ),
+        None,
+    )
+    .await
+    .unwrap();
+    eventually(Duration::from_secs(20), "OR29 cancelled ORD-0003-A", || {
+        let mirakl = mirakl.clone();
+        async move { mirakl.order("ORD-0003-A").map(|o| o.state) == Some(OrderState::Canceled) }
     })
     .await;
 
@@ -500,7 +545,7 @@ async fn orders_are_read_page_by_page_accepted_refused_and_shipped() {
     let recorder = &run.mirakl.controls.recorder;
     let or21 = validator(&spec, "OR21_Request");
     let or21_calls = recorder.calls(Some("OR21"));
-    assert_eq!(or21_calls.len(), 2);
+    assert_eq!(or21_calls.len(), 3);
     for call in &or21_calls {
         assert_valid(&or21, "OR21 body", &call.body);
     }
