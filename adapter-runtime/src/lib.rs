@@ -1,6 +1,7 @@
 //! The adapter's channel-independent core. Connectors know nothing of NATS; flows know nothing of a channel.
 
 pub mod app;
+pub mod bridge_config;
 pub mod canonical;
 pub mod config;
 pub mod connector;
