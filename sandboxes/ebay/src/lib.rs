@@ -1,1 +1,243 @@
-//! Sandbox of the eBay Sell APIs with daily quotas.
+//! Sandbox of the eBay Sell APIs a seller integration uses: OAuth refresh-token grant
+//! (`POST /identity/v1/oauth2/token`, Basic client credentials), Inventory `bulk_update_price_quantity` (at most
+//! 25 SKUs, one status per SKU, 207 when some fail), Fulfillment `getOrders` (`filter=lastmodifieddate:[..]`,
+//! `limit`/`offset`) and `createShippingFulfillment`. User tokens are checked on every call; each API's daily
+//! call quota is counted per UTC day and answered 429 (errorId 2001) when spent. `GET /_sandbox/state`.
+//!
+//! ```ignore
+//! let (running, ebay) = sandbox_ebay::start(Settings::new("id", "secret", "refresh").daily_quota("getOrders", 100)).await?;
+//! ebay.add_sku("SKU-1", 3);
+//! ebay.add_order(NewOrder::new("12-34567-89012").line("SKU-1", 1, dec!(19.99)));
+//! ```
+
+pub mod routes;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use sandbox::{Controls, Running};
+use serde::Serialize;
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub client_id: String,
+    pub client_secret: String,
+    pub refresh_token: String,
+    /// Calls per UTC day, per operation (catalogue names: bulkUpdatePriceQuantity, getOrders, ...).
+    pub daily_quotas: BTreeMap<String, u64>,
+}
+
+impl Settings {
+    pub fn new(client_id: &str, client_secret: &str, refresh_token: &str) -> Self {
+        Self {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            refresh_token: refresh_token.into(),
+            daily_quotas: BTreeMap::new(),
+        }
+    }
+
+    pub fn daily_quota(mut self, operation: &str, calls: u64) -> Self {
+        self.daily_quotas.insert(operation.into(), calls);
+        self
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Listing {
+    pub sku: String,
+    pub quantity: i64,
+    pub price: Option<Decimal>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderLine {
+    pub line_item_id: String,
+    pub sku: String,
+    pub quantity: i64,
+    pub unit_price: Decimal,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Order {
+    pub order_id: String,
+    pub creation_date: DateTime<Utc>,
+    pub last_modified_date: DateTime<Utc>,
+    pub currency: String,
+    pub lines: Vec<OrderLine>,
+    pub fulfilled: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShippingFulfillment {
+    pub fulfillment_id: String,
+    pub order_id: String,
+    pub carrier: String,
+    pub tracking_number: String,
+    pub line_items: Vec<(String, i64)>,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    pub listings: BTreeMap<String, Listing>,
+    pub orders: Vec<Order>,
+    pub fulfillments: Vec<ShippingFulfillment>,
+    /// Access tokens issued.
+    #[serde(skip)]
+    pub tokens: Vec<String>,
+    pub tokens_issued: usize,
+    /// Calls counted today, per operation, and the day they count for.
+    pub calls_today: BTreeMap<String, u64>,
+    pub quota_day: Option<NaiveDate>,
+}
+
+/// An order to seed.
+#[derive(Clone, Debug)]
+pub struct NewOrder {
+    pub order_id: String,
+    pub lines: Vec<(String, i64, Decimal)>,
+}
+
+impl NewOrder {
+    pub fn new(order_id: &str) -> Self {
+        Self {
+            order_id: order_id.into(),
+            lines: Vec::new(),
+        }
+    }
+
+    pub fn line(mut self, sku: &str, quantity: i64, unit_price: Decimal) -> Self {
+        self.lines.push((sku.into(), quantity, unit_price));
+        self
+    }
+}
+
+#[derive(Debug)]
+pub struct Sandbox {
+    pub settings: Settings,
+    pub controls: Arc<Controls>,
+    account: Mutex<Account>,
+}
+
+impl Sandbox {
+    pub fn new(settings: Settings) -> Self {
+        Self {
+            settings,
+            controls: Arc::new(Controls::default()),
+            account: Mutex::new(Account::default()),
+        }
+    }
+
+    pub fn account(&self) -> MutexGuard<'_, Account> {
+        self.account.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn add_sku(&self, sku: &str, quantity: i64) {
+        self.account().listings.insert(
+            sku.into(),
+            Listing {
+                sku: sku.into(),
+                quantity,
+                price: None,
+            },
+        );
+    }
+
+    pub fn listing(&self, sku: &str) -> Option<Listing> {
+        self.account().listings.get(sku).cloned()
+    }
+
+    pub fn add_order(&self, order: NewOrder) {
+        let now = Utc::now();
+        let lines = order
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(i, (sku, quantity, price))| OrderLine {
+                line_item_id: format!("{}{}", 10_000 + i, order.order_id.len()),
+                sku: sku.clone(),
+                quantity: *quantity,
+                unit_price: *price,
+            })
+            .collect();
+        self.account().orders.push(Order {
+            order_id: order.order_id,
+            creation_date: now,
+            last_modified_date: now,
+            currency: "USD".into(),
+            lines,
+            fulfilled: false,
+        });
+    }
+
+    pub fn order(&self, order_id: &str) -> Option<Order> {
+        self.account()
+            .orders
+            .iter()
+            .find(|o| o.order_id == order_id)
+            .cloned()
+    }
+
+    /// Counts a call of `operation` today: `false` when its daily quota is spent.
+    pub fn count_call(&self, operation: &str) -> bool {
+        let today = Utc::now().date_naive();
+        let mut account = self.account();
+        if account.quota_day != Some(today) {
+            account.quota_day = Some(today);
+            account.calls_today.clear();
+        }
+        let used = account.calls_today.entry(operation.into()).or_insert(0);
+        match self.settings.daily_quotas.get(operation) {
+            Some(quota) if *used >= *quota => false,
+            _ => {
+                *used += 1;
+                true
+            }
+        }
+    }
+}
+
+pub async fn start(settings: Settings) -> std::io::Result<(Running, Arc<Sandbox>)> {
+    start_on(settings, "127.0.0.1:0").await
+}
+
+pub async fn start_on(
+    settings: Settings,
+    address: &str,
+) -> std::io::Result<(Running, Arc<Sandbox>)> {
+    let sandbox = Arc::new(Sandbox::new(settings));
+    let running = sandbox::serve(
+        routes::router(sandbox.clone()),
+        sandbox.controls.clone(),
+        address,
+    )
+    .await?;
+    Ok((running, sandbox))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_daily_quota_refuses_the_call_after_the_last() {
+        let sandbox = Sandbox::new(Settings::new("i", "s", "r").daily_quota("getOrders", 2));
+        assert!(sandbox.count_call("getOrders"));
+        assert!(sandbox.count_call("getOrders"));
+        assert!(
+            !sandbox.count_call("getOrders"),
+            "the third call of the day exceeds 2"
+        );
+        assert!(
+            sandbox.count_call("createShippingFulfillment"),
+            "other operations have their own quota"
+        );
+    }
+}

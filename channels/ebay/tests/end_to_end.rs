@@ -1,0 +1,366 @@
+//! The eBay connector end to end: real nats-server, `adapter_runtime::app::run`, the eBay sandbox over HTTP
+//! (OAuth refresh grant, daily quotas). Request bodies are validated against eBay's OpenAPI documents.
+
+#![allow(clippy::unwrap_used)] // a test that cannot set up fails, which is what unwrap does
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use adapter_runtime::canonical::{InventoryPosition, LineQuantity, Record, Shipment};
+use adapter_runtime::config::AdapterConfig;
+use adapter_runtime::envelope::Event;
+use adapter_runtime::flow::Shutdown;
+use adapter_runtime::http::Readiness;
+use adapter_runtime::jetstream::{DeadLetterStore, publish_event};
+use adapter_runtime::metrics::Metrics;
+use adapter_runtime::resilience::Resilience;
+use adapter_runtime::topology::Namespace;
+use async_nats::jetstream;
+use channel_ebay::EbayConnector;
+use chrono::Utc;
+use crds::channel::Flow;
+use rust_decimal::Decimal;
+use sandbox_ebay::{NewOrder, Settings};
+use serde_json::{Value, json};
+use test_support::{NatsServer, eventually};
+
+const NS: &str = "ebay-test";
+const MARKETPLACE: &str = "ebay-us";
+const ERP: &str = "erp";
+/// The sandbox's daily quota of bulk updates, and the policy's bucket for it.
+/// The flow hands over what has arrived, so records published one by one go out in small calls: the quota
+/// covers that, and the policy keeps every call under it.
+const BULK_QUOTA: u64 = 80;
+
+fn spec(file: &str) -> Value {
+    let text = std::fs::read_to_string(format!(
+        "{}/../../../shared/specs/ebay/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    serde_yaml_ng::from_str(&text).unwrap()
+}
+
+fn assert_valid(spec: &Value, component: &str, body: &Value) {
+    let mut root = spec.clone();
+    root["$ref"] = json!(format!("#/components/schemas/{component}"));
+    let validator = jsonschema::draft4::new(&root).unwrap();
+    let errors: Vec<String> = validator.iter_errors(body).map(|e| e.to_string()).collect();
+    assert!(
+        errors.is_empty(),
+        "{component} does not match the spec: {errors:?}\n{body}"
+    );
+}
+
+fn config(base_url: &str, nats_url: &str, credentials: &std::path::Path) -> AdapterConfig {
+    let yaml = format!(
+        r#"
+namespace: {NS}
+marketplace: {MARKETPLACE}
+spec:
+  channel: ebay
+  endpoint: {{baseUrl: "{base_url}"}}
+  credentialsSecretRef: {{name: ebay}}
+  erpConnectionRef: {{name: {ERP}}}
+  channelMappingRef: {{name: ebay}}
+  rateLimitPolicyRef: {{name: ebay}}
+  currency: USD
+  flows:
+    inventory: {{coalesceWindow: 200ms}}
+    orders: {{pollInterval: 300ms, validation: {{shipToCountries: [US]}}}}
+    shipments: {{}}
+rateLimits:
+  name: ebay
+  spec:
+    channel: ebay
+    operations:
+      - {{name: bulkUpdatePriceQuantity, tokenBucket: {{requests: {BULK_QUOTA}, per: 24h, burst: {BULK_QUOTA}}}}}
+    defaults:
+      tokenBucket: {{requests: 50, per: 1s, burst: 50}}
+      retry: {{maxAttempts: 4, initialBackoff: 100ms, maxBackoff: 1s}}
+nats: {{url: "{nats_url}"}}
+credentialsDir: {credentials}
+ackWait: 30s
+"#,
+        credentials = credentials.display()
+    );
+    AdapterConfig::parse("test", &yaml).unwrap()
+}
+
+fn event(id: String, record: Record) -> Event {
+    Event {
+        id,
+        source: format!("/tradewind/{NS}/erp/{ERP}"),
+        time: Utc::now(),
+        traceparent: None,
+        record,
+    }
+}
+
+fn inventory(sku: &str, available: i64) -> Event {
+    let id = format!("erp:inventory:{sku}:{available}");
+    event(
+        id.clone(),
+        Record::Inventory(InventoryPosition {
+            correlation_id: id.as_str().try_into().unwrap(),
+            sku: sku.try_into().unwrap(),
+            available,
+            locations: Vec::new(),
+            as_of: Utc::now(),
+        }),
+    )
+}
+
+struct Running {
+    _nats: NatsServer,
+    js: jetstream::Context,
+    ns: Namespace,
+    _sandbox: sandbox::Running,
+    ebay: Arc<sandbox_ebay::Sandbox>,
+    shutdown: Shutdown,
+    adapter: tokio::task::JoinHandle<Result<(), String>>,
+    _credentials: tempfile::TempDir,
+}
+
+async fn start(seed: impl FnOnce(&sandbox_ebay::Sandbox)) -> Running {
+    let nats = NatsServer::start().await.unwrap();
+    let settings = Settings::new("client-1", "secret-1", "refresh-1")
+        .daily_quota("bulkUpdatePriceQuantity", BULK_QUOTA);
+    let (sandbox, ebay) = sandbox_ebay::start(settings).await.unwrap();
+    seed(&ebay);
+    let credentials = tempfile::tempdir().unwrap();
+    for (key, value) in [
+        ("client_id", "client-1"),
+        ("client_secret", "secret-1"),
+        ("refresh_token", "refresh-1"),
+    ] {
+        std::fs::write(credentials.path().join(key), format!("{value}\n")).unwrap();
+    }
+    let config = config(&sandbox.url(), &nats.url(), credentials.path());
+    let resilience = Arc::new(Resilience::new(config.rate_limits.spec.clone(), 1));
+    let connector = Arc::new(EbayConnector::from_config(&config, resilience.clone()).unwrap());
+    let shutdown = Shutdown::new();
+    let readiness = Arc::new(Readiness::starting());
+    let adapter = tokio::spawn(adapter_runtime::app::run(
+        config,
+        connector,
+        Some(resilience),
+        shutdown.clone(),
+        readiness.clone(),
+        Arc::new(Metrics::new()),
+    ));
+    eventually(Duration::from_secs(20), "the adapter is ready", || {
+        let readiness = readiness.clone();
+        async move { readiness.reason().is_none() }
+    })
+    .await;
+    let js = nats.jetstream().await.unwrap();
+    Running {
+        _nats: nats,
+        js,
+        ns: Namespace::new(NS),
+        _sandbox: sandbox,
+        ebay,
+        shutdown,
+        adapter,
+        _credentials: credentials,
+    }
+}
+
+#[tokio::test]
+async fn quantities_go_out_25_per_call_within_the_daily_quota_and_unknown_skus_are_dead_lettered() {
+    let skus: Vec<String> = (0..120).map(|i| format!("SKU-{i:03}")).collect();
+    let run = start(|e| skus.iter().for_each(|s| e.add_sku(s, 0))).await;
+    for (i, sku) in skus.iter().enumerate() {
+        let subject = run.ns.erp_subject(ERP, Flow::Inventory, sku);
+        publish_event(
+            &run.js,
+            &subject,
+            &inventory(sku, i as i64 % 9 + 1),
+            Some(sku),
+        )
+        .await
+        .unwrap();
+    }
+    let subject = run.ns.erp_subject(ERP, Flow::Inventory, "GHOST");
+    publish_event(&run.js, &subject, &inventory("GHOST", 4), Some("GHOST"))
+        .await
+        .unwrap();
+    let ebay = run.ebay.clone();
+    eventually(Duration::from_secs(30), "every quantity is set", || {
+        let (ebay, skus) = (ebay.clone(), skus.clone());
+        async move {
+            skus.iter().enumerate().all(|(i, s)| {
+                ebay.listing(s)
+                    .is_some_and(|l| l.quantity == i as i64 % 9 + 1)
+            })
+        }
+    })
+    .await;
+    let dead_letters = Arc::new(DeadLetterStore::new(run.js.clone(), run.ns.clone()));
+    let store = dead_letters.clone();
+    eventually(Duration::from_secs(20), "GHOST is dead-lettered", || {
+        let store = store.clone();
+        async move {
+            store
+                .list(Some(MARKETPLACE), Some(Flow::Inventory))
+                .await
+                .is_ok_and(|l| !l.is_empty())
+        }
+    })
+    .await;
+    let letters = dead_letters
+        .list(Some(MARKETPLACE), Some(Flow::Inventory))
+        .await
+        .unwrap();
+    assert_eq!(letters.len(), 1);
+    assert!(
+        letters[0]
+            .letter
+            .reason
+            .contains("SKU GHOST is not available"),
+        "{}",
+        letters[0].letter.reason
+    );
+
+    let recorder = &run.ebay.controls.recorder;
+    let calls = recorder.calls(Some("bulkUpdatePriceQuantity"));
+    assert!(calls.len() as u64 <= BULK_QUOTA, "{} calls", calls.len());
+    assert!(
+        calls.iter().all(|c| c.status != 429),
+        "the daily quota was exceeded"
+    );
+    let inventory_spec = spec("ebay-inventory.yml");
+    for call in &calls {
+        assert!(call.body["requests"].as_array().unwrap().len() <= 25);
+        assert_valid(&inventory_spec, "BulkPriceQuantity", &call.body);
+    }
+    // One token for everything, and no secret recorded.
+    assert_eq!(run.ebay.account().tokens_issued, 1);
+    let recorded = serde_json::to_string(&recorder.calls(None)).unwrap();
+    assert!(!recorded.contains("secret-1") && !recorded.contains("refresh-1"));
+    run.shutdown.trigger();
+    run.adapter.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn orders_are_read_by_modification_date_page_by_page_and_shipped_per_package() {
+    let run = start(|e| {
+        e.add_sku("A-1", 5);
+        for n in 0..130 {
+            e.add_order(NewOrder::new(&format!("12-{n:05}-00001")).line(
+                "A-1",
+                2,
+                Decimal::new(1999, 2),
+            ));
+        }
+    })
+    .await;
+    let stream = run
+        .js
+        .get_stream(run.ns.marketplace_stream(MARKETPLACE).name)
+        .await
+        .unwrap();
+    let subject = run
+        .ns
+        .marketplace_subject(MARKETPLACE, Flow::Orders, "12-00129-00001");
+    eventually(
+        Duration::from_secs(30),
+        "the last order is published",
+        || {
+            let (stream, subject) = (stream.clone(), subject.clone());
+            async move {
+                stream
+                    .get_last_raw_message_by_subject(&subject)
+                    .await
+                    .is_ok()
+            }
+        },
+    )
+    .await;
+    let message = stream
+        .get_last_raw_message_by_subject(&subject)
+        .await
+        .unwrap();
+    let headers = adapter_runtime::jetstream::from_header_map(&message.headers);
+    let published = adapter_runtime::envelope::decode(&headers, &message.payload).unwrap();
+    let Record::Order(order) = published.record else {
+        panic!("not an order")
+    };
+    assert_eq!(order.lines[0].unit_price.amount, Decimal::new(1999, 2));
+    assert_eq!(order.totals.total.amount, Decimal::new(3998 + 599, 2));
+    assert_eq!(order.ship_to.country, "US");
+    let ebay = run.ebay.clone();
+    eventually(
+        Duration::from_secs(20),
+        "a later poll filters on lastmodifieddate",
+        || {
+            let ebay = ebay.clone();
+            async move {
+                let calls = ebay.controls.recorder.calls(Some("getOrders"));
+                calls
+                    .iter()
+                    .any(|c| c.query.as_deref().is_some_and(|q| q.contains("offset=100")))
+                    && calls.iter().any(|c| {
+                        c.query
+                            .as_deref()
+                            .is_some_and(|q| q.contains("lastmodifieddate"))
+                    })
+            }
+        },
+    )
+    .await;
+
+    let line_id = run.ebay.order("12-00003-00001").unwrap().lines[0]
+        .line_item_id
+        .clone();
+    let shipment = Shipment {
+        correlation_id: format!("{MARKETPLACE}:12-00003-00001")
+            .as_str()
+            .try_into()
+            .unwrap(),
+        marketplace: MARKETPLACE.try_into().unwrap(),
+        order_id: "12-00003-00001".try_into().unwrap(),
+        shipment_id: "PKG-1".into(),
+        carrier: "USPS".into(),
+        service: None,
+        tracking_number: "9400111899223100000000".into(),
+        shipped_at: Utc::now(),
+        ship_from_location: None,
+        lines: vec![LineQuantity {
+            line_id,
+            sku: "A-1".try_into().unwrap(),
+            quantity: 2,
+        }],
+    };
+    let subject = run
+        .ns
+        .shipment_subject(ERP, MARKETPLACE, "12-00003-00001", "PKG-1");
+    publish_event(
+        &run.js,
+        &subject,
+        &event("ship:1".into(), Record::Shipment(shipment)),
+        None,
+    )
+    .await
+    .unwrap();
+    eventually(Duration::from_secs(20), "the package is fulfilled", || {
+        let ebay = ebay.clone();
+        async move { ebay.order("12-00003-00001").is_some_and(|o| o.fulfilled) }
+    })
+    .await;
+    let fulfillment = run.ebay.account().fulfillments[0].clone();
+    assert_eq!(fulfillment.carrier, "USPS");
+    assert_eq!(fulfillment.tracking_number, "9400111899223100000000");
+    let fulfillment_spec = spec("ebay-fulfillment.yml");
+    for call in run
+        .ebay
+        .controls
+        .recorder
+        .calls(Some("createShippingFulfillment"))
+    {
+        assert_valid(&fulfillment_spec, "ShippingFulfillmentDetails", &call.body);
+    }
+    run.shutdown.trigger();
+    run.adapter.await.unwrap().unwrap();
+}
