@@ -6,6 +6,7 @@
 //! Secret keys: `client_id`, `client_secret`, `refresh_token`. See docs/channels/amazon.md.
 
 mod auth;
+pub mod bulk;
 pub mod listings;
 pub mod orders;
 pub mod shipments;

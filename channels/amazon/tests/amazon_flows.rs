@@ -35,8 +35,7 @@ fn workspace() -> PathBuf {
 
 /// The schema of `definition` in an SP-API model, as a validator.
 fn validator(model: &str, definition: &str) -> jsonschema::Validator {
-    let text =
-        std::fs::read_to_string(workspace().join("specs/amazon").join(model)).unwrap();
+    let text = std::fs::read_to_string(workspace().join("specs/amazon").join(model)).unwrap();
     let spec: Value = serde_json::from_str(&text).unwrap();
     let schema = json!({ "$ref": format!("#/definitions/{definition}"), "definitions": spec["definitions"] });
     let validator = jsonschema::validator_for(&schema).unwrap();
