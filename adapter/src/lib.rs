@@ -46,8 +46,34 @@ pub async fn run(
             )
             .await
         }
+        ChannelKind::Walmart => {
+            let connector =
+                channel_walmart::WalmartConnector::from_config(&config, resilience.clone())?;
+            adapter_runtime::app::run(
+                config,
+                Arc::new(connector),
+                Some(resilience),
+                shutdown,
+                readiness,
+                metrics,
+            )
+            .await
+        }
+        ChannelKind::Mirakl => {
+            let connector =
+                channel_mirakl::MiraklConnector::from_config(&config, resilience.clone())?;
+            adapter_runtime::app::run(
+                config,
+                Arc::new(connector),
+                Some(resilience),
+                shutdown,
+                readiness,
+                metrics,
+            )
+            .await
+        }
         other => Err(format!(
-            "spec.channel: no connector for {other} in this build yet (available: amazon, rest)"
+            "spec.channel: no connector for {other} in this build yet (available: amazon, walmart, mirakl, rest)"
         )),
     }
 }

@@ -45,8 +45,8 @@ fn check_consistent(summary: &Value) {
     assert_eq!(summary["passed"], true, "{summary:#}");
     let c = &summary["consistency"];
     assert_eq!(
-        c["skusChecked"], 10,
-        "every SKU of the demo catalogue is compared: {c}"
+        c["skusChecked"], 20,
+        "every SKU of the demo catalogue, on Amazon and on Walmart: {c}"
     );
     assert!(
         c["ordersChecked"].as_u64().unwrap() >= 3,

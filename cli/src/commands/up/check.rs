@@ -9,8 +9,8 @@ use adapter_runtime::process::listed_quantity;
 use chrono::Utc;
 use crds::v1alpha1::InventoryFlow;
 use demo_erp::{SalesOrder, ShipmentRow, StockRow};
-use sandbox_amazon::State;
 
+use super::platform::ChannelView;
 use super::summary::{Consistency, StockMismatch};
 
 /// The position the ERP would publish for each SKU, from its stock rows.
@@ -47,7 +47,7 @@ pub fn positions(stock: &[StockRow]) -> BTreeMap<String, InventoryPosition> {
 pub fn check_marketplace(
     marketplace: &str,
     policy: Option<&InventoryFlow>,
-    channel: &State,
+    channel: &ChannelView,
     stock: &[StockRow],
     orders: &[SalesOrder],
     shipments: &[ShipmentRow],
@@ -56,7 +56,7 @@ pub fn check_marketplace(
     if let Some(policy) = policy {
         for (sku, position) in positions(stock) {
             let expected = listed_quantity(&position, policy);
-            let listed = channel.listings.get(&sku).and_then(|l| l.quantity);
+            let listed = channel.listings.get(&sku).copied().flatten();
             into.skus_checked += 1;
             if listed != Some(expected) {
                 into.stock_mismatches.push(StockMismatch {
@@ -68,13 +68,13 @@ pub fn check_marketplace(
             }
         }
     }
-    for order in channel.orders.iter().filter(|o| !o.cancel_requested) {
+    for (order_id, _) in channel.orders.iter().filter(|(_, cancelled)| !cancelled) {
         into.orders_checked += 1;
         let in_erp = orders
             .iter()
-            .filter(|s| s.marketplace == marketplace && s.channel_order_id == order.order_id)
+            .filter(|s| s.marketplace == marketplace && s.channel_order_id == *order_id)
             .count();
-        let id = format!("{marketplace}:{}", order.order_id);
+        let id = format!("{marketplace}:{order_id}");
         match in_erp {
             0 => into.orders_missing.push(id),
             1 => {}
@@ -83,9 +83,8 @@ pub fn check_marketplace(
     }
     for shipment in shipments.iter().filter(|s| s.marketplace == marketplace) {
         into.shipments_checked += 1;
-        let confirmed = channel.shipments.iter().any(|c| {
-            c["orderId"] == shipment.order_id.as_str()
-                && c["packageDetail"]["packageReferenceId"] == shipment.shipment_id.as_str()
+        let confirmed = channel.shipments.iter().any(|(order, package)| {
+            *order == shipment.order_id && *package == shipment.shipment_id
         });
         if !confirmed {
             into.shipments_unconfirmed.push(format!(

@@ -227,7 +227,7 @@ async fn drive(
             for m in marketplaces.iter() {
                 if let Some(sandbox) = &m.sandbox {
                     let (sku, quantity) = scenario::order(&mut rng);
-                    sandbox.place_order(sku, quantity, &scenario::price_of(sku));
+                    let _ = sandbox.place_order(sku, quantity, &scenario::price_of(sku));
                 }
             }
             next_order = elapsed + scenario.order_every(elapsed, total);
@@ -316,14 +316,13 @@ async fn progress_line(erps: &[LocalErp], marketplaces: &[LocalMarketplace]) -> 
     let parts: Vec<String> = marketplaces
         .iter()
         .filter_map(|m| {
-            let state = m.sandbox.as_ref()?.snapshot();
-            let patches: u64 = state.listings.values().map(|l| l.patches).sum();
+            let view = m.sandbox.as_ref()?.view();
             Some(format!(
-                "{}: {} patches, {} orders, {} shipped",
+                "{}: {} updates, {} orders, {} shipped",
                 m.name,
-                patches,
-                state.orders.len(),
-                state.shipments.len()
+                view.updates,
+                view.orders.len(),
+                view.shipments.len()
             ))
         })
         .collect();
@@ -367,7 +366,7 @@ async fn consistency(
         check::check_marketplace(
             &m.name,
             m.config.spec.flows.inventory.as_ref(),
-            &sandbox.snapshot(),
+            &sandbox.view(),
             &stock,
             &orders,
             &shipments,
@@ -391,13 +390,13 @@ async fn summarise(
     for m in marketplaces {
         let Some(sandbox) = &m.sandbox else { continue };
         let recorder = &sandbox.controls().recorder;
-        let state = sandbox.snapshot();
-        let mut latencies = inventory_latencies(recorder, stock_log);
-        let count = |op: &str, status: u16| recorder.count(op, status) as u64;
-        let throttled: u64 = ["patchListingsItem", "searchOrders", "confirmShipment"]
+        let view = sandbox.view();
+        let mut latencies = inventory_latencies(recorder, sandbox.update_operations(), stock_log);
+        let throttled = recorder
+            .calls(None)
             .iter()
-            .map(|op| count(op, 429))
-            .sum();
+            .filter(|c| c.status == 429)
+            .count() as u64;
         let dead_letters = DeadLetterStore::new(js.clone(), Namespace::new(&m.namespace))
             .list(Some(&m.name), None)
             .await
@@ -409,19 +408,19 @@ async fn summarise(
             flows: vec![
                 FlowSummary {
                     flow: "inventory + price".into(),
-                    events: count("patchListingsItem", 200),
+                    events: view.updates,
                     p50_ms: percentile(&mut latencies, 50),
                     p99_ms: percentile(&mut latencies, 99),
                 },
                 FlowSummary {
                     flow: "orders".into(),
-                    events: state.orders.len() as u64,
+                    events: view.orders.len() as u64,
                     p50_ms: None,
                     p99_ms: None,
                 },
                 FlowSummary {
                     flow: "shipments".into(),
-                    events: count("confirmShipment", 204),
+                    events: view.shipments.len() as u64,
                     p50_ms: None,
                     p99_ms: None,
                 },
@@ -441,14 +440,22 @@ async fn summarise(
 }
 
 /// From each stock change in the ERP to the next accepted patch of that SKU on the channel, in ms.
-fn inventory_latencies(recorder: &sandbox::Recorder, stock_log: &[(String, Instant)]) -> Vec<u64> {
+fn inventory_latencies(
+    recorder: &sandbox::Recorder,
+    operations: &[(&str, u16)],
+    stock_log: &[(String, Instant)],
+) -> Vec<u64> {
     let now_instant = Instant::now();
     let now = chrono::Utc::now();
-    let patches: Vec<(String, chrono::DateTime<chrono::Utc>)> = recorder
-        .calls(Some("patchListingsItem"))
-        .into_iter()
-        .filter(|c| c.status == 200)
-        .filter_map(|c| Some((c.path.rsplit('/').next()?.to_string(), c.at)))
+    let patches: Vec<(String, chrono::DateTime<chrono::Utc>)> = operations
+        .iter()
+        .flat_map(|(op, status)| {
+            recorder
+                .calls(Some(op))
+                .into_iter()
+                .filter(move |c| c.status == *status)
+        })
+        .filter_map(|c| Some((updated_sku(&c)?, c.at)))
         .collect();
     let mut by_sku: BTreeMap<&str, Vec<chrono::DateTime<chrono::Utc>>> = BTreeMap::new();
     for (sku, at) in &patches {
@@ -466,6 +473,20 @@ fn inventory_latencies(recorder: &sandbox::Recorder, stock_log: &[(String, Insta
             u64::try_from((*first_after - changed_at).num_milliseconds()).ok()
         })
         .collect()
+}
+
+/// The SKU a recorded stock or price update is for: the last path segment (Amazon), the `sku` query
+/// parameter or body field (Walmart).
+fn updated_sku(call: &sandbox::RecordedCall) -> Option<String> {
+    if let Some(query) = &call.query
+        && let Some(sku) = query.split('&').find_map(|p| p.strip_prefix("sku="))
+    {
+        return Some(sku.to_string());
+    }
+    if let Some(sku) = call.body.get("sku").and_then(|s| s.as_str()) {
+        return Some(sku.to_string());
+    }
+    call.path.rsplit('/').next().map(str::to_string)
 }
 
 /// The text summary, for the terminal.

@@ -61,13 +61,119 @@ pub fn mount(dir: &Path, data: &BTreeMap<String, String>) -> anyhow::Result<Path
     Ok(dir.to_path_buf())
 }
 
+/// What the consistency check and the progress read from a channel, whichever sandbox it is.
+#[derive(Clone, Debug, Default)]
+pub struct ChannelView {
+    /// Listed quantity per SKU (`None`: never listed).
+    pub listings: BTreeMap<String, Option<i64>>,
+    /// Stock and price updates the channel accepted.
+    pub updates: u64,
+    /// Orders placed by buyers: id and whether the buyer cancelled it.
+    pub orders: Vec<(String, bool)>,
+    /// Confirmed packages: order id and package reference.
+    pub shipments: Vec<(String, String)>,
+}
+
+/// A channel sandbox of the local run.
+pub enum Sandbox {
+    Amazon(sandbox_amazon::AmazonSandbox),
+    Walmart(sandbox_walmart::WalmartSandbox),
+}
+
+impl Sandbox {
+    pub fn url(&self) -> String {
+        match self {
+            Sandbox::Amazon(s) => s.url(),
+            Sandbox::Walmart(s) => s.url(),
+        }
+    }
+
+    pub fn controls(&self) -> &sandbox::Controls {
+        match self {
+            Sandbox::Amazon(s) => s.controls(),
+            Sandbox::Walmart(s) => s.controls(),
+        }
+    }
+
+    /// Places a buyer's order, where the sandbox takes orders.
+    pub fn place_order(&self, sku: &str, quantity: i64, unit_price: &str) -> Option<String> {
+        match self {
+            Sandbox::Amazon(s) => Some(s.place_order(sku, quantity, unit_price)),
+            Sandbox::Walmart(_) => None,
+        }
+    }
+
+    /// The operations whose accepted calls count as stock and price updates, and their success status.
+    pub fn update_operations(&self) -> &'static [(&'static str, u16)] {
+        match self {
+            Sandbox::Amazon(_) => &[("patchListingsItem", 200)],
+            Sandbox::Walmart(_) => &[("updateInventoryForAnItem", 200), ("updatePrice", 200)],
+        }
+    }
+
+    pub fn view(&self) -> ChannelView {
+        match self {
+            Sandbox::Amazon(s) => {
+                let state = s.snapshot();
+                ChannelView {
+                    updates: state.listings.values().map(|l| l.patches).sum(),
+                    listings: state
+                        .listings
+                        .iter()
+                        .map(|(k, l)| (k.clone(), l.quantity))
+                        .collect(),
+                    orders: state
+                        .orders
+                        .iter()
+                        .map(|o| (o.order_id.clone(), o.cancel_requested))
+                        .collect(),
+                    shipments: state
+                        .shipments
+                        .iter()
+                        .map(|c| {
+                            let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+                            (
+                                text(&c["orderId"]),
+                                text(&c["packageDetail"]["packageReferenceId"]),
+                            )
+                        })
+                        .collect(),
+                }
+            }
+            Sandbox::Walmart(s) => {
+                let state = s.snapshot();
+                let updates = self
+                    .update_operations()
+                    .iter()
+                    .map(|(op, status)| s.controls().recorder.count(op, *status) as u64)
+                    .sum();
+                ChannelView {
+                    updates,
+                    listings: state
+                        .items
+                        .iter()
+                        .map(|(k, i)| {
+                            (
+                                k.clone(),
+                                i.inventory_correlation_id.as_ref().map(|_| i.quantity),
+                            )
+                        })
+                        .collect(),
+                    orders: Vec::new(),
+                    shipments: Vec::new(),
+                }
+            }
+        }
+    }
+}
+
 /// A marketplace the local run drives.
 pub struct LocalMarketplace {
     pub namespace: String,
     pub name: String,
     pub channel: ChannelKind,
     pub config: AdapterConfig,
-    pub sandbox: Option<sandbox_amazon::AmazonSandbox>,
+    pub sandbox: Option<Sandbox>,
     pub adapter: Option<tokio::task::JoinHandle<Result<(), String>>>,
     pub shutdown: Shutdown,
     pub metrics: Arc<Metrics>,
@@ -259,7 +365,32 @@ pub async fn prepare_marketplaces(
                 .await?;
                 config.spec.endpoint.base_url = Some(sandbox.url());
                 config.spec.endpoint.token_url = Some(sandbox.token_url());
-                Some(sandbox)
+                Some(Sandbox::Amazon(sandbox))
+            }
+            (ChannelKind::Walmart, false) => {
+                let defaults = sandbox_walmart::Credentials::default();
+                let sandbox = sandbox_walmart::start_with(
+                    "127.0.0.1:0",
+                    sandbox_walmart::Options {
+                        credentials: sandbox_walmart::Credentials {
+                            client_id: credentials
+                                .get("client_id")
+                                .cloned()
+                                .unwrap_or(defaults.client_id),
+                            client_secret: credentials
+                                .get("client_secret")
+                                .cloned()
+                                .unwrap_or(defaults.client_secret),
+                            token_seconds: defaults.token_seconds,
+                        },
+                        ..sandbox_walmart::Options::default()
+                    },
+                )
+                .await?;
+                sandbox.seed_items(super::scenario::SKUS);
+                config.spec.endpoint.base_url = Some(sandbox.url());
+                config.spec.endpoint.token_url = Some(sandbox.token_url());
+                Some(Sandbox::Walmart(sandbox))
             }
             (other, false) => {
                 skipped.push(format!(
