@@ -9,6 +9,7 @@ mod auth;
 pub mod bulk;
 pub mod listings;
 pub mod orders;
+pub mod reconcile;
 pub mod shipments;
 
 use std::sync::Arc;
