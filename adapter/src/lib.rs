@@ -72,8 +72,33 @@ pub async fn run(
             )
             .await
         }
+        ChannelKind::Shopify => {
+            let connector =
+                channel_shopify::ShopifyConnector::from_config(&config, resilience.clone())?;
+            adapter_runtime::app::run(
+                config,
+                Arc::new(connector),
+                Some(resilience),
+                shutdown,
+                readiness,
+                metrics,
+            )
+            .await
+        }
+        ChannelKind::Ebay => {
+            let connector = channel_ebay::EbayConnector::from_config(&config, resilience.clone())?;
+            adapter_runtime::app::run(
+                config,
+                Arc::new(connector),
+                Some(resilience),
+                shutdown,
+                readiness,
+                metrics,
+            )
+            .await
+        }
         other => Err(format!(
-            "spec.channel: no connector for {other} in this build yet (available: amazon, walmart, mirakl, rest)"
+            "spec.channel: no connector for {other} in this build yet (available: amazon, walmart, mirakl, shopify, ebay, rest)"
         )),
     }
 }
