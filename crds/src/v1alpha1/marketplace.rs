@@ -69,6 +69,10 @@ pub struct MarketplaceSpec {
     pub currency: String,
     /// The flows to run. A flow runs when its section is present.
     pub flows: Flows,
+    /// Settings of the generic `rest` connector (a B2B portal): paths and methods per flow, batch size, the auth
+    /// header, and how orders arrive. Only read for `channel: rest`; unset, the connector's defaults apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rest: Option<RestPortal>,
     /// The adapter Deployment.
     #[serde(default)]
     pub adapter: AdapterSettings,
@@ -104,6 +108,123 @@ pub struct Endpoint {
     /// EDI partner's interchange id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seller_id: Option<String>,
+}
+
+/// How the generic `rest` connector talks to a B2B portal.
+#[derive(KubeSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestPortal {
+    /// Where inventory batches go. Default: `POST <baseUrl>/inventory`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<RestCall>,
+    /// Where price batches go. Default: `POST <baseUrl>/price`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<RestCall>,
+    /// Where catalog batches go. Default: `POST <baseUrl>/catalog`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<RestCall>,
+    /// Where shipment callbacks go. Default: `POST <baseUrl>/shipments`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipments: Option<RestCall>,
+    /// Most records in one call, for every outbound flow (the portal's own limit). Default 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub batch_size: Option<u32>,
+    /// The header carrying the portal credential, its value read from the credentials Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<RestAuth>,
+    /// How orders arrive: polled from the portal, or pushed to the adapter's signed webhook. Default: polled from
+    /// `GET <baseUrl>/orders?cursor=<cursor>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orders: Option<RestOrders>,
+}
+
+/// One portal call: a path under `spec.endpoint.baseUrl` and its HTTP method.
+#[derive(KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestCall {
+    /// Path under the base URL, starting with `/` (for example `/api/v2/stock`).
+    #[schemars(regex(pattern = "^/[^?#\\s]*$"))]
+    pub path: String,
+    /// HTTP method of the call.
+    #[serde(default)]
+    pub method: RestMethod,
+}
+
+/// HTTP methods a portal accepts batches with.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub enum RestMethod {
+    #[default]
+    #[serde(rename = "POST")]
+    Post,
+    #[serde(rename = "PUT")]
+    Put,
+    #[serde(rename = "PATCH")]
+    Patch,
+}
+
+/// The credential header: its name and the key of its value in the credentials Secret.
+#[derive(KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestAuth {
+    /// Header name, for example `Authorization` or `X-Api-Key`.
+    #[schemars(regex(pattern = "^[A-Za-z0-9-]+$"))]
+    pub header: String,
+    /// Key in the credentials Secret whose value is sent in the header.
+    #[schemars(regex(pattern = "^[-._a-zA-Z0-9]+$"))]
+    pub secret_key: String,
+    /// Text put before the secret value, for example `Bearer ` (with its space) for `Authorization`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+}
+
+/// How orders reach the adapter. Exactly one of `poll` or `webhook`.
+#[derive(KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.poll) != has(self.webhook)").message("spec.rest.orders must set exactly one of poll, webhook"))]
+pub struct RestOrders {
+    /// Orders polled from the portal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<RestOrderPoll>,
+    /// Orders pushed by the portal to the adapter's HMAC-signed webhook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<RestOrderWebhook>,
+}
+
+/// Polled orders: `GET <baseUrl><path>?<cursorParam>=<cursor>`.
+#[derive(KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestOrderPoll {
+    /// Path under the base URL, starting with `/`.
+    #[schemars(regex(pattern = "^/[^?#\\s]*$"))]
+    pub path: String,
+    /// Name of the query parameter carrying the cursor. Default `cursor`.
+    #[serde(default = "default_cursor_param")]
+    #[schemars(regex(pattern = "^[A-Za-z0-9_.-]+$"))]
+    pub cursor_param: String,
+}
+
+fn default_cursor_param() -> String {
+    "cursor".to_owned()
+}
+
+/// Pushed orders: the portal POSTs each order signed with HMAC-SHA256 over timestamp and body.
+#[derive(KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestOrderWebhook {
+    /// Key in the credentials Secret holding the shared HMAC key.
+    #[schemars(regex(pattern = "^[-._a-zA-Z0-9]+$"))]
+    pub hmac_secret_key: String,
+    /// Oldest signature timestamp accepted, in seconds from now, so replayed requests are refused. Default 300.
+    #[serde(default = "default_max_skew_seconds")]
+    #[schemars(range(min = 1, max = 3600))]
+    pub max_skew_seconds: u32,
+}
+
+fn default_max_skew_seconds() -> u32 {
+    300
 }
 
 /// Per-flow settings. A flow whose section is absent does not run.
