@@ -34,7 +34,7 @@ const BULK_QUOTA: u64 = 80;
 
 fn spec(file: &str) -> Value {
     let text = std::fs::read_to_string(format!(
-        "{}/../../../shared/specs/ebay/{file}",
+        "{}/../../specs/ebay/{file}",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();

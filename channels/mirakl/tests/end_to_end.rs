@@ -39,7 +39,7 @@ const CLIENT_PERIOD: &str = "400ms";
 
 fn spec() -> Value {
     serde_json::from_str(include_str!(
-        "../../../../shared/specs/mirakl/mirakl-mmp-seller-openapi.json"
+        "../../../specs/mirakl/mirakl-mmp-seller-openapi.json"
     ))
     .unwrap()
 }

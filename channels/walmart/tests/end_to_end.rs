@@ -171,7 +171,7 @@ async fn publish_price(s: &Setup, sku: &str, amount: &str, version: i64) -> Stri
 
 /// The JSON request-body schema of `method path` in one of Walmart's specification files.
 fn request_schema(file: &str, path: &str, method: &str) -> jsonschema::Validator {
-    let spec_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/specs/walmart");
+    let spec_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../specs/walmart");
     let text = std::fs::read_to_string(spec_dir.join(file)).unwrap();
     let spec: Value = serde_yaml_ng::from_str(&text).unwrap();
     let schema =
