@@ -6,10 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crds::validation::Resource;
-use operator::render::adapter::referenced_secrets;
-use operator::render::jetstream::TopologyView;
-use operator::render::{MarketplaceInputs, render_marketplace};
+use operator::render::manifests::{render_report, to_yaml};
 use operator::settings::RenderSettings;
 
 fn examples_dir() -> PathBuf {
@@ -23,69 +20,15 @@ fn render_folder(folder: &Path) -> BTreeMap<String, String> {
     let schemas = crds::schema::SchemaSet::generated().unwrap();
     let report = crds::validation::validate(documents, &schemas);
     assert!(report.is_valid(), "{folder:?}: {:?}", report.diagnostics);
-    let secrets: Vec<String> = report
-        .others
-        .iter()
-        .filter(|d| d.kind() == "Secret")
-        .map(|d| d.name().to_string())
-        .collect();
     let settings = RenderSettings::example();
     let mut out = BTreeMap::new();
-    for item in &report.items {
-        let Resource::Marketplace(marketplace) = &item.resource else {
-            continue;
-        };
-        let mut marketplace = (**marketplace).clone();
-        marketplace.metadata.namespace = Some(item.namespace.clone());
-        // A stored object has a uid; a fixed one makes the owner references visible in the golden file.
-        marketplace.metadata.uid = Some("00000000-0000-4000-8000-000000000001".into());
-        let find = |kind: &str, name: &str| {
-            report
-                .items
-                .iter()
-                .find(|i| {
-                    i.namespace == item.namespace && i.name == name && i.resource.kind() == kind
-                })
-                .map(|i| &i.resource)
-        };
-        let mapping = match find("ChannelMapping", &marketplace.spec.channel_mapping_ref.name) {
-            Some(Resource::ChannelMapping(m)) => Some((**m).clone()),
-            _ => None,
-        };
-        let rate_limits = match find(
-            "RateLimitPolicy",
-            &marketplace.spec.rate_limit_policy_ref.name,
-        ) {
-            Some(Resource::RateLimitPolicy(p)) => Some((**p).clone()),
-            _ => None,
-        };
-        let secret_versions = referenced_secrets(&marketplace, &settings)
-            .into_iter()
-            .map(|name| {
-                let version = secrets.contains(&name).then(|| "1".to_string());
-                (name, version)
-            })
-            .collect();
-        let inputs = MarketplaceInputs {
-            marketplace: &marketplace,
-            mapping: mapping.as_ref(),
-            rate_limits: rate_limits.as_ref(),
-            secret_versions,
-        };
-        let rendered = render_marketplace(&inputs, &settings).unwrap();
-        // The adapter reads back exactly what was rendered, with the same schema checks.
+    for ((_, name), rendered) in render_report(&report, &settings) {
+        let rendered = rendered.unwrap();
+        // The rendered configuration reads back as the adapter reads it.
         let reread =
-            adapter_runtime::config::AdapterConfig::parse("rendered", &rendered.config_yaml)
-                .unwrap();
-        assert_eq!(reread, rendered.config, "{}", item.name);
-        let documents = [
-            serde_yaml_ng::to_string(&rendered.config_map).unwrap(),
-            serde_yaml_ng::to_string(&rendered.service_account).unwrap(),
-            serde_yaml_ng::to_string(&rendered.deployment).unwrap(),
-            serde_yaml_ng::to_string(&rendered.service).unwrap(),
-            serde_yaml_ng::to_string(&TopologyView::from(&rendered.topology)).unwrap(),
-        ];
-        out.insert(item.name.clone(), documents.join("---\n"));
+            adapter_runtime::config::AdapterConfig::parse(&name, &rendered.config_yaml).unwrap();
+        assert_eq!(reread, rendered.config, "{name}");
+        out.insert(name, to_yaml(&rendered).unwrap());
     }
     out
 }

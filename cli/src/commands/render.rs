@@ -1,7 +1,8 @@
 //! `twctl render`: the resources as the API server would store them, with every schema default filled in.
 //!
-//! The objects the operator derives from them (Deployments, ConfigMaps, JetStream streams and consumers) are
-//! added here when the operator's rendering lands.
+//! Then, like `helm template`, the objects the operator derives from each Marketplace: the ConfigMap with the
+//! resolved adapter configuration, the ServiceAccount, the Deployment, the metrics Service, and the JetStream
+//! streams and consumers, rendered by the operator's own pure rendering with fixed example settings.
 
 use std::path::PathBuf;
 
@@ -35,6 +36,18 @@ pub fn run(paths: &[PathBuf]) -> anyhow::Result<String> {
         };
         out.push_str(&format!("---\n# Source: {}\n", document.source));
         out.push_str(&serde_yaml_ng::to_string(&value)?);
+    }
+    let settings = operator::settings::RenderSettings::example();
+    for ((namespace, name), rendered) in
+        operator::render::manifests::render_report(&report, &settings)
+    {
+        let rendered =
+            rendered.map_err(|e| anyhow::anyhow!("Marketplace {namespace}/{name}: {e}"))?;
+        out.push_str(&format!(
+            "---\n# Rendered by the operator for Marketplace {namespace}/{name} (config hash {})\n",
+            rendered.config_hash
+        ));
+        out.push_str(&operator::render::manifests::to_yaml(&rendered)?);
     }
     Ok(out)
 }

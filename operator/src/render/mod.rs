@@ -6,6 +6,7 @@ pub mod adapter;
 pub mod bridge;
 pub mod hash;
 pub mod jetstream;
+pub mod manifests;
 pub mod workload;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
