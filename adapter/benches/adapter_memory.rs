@@ -1,6 +1,6 @@
 //! Load harness: resident memory of the `tradewind-adapter` process at idle and while it drains a backlog of
 //! inventory changes to a REST portal (served here, answering at once). Run with
-//! `cargo bench -p adapter-runtime --bench adapter_memory` (needs TRADEWIND_NATS_SERVER, see scripts/setup.sh).
+//! `cargo bench -p adapter --bench adapter_memory` (needs TRADEWIND_NATS_SERVER, see scripts/setup.sh).
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
