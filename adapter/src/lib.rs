@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use adapter_runtime::config::AdapterConfig;
+use adapter_runtime::connector::Connector;
 use adapter_runtime::flow::Shutdown;
 use adapter_runtime::http::Readiness;
 use adapter_runtime::metrics::Metrics;
@@ -20,85 +21,67 @@ pub async fn run(
 ) -> Result<(), String> {
     let replicas = u32::try_from(config.spec.adapter.replicas.max(1)).unwrap_or(1);
     let resilience = Arc::new(Resilience::new(config.rate_limits.spec.clone(), replicas));
-    match config.spec.channel {
+    let r = resilience.clone();
+    let parts = (config, resilience, shutdown, readiness, metrics);
+    match parts.0.spec.channel {
         ChannelKind::Rest => {
-            let connector = channel_rest::RestConnector::from_config(&config, resilience.clone())?;
-            adapter_runtime::app::run(
-                config,
-                Arc::new(connector),
-                Some(resilience),
-                shutdown,
-                readiness,
-                metrics,
-            )
-            .await
+            with(channel_rest::RestConnector::from_config(&parts.0, r), parts).await
         }
         ChannelKind::Amazon => {
-            let connector =
-                channel_amazon::AmazonConnector::from_config(&config, resilience.clone())?;
-            adapter_runtime::app::run(
-                config,
-                Arc::new(connector),
-                Some(resilience),
-                shutdown,
-                readiness,
-                metrics,
+            with(
+                channel_amazon::AmazonConnector::from_config(&parts.0, r),
+                parts,
             )
             .await
         }
         ChannelKind::Walmart => {
-            let connector =
-                channel_walmart::WalmartConnector::from_config(&config, resilience.clone())?;
-            adapter_runtime::app::run(
-                config,
-                Arc::new(connector),
-                Some(resilience),
-                shutdown,
-                readiness,
-                metrics,
+            with(
+                channel_walmart::WalmartConnector::from_config(&parts.0, r),
+                parts,
             )
             .await
         }
         ChannelKind::Mirakl => {
-            let connector =
-                channel_mirakl::MiraklConnector::from_config(&config, resilience.clone())?;
-            adapter_runtime::app::run(
-                config,
-                Arc::new(connector),
-                Some(resilience),
-                shutdown,
-                readiness,
-                metrics,
+            with(
+                channel_mirakl::MiraklConnector::from_config(&parts.0, r),
+                parts,
             )
             .await
         }
         ChannelKind::Shopify => {
-            let connector =
-                channel_shopify::ShopifyConnector::from_config(&config, resilience.clone())?;
-            adapter_runtime::app::run(
-                config,
-                Arc::new(connector),
-                Some(resilience),
-                shutdown,
-                readiness,
-                metrics,
+            with(
+                channel_shopify::ShopifyConnector::from_config(&parts.0, r),
+                parts,
             )
             .await
         }
         ChannelKind::Ebay => {
-            let connector = channel_ebay::EbayConnector::from_config(&config, resilience.clone())?;
-            adapter_runtime::app::run(
-                config,
-                Arc::new(connector),
-                Some(resilience),
-                shutdown,
-                readiness,
-                metrics,
-            )
-            .await
+            with(channel_ebay::EbayConnector::from_config(&parts.0, r), parts).await
         }
         other => Err(format!(
             "spec.channel: no connector for {other} in this build yet (available: amazon, walmart, mirakl, shopify, ebay, rest)"
         )),
     }
+}
+
+/// Runs the flows with a connector that was built, or returns why it could not be.
+async fn with<C: Connector>(
+    connector: Result<C, String>,
+    (config, resilience, shutdown, readiness, metrics): (
+        AdapterConfig,
+        Arc<Resilience>,
+        Shutdown,
+        Arc<Readiness>,
+        Arc<Metrics>,
+    ),
+) -> Result<(), String> {
+    adapter_runtime::app::run(
+        config,
+        Arc::new(connector?),
+        Some(resilience),
+        shutdown,
+        readiness,
+        metrics,
+    )
+    .await
 }
