@@ -1,0 +1,1 @@
+//! EDI X12 004010 trading-partner connector (work in progress).

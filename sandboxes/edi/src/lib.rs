@@ -1,0 +1,1 @@
+//! A simulated EDI trading partner over SFTP and a local folder (work in progress).
