@@ -6,6 +6,7 @@
 #   TRADEWIND_PG_URL       a PostgreSQL URL whose role may create databases (tests create one per test)
 #   TRADEWIND_HELM_PYTHON  a python with helm-python-sdk (Helm's Go SDK as a wheel): the chart test renders with it
 #   TRADEWIND_LUA          a Lua 5.1 interpreter (the dialect of Argo CD's gopher-lua) for the health check test
+#   TRADEWIND_SSHD         an OpenSSH sshd binary: the EDI tests start their own on a free port (SFTP transport)
 #
 # Overrides: set TRADEWIND_NATS_SERVER or TRADEWIND_PG_URL yourself to use your own; TRADEWIND_TOOLS_DIR
 # (default ~/.cache/tradewind) is where the nats-server download lives.
@@ -146,8 +147,27 @@ ensure_lua() {
   export TRADEWIND_LUA="$(command -v lua5.1)"
 }
 
+# The EDI connector's SFTP tests (channels/edi) run a real OpenSSH sshd of their own, as the test user, on a free
+# port with a temporary host key; only the binary is needed (the system service is not started). sshd refuses
+# to start without its privilege separation directory when run as root.
+ensure_sshd() {
+  local sshd
+  sshd="$(command -v sshd || true)"
+  [ -n "$sshd" ] || [ ! -x /usr/sbin/sshd ] || sshd=/usr/sbin/sshd
+  if [ -z "$sshd" ]; then
+    say "installing openssh-server (sshd for the EDI SFTP tests)"
+    apt_install openssh-server openssh-client
+    sshd=/usr/sbin/sshd
+  fi
+  [ -x "$sshd" ] || die "openssh-server installed but no sshd at $sshd"
+  [ "$(id -u)" -ne 0 ] || mkdir -p /run/sshd
+  export TRADEWIND_SSHD="$sshd"
+  say "sshd: $sshd"
+}
+
 ensure_rust
 ensure_nats_server
 ensure_postgres
 ensure_helm_sdk
 ensure_lua
+ensure_sshd
