@@ -145,7 +145,9 @@ pub async fn run<C: Connector>(
                     settings: OutboundSettings {
                         marketplace: marketplace.clone(),
                         flow,
-                        fetch_batch: 500,
+                        fetch_batch: connector
+                            .fetch_batch(flow)
+                            .clamp(1, MAX_ACK_PENDING as usize),
                         coalesce_window: coalesce_window.into(),
                         max_attempts: settings.retry.max_attempts,
                         initial_backoff: settings.retry.initial_backoff.into(),

@@ -92,10 +92,31 @@ pub struct PollPage {
     pub more: bool,
 }
 
+/// Something an inbound poll read that cannot be accepted as it is (a settlement amount that matches no order):
+/// the flow dead-letters it with `reason`, under the subject of the record `key` names, before it moves the
+/// cursor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rejected {
+    /// The key of the record it belongs to (the settlement id), as in the record's subject.
+    pub key: String,
+    /// Stable across re-polls of the same page, so a re-poll does not store it twice.
+    pub id: String,
+    pub correlation_id: CorrelationId,
+    /// What a person needs to see it (the settlement lines concerned).
+    pub payload: Value,
+    pub reason: String,
+}
+
 /// A channel.
 pub trait Connector: Send + Sync + 'static {
     /// Most records one `deliver` call takes for `flow` (1 when the channel has no batch operation).
     fn max_batch(&self, flow: Flow) -> usize;
+
+    /// Most messages an outbound flow fetches at once for `flow` (bounded by the consumer's max ack pending):
+    /// a connector that chooses between per-record calls and bulk submissions by backlog sees this many.
+    fn fetch_batch(&self, _flow: Flow) -> usize {
+        500
+    }
 
     /// Delivers mapped records; one result per item, in order. Batch operations that the channel accepts
     /// partly (a feed whose report rejects some messages) fail only the rejected items.
@@ -112,4 +133,14 @@ pub trait Connector: Send + Sync + 'static {
         flow: Flow,
         cursor: Option<&str>,
     ) -> impl Future<Output = Result<PollPage, ConnectorError>> + Send;
+
+    /// [`Connector::poll`] with what the page holds that cannot be accepted (for example settlement amounts
+    /// that match no order), which the flow dead-letters. By default nothing is rejected.
+    fn poll_checked(
+        &self,
+        flow: Flow,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<(PollPage, Vec<Rejected>), ConnectorError>> + Send {
+        async move { self.poll(flow, cursor).await.map(|page| (page, Vec::new())) }
+    }
 }

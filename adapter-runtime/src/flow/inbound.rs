@@ -13,9 +13,12 @@ use crds::channel::Flow;
 use tracing::{info, warn};
 
 use crate::canonical::Record;
-use crate::connector::Connector;
-use crate::envelope::Event;
-use crate::jetstream::{CursorStore, Step, Timeline, TimelineEntry, publish_event};
+use crate::connector::{Connector, Rejected};
+use crate::envelope::{Event, H_CORRELATION_ID, H_MSG_ID, Headers};
+use crate::jetstream::{
+    CursorStore, DeadLetter, DeadLetterStore, ErrorClass, Step, Timeline, TimelineEntry,
+    publish_event,
+};
 use crate::metrics::{Metrics, Outcome};
 use crate::topology::{Namespace, order_message_id};
 
@@ -104,9 +107,9 @@ impl<C: Connector> InboundFlow<C> {
             .get(&s.marketplace, s.flow)
             .await
             .map_err(|e| e.to_string())?;
-        let page = self
+        let (page, rejected) = self
             .connector
-            .poll(s.flow, cursor.as_ref().map(|c| c.value.as_str()))
+            .poll_checked(s.flow, cursor.as_ref().map(|c| c.value.as_str()))
             .await
             .map_err(|e| e.to_string())?;
         self.metrics.count(
@@ -148,6 +151,10 @@ impl<C: Connector> InboundFlow<C> {
                 }
             }
         }
+        // Before the cursor moves: a crash in between re-polls the page, and the dead letters' ids drop repeats.
+        for item in rejected {
+            self.dead_letter(&ns, item).await?;
+        }
         if let Some(next) = page.next_cursor
             && cursor.as_ref().map(|c| &c.value) != Some(&next)
         {
@@ -157,6 +164,39 @@ impl<C: Connector> InboundFlow<C> {
                 .map_err(|e| e.to_string())?;
         }
         Ok(page.more)
+    }
+}
+
+impl<C: Connector> InboundFlow<C> {
+    /// Stores what the connector rejected from a page in the dead-letter stream, under the subject of the
+    /// record it belongs to.
+    async fn dead_letter(&self, ns: &Namespace, item: Rejected) -> Result<(), String> {
+        let s = &self.settings;
+        let mut headers = Headers::new();
+        headers.insert(H_MSG_ID.into(), item.id);
+        headers.insert(
+            H_CORRELATION_ID.into(),
+            item.correlation_id.as_str().to_string(),
+        );
+        let letter = DeadLetter {
+            marketplace: s.marketplace.clone(),
+            flow: s.flow,
+            original_subject: ns.marketplace_subject(&s.marketplace, s.flow, &item.key),
+            headers,
+            payload: serde_json::to_vec(&item.payload).unwrap_or_default(),
+            reason: item.reason.clone(),
+            class: ErrorClass::Business,
+            attempts: 1,
+            at: Utc::now(),
+        };
+        DeadLetterStore::new(self.js.clone(), ns.clone())
+            .put(&letter)
+            .await
+            .map_err(|e| e.to_string())?;
+        warn!(marketplace = %s.marketplace, flow = %s.flow, correlation_id = %item.correlation_id, reason = %item.reason, "dead-lettered");
+        self.metrics
+            .count(&s.marketplace, s.flow.as_str(), Outcome::Failed, 1);
+        Ok(())
     }
 }
 
