@@ -1,6 +1,7 @@
 //! The adapter process for one marketplace: connect, make sure its streams and consumers exist, build its
 //! connector and flows from the configuration, run them until shutdown.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,12 +17,12 @@ use crate::connector::Connector;
 use crate::envelope::Event;
 use crate::flow::{
     InboundFlow, InboundSettings, MapFn, OrderProcess, OutboundFlow, OutboundSettings, PrepareFn,
-    Shutdown,
+    Shutdown, SyncRunner,
 };
 use crate::http::Readiness;
 use crate::jetstream::{
-    CursorStore, DeadLetterStore, Heartbeat, Heartbeats, OperationStats, Timeline, ensure_consumer,
-    ensure_kv, ensure_stream,
+    CursorStore, DeadLetterStore, Heartbeat, Heartbeats, OperationStats, SyncRuns, Timeline,
+    ensure_consumer, ensure_kv, ensure_stream,
 };
 use crate::mapping::MappingPlan;
 use crate::metrics::Metrics;
@@ -31,6 +32,9 @@ use crate::topology::Namespace;
 
 /// Messages in flight per flow, at most: bounds memory and the work redone after a crash.
 const MAX_ACK_PENDING: i64 = 1_000;
+
+/// How long a sync run of an outbound flow waits for its backlog to drain before it reports `Failed`.
+const SYNC_DRAIN_DEADLINE: Duration = Duration::from_secs(3600);
 
 /// Connects to NATS as configured.
 pub async fn connect(config: &AdapterConfig) -> Result<async_nats::Client, String> {
@@ -116,6 +120,8 @@ pub async fn run<C: Connector>(
 
     let mut tasks = JoinSet::new();
     let mut flow_consumers = Vec::new();
+    let mut sync_outbound = HashMap::new();
+    let mut sync_inbound = HashMap::new();
     let settings = &config.rate_limits.spec.defaults;
     for flow in spec.flows.enabled() {
         if !spec.channel.supports(flow) {
@@ -136,6 +142,7 @@ pub async fn run<C: Connector>(
                 consumer_def.ack_wait = config.ack_wait;
                 let consumer = ensure_consumer(&js, &consumer_def).await.map_err(e)?;
                 flow_consumers.push((flow, consumer.clone()));
+                sync_outbound.insert(flow, consumer_def.clone());
                 let coalesce_window = match (flow, &spec.flows.inventory, &spec.flows.price) {
                     (Flow::Inventory, Some(f), _) => f.delivery.coalesce_window,
                     (Flow::Price, _, Some(f)) => f.coalesce_window,
@@ -172,7 +179,7 @@ pub async fn run<C: Connector>(
                 }
                 .map(Into::into)
                 .unwrap_or(Duration::from_secs(300));
-                let inbound = InboundFlow {
+                let inbound = Arc::new(InboundFlow {
                     settings: InboundSettings {
                         namespace: config.namespace.clone(),
                         marketplace: marketplace.clone(),
@@ -184,7 +191,8 @@ pub async fn run<C: Connector>(
                     cursors: cursors.clone(),
                     timeline: Some(timeline.clone()),
                     metrics: metrics.clone(),
-                };
+                });
+                sync_inbound.insert(flow, inbound.clone());
                 let stop = shutdown.clone();
                 tasks.spawn(async move { inbound.run(stop).await });
                 if let (Flow::Orders, Some(orders)) = (flow, &spec.flows.orders) {
@@ -244,6 +252,25 @@ pub async fn run<C: Connector>(
             }
         }
     }
+    let commands = ensure_consumer(&js, &ns.command_consumer(&marketplace))
+        .await
+        .map_err(e)?;
+    let runner = Arc::new(SyncRunner {
+        namespace: ns.clone(),
+        marketplace: marketplace.clone(),
+        js: js.clone(),
+        commands,
+        outbound: sync_outbound,
+        inbound: sync_inbound,
+        cursors: cursors.clone(),
+        runs: Arc::new(SyncRuns::new(
+            ensure_kv(&js, &ns.sync_run_bucket()).await.map_err(e)?,
+        )),
+        drain_deadline: SYNC_DRAIN_DEADLINE,
+        running: Default::default(),
+    });
+    let stop = shutdown.clone();
+    tasks.spawn(async move { runner.run(stop).await });
     let heartbeats = Heartbeats::new(ensure_kv(&js, &ns.heartbeat_bucket()).await.map_err(e)?);
     let refresher = MetricsRefresher {
         marketplace: marketplace.clone(),

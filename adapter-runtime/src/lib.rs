@@ -18,4 +18,5 @@ pub mod schemas;
 pub mod service;
 pub mod signature;
 pub mod subject;
+pub mod sync;
 pub mod topology;

@@ -421,6 +421,31 @@ impl Namespace {
         }
     }
 
+    /// The bucket of sync run reports, keyed by `SyncSchedule` name; the last few runs are kept.
+    pub fn sync_run_bucket(&self) -> KvDef {
+        KvDef {
+            bucket: format!("tw-{}-sync-runs", self.ns.replace('~', "_")),
+            history: 5,
+            max_age: None,
+        }
+    }
+
+    /// The durable consumer of `marketplace`'s adapter for the sync commands its schedules fire.
+    pub fn command_consumer(&self, marketplace: &str) -> ConsumerDef {
+        ConsumerDef {
+            stream: self.command_stream().name,
+            durable_name: format!("{}-commands", encode_token(marketplace)),
+            filter_subjects: vec![format!(
+                "{}.cmd.{}.>",
+                self.prefix(),
+                encode_token(marketplace)
+            )],
+            max_ack_pending: 16,
+            ack_wait: DEFAULT_ACK_WAIT,
+            max_deliver: 5,
+        }
+    }
+
     /// The bucket of transaction timelines, keyed by correlation id, kept 90 days.
     pub fn timeline_bucket(&self) -> KvDef {
         KvDef {

@@ -100,6 +100,11 @@ impl<C: Connector> InboundFlow<C> {
     /// One poll: reads a page from the cursor, publishes its records, then moves the cursor. Returns whether the
     /// channel has more pages ready.
     pub async fn poll_once(&self) -> Result<bool, String> {
+        self.poll_page().await.map(|page| page.more)
+    }
+
+    /// One poll, with how many records it published as new (re-polled duplicates are not counted).
+    pub async fn poll_page(&self) -> Result<Polled, String> {
         let s = &self.settings;
         let ns = Namespace::new(&s.namespace);
         let cursor = self
@@ -118,6 +123,7 @@ impl<C: Connector> InboundFlow<C> {
             Outcome::In,
             page.records.len() as u64,
         );
+        let mut published = 0;
         for record in page.records {
             let (id, key) = identity(&s.marketplace, &record);
             let subject = ns.marketplace_subject(&s.marketplace, s.flow, &key);
@@ -137,6 +143,7 @@ impl<C: Connector> InboundFlow<C> {
                     .count(&s.marketplace, s.flow.as_str(), Outcome::Coalesced, 1);
                 continue;
             }
+            published += 1;
             self.metrics
                 .count(&s.marketplace, s.flow.as_str(), Outcome::Out, 1);
             if let Some(timeline) = &self.timeline {
@@ -163,7 +170,10 @@ impl<C: Connector> InboundFlow<C> {
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        Ok(page.more)
+        Ok(Polled {
+            published,
+            more: page.more,
+        })
     }
 }
 
@@ -198,6 +208,15 @@ impl<C: Connector> InboundFlow<C> {
             .count(&s.marketplace, s.flow.as_str(), Outcome::Failed, 1);
         Ok(())
     }
+}
+
+/// What one poll did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Polled {
+    /// Records published as new.
+    pub published: u64,
+    /// The channel has more pages ready now.
+    pub more: bool,
 }
 
 /// A new W3C trace context (`00-<trace id>-<span id>-01`) for a transaction that starts here: every event of

@@ -6,9 +6,11 @@ mod inbound;
 mod order_process;
 mod outbound;
 mod shutdown;
+mod sync;
 
 pub use dead_letter::dead_letter;
-pub use inbound::{InboundFlow, InboundSettings, identity};
+pub use inbound::{InboundFlow, InboundSettings, Polled, identity};
 pub use order_process::OrderProcess;
 pub use outbound::{MapFn, OutboundFlow, OutboundSettings, PrepareFn};
 pub use shutdown::Shutdown;
+pub use sync::SyncRunner;

@@ -44,6 +44,16 @@ impl CursorStore {
             }))
     }
 
+    /// Forgets the cursor, so that the next poll reads the channel from the start of its retention (a full
+    /// sync run). A poll in progress that read the old cursor fails its compare-and-set and polls again.
+    pub async fn reset(&self, marketplace: &str, flow: Flow) -> Result<(), Error> {
+        let key = Self::key(marketplace, flow);
+        self.kv
+            .delete(&key)
+            .await
+            .map_err(|e| Error::nats(format!("resetting cursor {key}"), e))
+    }
+
     /// Moves the cursor from `previous` (as read) to `value`. Fails if another writer moved it meanwhile.
     pub async fn advance(
         &self,

@@ -9,6 +9,7 @@ mod headers;
 mod heartbeat;
 mod provision;
 mod publish;
+mod sync_runs;
 mod timeline;
 
 pub use cursor::{Cursor, CursorStore};
@@ -18,4 +19,5 @@ pub use headers::{from_header_map, to_header_map};
 pub use heartbeat::{Heartbeat, Heartbeats, OperationStats};
 pub use provision::{consumer_config, ensure_consumer, ensure_kv, ensure_stream, stream_config};
 pub use publish::{PublishOutcome, publish_event, publish_raw};
+pub use sync_runs::SyncRuns;
 pub use timeline::{Step, Timeline, TimelineEntry};

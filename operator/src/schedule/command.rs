@@ -5,32 +5,8 @@
 
 use adapter_runtime::topology::Namespace;
 use async_nats::jetstream;
-use chrono::{DateTime, SecondsFormat, Utc};
-use crds::channel::Flow;
-use crds::v1alpha1::SyncMode;
-use serde::{Deserialize, Serialize};
 
-/// The message on `tw.<ns>.cmd.<marketplace>.<flow>`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SyncCommand {
-    /// Run id: the `Nats-Msg-Id`, echoed by the adapter when it reports the run's outcome.
-    pub id: String,
-    pub schedule: String,
-    pub marketplace: String,
-    pub flow: Flow,
-    pub mode: SyncMode,
-    /// The due time this run is for (RFC 3339, UTC).
-    pub due_time: String,
-}
-
-/// The id of the run of `schedule` in `namespace` due at `due`.
-pub fn run_id(namespace: &str, schedule: &str, due: DateTime<Utc>) -> String {
-    format!(
-        "sync:{namespace}/{schedule}@{}",
-        due.to_rfc3339_opts(SecondsFormat::Secs, true)
-    )
-}
+pub use adapter_runtime::sync::{SyncCommand, run_id};
 
 /// Whether the publication made a new message or was a duplicate of an earlier fire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
