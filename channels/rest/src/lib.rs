@@ -1,98 +1,70 @@
-//! The generic REST connector, for B2B portals and channels without a dedicated one.
+//! The generic REST connector, for B2B portals and channels without a dedicated one. What it calls is the
+//! Marketplace's `spec.rest` (see [`settings`] and docs/channels/b2b-rest.md):
 //!
-//! Outbound, each flow's batch is one `POST <baseUrl>/<flow>` with `{"items": [{"key", "correlationId",
-//! "fields"}]}` and an `Idempotency-Key` header derived from the items, so a batch sent twice (after a crash
-//! between the call and the acknowledgement) is recognisable as the same batch. Inbound, `GET
-//! <baseUrl>/<flow>?cursor=<cursor>` answers `{"records": [...], "nextCursor": "...", "more": false}` with
-//! canonical records (`{"type": "order", "data": {...}}`).
+//! - inventory, price, catalog and shipment callbacks: one call per batch of at most `spec.rest.batchSize`
+//!   records, to each flow's configured path and method, body `{"items": [...]}` with the mapping's fields per
+//!   record and an `Idempotency-Key` header; the portal may reject single items in a 2xx answer ([`batch`]);
+//! - orders: polled from `GET <path>?<cursorParam>=<cursor>` (answer `{"orders", "nextCursor", "more"}`), each
+//!   portal order mapped by the `ChannelMapping`'s `orders` flow ([`orders`]); or pushed by the portal to the
+//!   adapter's HMAC-signed webhook ([`webhook`]);
+//! - the ERP's acknowledgements and cancellations: `POST <baseUrl>/orders/updates`.
 //!
-//! Status codes: 2xx delivered; 429 and 5xx retried (honouring `Retry-After`); other 4xx dead-lettered with
-//! the portal's answer. Every call goes through the operation's guard (`RateLimitPolicy` operation = flow name).
+//! The credential header (`spec.rest.auth`) is read from the credentials Secret. Status codes: 2xx delivered;
+//! 429 and 5xx retried (honouring `Retry-After`); other 4xx dead-lettered with the portal's answer. Every call
+//! goes through its operation's guard (`RateLimitPolicy` operation = the flow's name).
+
+pub mod batch;
+pub mod orders;
+pub mod settings;
+pub mod webhook;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crds::channel::Flow;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use tracing::warn;
 
-use adapter_runtime::canonical::Record;
 use adapter_runtime::config::AdapterConfig;
 use adapter_runtime::connector::{Connector, ConnectorError, OutboundItem, PollPage};
-use adapter_runtime::connectors::http::{classify_status, send_guarded};
-use adapter_runtime::connectors::{http_client, read_optional_credential};
+use adapter_runtime::connectors::http::{classify_status, send_guarded, without_url};
+use adapter_runtime::connectors::{http_client, read_credential};
+use adapter_runtime::mapping::MappingPlan;
 use adapter_runtime::resilience::Resilience;
 
-/// Most records in one POST.
-const MAX_BATCH: usize = 100;
+pub use settings::{OrdersMode, PortalSettings};
+pub use webhook::Webhook;
 
 pub struct RestConnector {
-    base_url: String,
-    token: Option<String>,
+    marketplace: String,
+    settings: PortalSettings,
+    /// The `ChannelMapping`, for its `orders` flow (portal orders to canonical ones).
+    mapping: Option<Arc<MappingPlan>>,
     http: reqwest::Client,
     resilience: Arc<Resilience>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PollAnswer {
-    records: Vec<Record>,
-    #[serde(default)]
-    next_cursor: Option<String>,
-    #[serde(default)]
-    more: bool,
-}
-
 impl RestConnector {
-    /// The connector of a `rest` Marketplace: `spec.endpoint.baseUrl`, and the credentials Secret's optional
-    /// `token` key sent as a bearer token.
+    /// The connector of a `rest` Marketplace: `spec.endpoint.baseUrl`, `spec.rest`, the credentials Secret.
     pub fn from_config(
         config: &AdapterConfig,
         resilience: Arc<Resilience>,
     ) -> Result<Self, String> {
-        let base_url = config
-            .spec
-            .endpoint
-            .base_url
-            .as_deref()
-            .ok_or("spec.endpoint.baseUrl is required for a rest marketplace")?;
-        Self::new(
-            base_url,
-            &config.credentials_dir,
-            resilience,
-            Duration::from_secs(30),
-        )
-    }
-
-    /// `credentials_dir` is the mounted credentials Secret; its optional `token` file is sent as a bearer
-    /// token.
-    pub fn new(
-        base_url: &str,
-        credentials_dir: &Path,
-        resilience: Arc<Resilience>,
-        timeout: Duration,
-    ) -> Result<Self, String> {
+        let settings = resolve_settings(config)?;
         Ok(Self {
-            base_url: base_url.trim_end_matches('/').to_string(),
-            token: read_optional_credential(credentials_dir, "token"),
-            http: http_client(timeout)?,
+            marketplace: config.marketplace.clone(),
+            settings,
+            mapping: compile_mapping(config)?,
+            http: http_client(Duration::from_secs(30))?,
             resilience,
         })
     }
 
-    fn url(&self, flow: Flow) -> String {
-        format!("{}/{}", self.base_url, flow)
+    pub fn settings(&self) -> &PortalSettings {
+        &self.settings
     }
 
-    fn authorised(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match &self.token {
-            Some(token) => request.bearer_auth(token),
-            None => request,
-        }
-    }
-
-    /// Sends a request built by `build` through the operation's guard, classifying the answer by status.
+    /// Sends a request built by `build` through the operation's guard, with the credential header.
     async fn call(
         &self,
         operation: &str,
@@ -102,72 +74,126 @@ impl RestConnector {
             &self.resilience,
             operation,
             1,
-            || self.authorised(build()),
+            || match &self.settings.auth {
+                Some(auth) => build().header(auth.name.clone(), auth.value.clone()),
+                None => build(),
+            },
             classify_status,
         )
         .await
     }
+
+    async fn poll_orders(
+        &self,
+        url: &str,
+        cursor_param: &str,
+        cursor: Option<&str>,
+    ) -> Result<PollPage, ConnectorError> {
+        let query: Vec<(&str, &str)> = cursor.map(|c| vec![(cursor_param, c)]).unwrap_or_default();
+        let response = self
+            .call(Flow::Orders.as_str(), || self.http.get(url).query(&query))
+            .await?;
+        let page: orders::OrdersPage =
+            adapter_runtime::connectors::http::read_json(response, "the portal's orders page")
+                .await?;
+        let plan = self.mapping.as_ref().and_then(|m| m.flow(Flow::Orders));
+        let mut records = Vec::with_capacity(page.orders.len());
+        for order in &page.orders {
+            match orders::to_record(order, plan, &self.marketplace) {
+                Ok(record) => records.push(record),
+                // The order stays on the portal and the cursor moves on; it is logged with what is wrong.
+                Err(e) => {
+                    warn!(marketplace = %self.marketplace, error = %e, "a portal order cannot be read")
+                }
+            }
+        }
+        Ok(PollPage {
+            records,
+            next_cursor: page.next_cursor,
+            more: page.more,
+        })
+    }
 }
 
-/// The idempotency key of a batch: a hash of its items' correlation ids and keys, stable across retries.
-fn batch_key(items: &[OutboundItem]) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for item in items {
-        for byte in item
-            .correlation_id
-            .as_str()
-            .bytes()
-            .chain(item.key.bytes())
-            .chain([0u8])
-        {
-            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    format!("{hash:016x}")
+/// The settings of `config`, with the credential header's value read from the Secret.
+pub fn resolve_settings(config: &AdapterConfig) -> Result<PortalSettings, String> {
+    let keys = settings::secret_keys(&config.spec);
+    let auth = match &keys.auth {
+        Some(key) => Some(
+            read_credential(&config.credentials_dir, key)
+                .map_err(|e| format!("spec.rest.auth.secretKey: {e}"))?,
+        ),
+        None => None,
+    };
+    settings::resolve(&config.spec, auth.as_deref())
+}
+
+/// The `ChannelMapping` compiled, when there is one.
+pub fn compile_mapping(config: &AdapterConfig) -> Result<Option<Arc<MappingPlan>>, String> {
+    config
+        .mapping
+        .as_ref()
+        .map(|m| {
+            MappingPlan::compile(&m.name, &m.spec)
+                .map(Arc::new)
+                .map_err(|errors| {
+                    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                    format!("mapping does not compile:\n{}", lines.join("\n"))
+                })
+        })
+        .transpose()
+}
+
+/// A credential of the Secret, for the webhook's HMAC key.
+pub(crate) fn secret(credentials_dir: &Path, key: &str) -> Result<String, String> {
+    read_credential(credentials_dir, key)
 }
 
 impl Connector for RestConnector {
     fn max_batch(&self, _: Flow) -> usize {
-        MAX_BATCH
+        self.settings.batch_size
     }
 
     async fn deliver(&self, flow: Flow, items: &[OutboundItem]) -> Vec<Result<(), ConnectorError>> {
-        let body = json!({
-            "items": items.iter().map(|i| json!({
-                "key": i.key,
-                "correlationId": i.correlation_id.as_str(),
-                "fields": i.fields,
-            })).collect::<Vec<Value>>()
-        });
-        let key = batch_key(items);
-        let url = self.url(flow);
+        let Some(call) = self.settings.call(flow) else {
+            let error = ConnectorError::permanent(format!("the rest connector has no {flow} flow"));
+            return items.iter().map(|_| Err(error.clone())).collect();
+        };
+        let body = batch::body(items);
+        let key = batch::key(items);
         let result = self
             .call(flow.as_str(), || {
                 self.http
-                    .post(&url)
+                    .request(call.method.clone(), &call.url)
                     .header("Idempotency-Key", &key)
                     .json(&body)
             })
             .await;
         match result {
-            Ok(_) => items.iter().map(|_| Ok(())).collect(),
+            Ok(response) => match response.text().await {
+                Ok(text) => batch::results(items, &text),
+                // The portal took the batch; only its per-item answer is lost.
+                Err(e) => {
+                    warn!(flow = %flow, error = %without_url(&e), "the portal's answer could not be read; the batch counts as accepted");
+                    items.iter().map(|_| Ok(())).collect()
+                }
+            },
             Err(e) => items.iter().map(|_| Err(e.clone())).collect(),
         }
     }
 
     async fn poll(&self, flow: Flow, cursor: Option<&str>) -> Result<PollPage, ConnectorError> {
-        let url = self.url(flow);
-        let query: Vec<(&str, &str)> = cursor.map(|c| vec![("cursor", c)]).unwrap_or_default();
-        let response = self
-            .call(flow.as_str(), || self.http.get(&url).query(&query))
-            .await?;
-        let answer: PollAnswer = response.json().await.map_err(|e| {
-            ConnectorError::permanent(format!("the portal's answer is not a page of records: {e}"))
-        })?;
-        Ok(PollPage {
-            records: answer.records,
-            next_cursor: answer.next_cursor,
-            more: answer.more,
-        })
+        if flow != Flow::Orders {
+            return Err(ConnectorError::permanent(format!(
+                "the rest connector polls no {flow} flow"
+            )));
+        }
+        match &self.settings.orders {
+            OrdersMode::Poll { url, cursor_param } => {
+                self.poll_orders(url, cursor_param, cursor).await
+            }
+            // The portal pushes its orders to the webhook: nothing to poll.
+            OrdersMode::Webhook { .. } => Ok(PollPage::default()),
+        }
     }
 }
