@@ -436,6 +436,26 @@ fn check_marketplace(item: &Item, m: &Marketplace, index: &Index, out: &mut Vec<
         )),
         _ => {}
     }
+    if channel == ChannelKind::EdiX12 {
+        if spec.edi.is_none() {
+            out.push(item.diagnostic(
+                "spec.edi",
+                None,
+                "channel edi-x12 needs the trading-partner settings: spec.edi.interchangeId at least",
+            ));
+        }
+        if endpoint
+            .seller_id
+            .as_deref()
+            .is_none_or(|id| id.is_empty() || id.len() > 15)
+        {
+            out.push(item.diagnostic(
+                "spec.endpoint.sellerId",
+                endpoint.seller_id.as_deref().map(quote),
+                "channel edi-x12 needs the partner's interchange id (1 to 15 characters) in spec.endpoint.sellerId",
+            ));
+        }
+    }
     if channel == ChannelKind::Amazon {
         if let Some(region) = &endpoint.region
             && !["na", "eu", "fe"].contains(&region.as_str())

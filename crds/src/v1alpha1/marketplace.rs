@@ -73,6 +73,11 @@ pub struct MarketplaceSpec {
     /// header, and how orders arrive. Only read for `channel: rest`; unset, the connector's defaults apply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rest: Option<RestPortal>,
+    /// Trading-partner settings of the `edi-x12` connector: our interchange id and qualifiers, delimiters, the
+    /// transport's folders and how long a partner has to acknowledge. Required for `channel: edi-x12`; the
+    /// partner's interchange id is `spec.endpoint.sellerId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edi: Option<EdiPartner>,
     /// The adapter Deployment.
     #[serde(default)]
     pub adapter: AdapterSettings,
@@ -225,6 +230,100 @@ pub struct RestOrderWebhook {
 
 fn default_max_skew_seconds() -> u32 {
     300
+}
+
+/// How we exchange ANSI X12 004010 interchanges with one trading partner.
+#[derive(KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EdiPartner {
+    /// Our interchange id: ISA06 of what we send, ISA08 of what we receive (1 to 15 characters).
+    #[schemars(regex(pattern = "^[A-Za-z0-9 ._-]{1,15}$"))]
+    pub interchange_id: String,
+    /// Qualifier of our interchange id (ISA05), for example `ZZ` (mutually defined), `01` (DUNS), `12` (phone).
+    #[serde(default = "default_qualifier")]
+    #[schemars(regex(pattern = "^[A-Z0-9]{2}$"))]
+    pub interchange_id_qualifier: String,
+    /// Qualifier of the partner's interchange id (ISA07).
+    #[serde(default = "default_qualifier")]
+    #[schemars(regex(pattern = "^[A-Z0-9]{2}$"))]
+    pub partner_id_qualifier: String,
+    /// Our application sender's code (GS02). Default: our interchange id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = "^[A-Za-z0-9 ._-]{2,15}$"))]
+    pub application_id: Option<String>,
+    /// The partner's application receiver's code (GS03). Default: the partner's interchange id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = "^[A-Za-z0-9 ._-]{2,15}$"))]
+    pub partner_application_id: Option<String>,
+    /// Element separator of what we send (ISA's fourth character). What we receive is read with the
+    /// delimiters its own ISA declares.
+    #[serde(default = "default_element_separator")]
+    #[schemars(length(min = 1, max = 1))]
+    pub element_separator: String,
+    /// Component (sub-element) separator of what we send (ISA16).
+    #[serde(default = "default_component_separator")]
+    #[schemars(length(min = 1, max = 1))]
+    pub component_separator: String,
+    /// Segment terminator of what we send.
+    #[serde(default = "default_segment_terminator")]
+    #[schemars(length(min = 1, max = 1))]
+    pub segment_terminator: String,
+    /// Production or test interchanges (ISA15 `P` or `T`).
+    #[serde(default)]
+    pub usage: EdiUsage,
+    /// Folder under the transport's base path where we put our interchanges. Default `in` (the partner's in).
+    #[serde(default = "default_outbound_dir")]
+    #[schemars(regex(pattern = "^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$"))]
+    pub outbound_dir: String,
+    /// Folder under the transport's base path where the partner puts its interchanges. Default `out`.
+    #[serde(default = "default_inbound_dir")]
+    #[schemars(regex(pattern = "^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$"))]
+    pub inbound_dir: String,
+    /// How long the partner has to answer one of our interchanges with a 997; after that it is reported as
+    /// unacknowledged and dead-lettered.
+    #[serde(default = "default_acknowledgement_deadline")]
+    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"))]
+    pub acknowledgement_deadline: Duration,
+}
+
+/// ISA15: whether interchanges are production or test data.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub enum EdiUsage {
+    /// `P`: production data.
+    #[default]
+    Production,
+    /// `T`: test data; a partner does not act on it.
+    Test,
+}
+
+fn default_qualifier() -> String {
+    "ZZ".to_owned()
+}
+
+fn default_element_separator() -> String {
+    "*".to_owned()
+}
+
+fn default_component_separator() -> String {
+    ">".to_owned()
+}
+
+fn default_segment_terminator() -> String {
+    "~".to_owned()
+}
+
+fn default_outbound_dir() -> String {
+    "in".to_owned()
+}
+
+fn default_inbound_dir() -> String {
+    "out".to_owned()
+}
+
+fn default_acknowledgement_deadline() -> Duration {
+    std::time::Duration::from_secs(24 * 3600).into()
 }
 
 /// Per-flow settings. A flow whose section is absent does not run.
