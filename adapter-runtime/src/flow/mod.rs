@@ -5,6 +5,7 @@ mod dead_letter;
 mod inbound;
 mod order_process;
 mod outbound;
+mod push;
 mod shutdown;
 mod sync;
 
@@ -12,5 +13,6 @@ pub use dead_letter::dead_letter;
 pub use inbound::{InboundFlow, InboundSettings, Polled, identity};
 pub use order_process::OrderProcess;
 pub use outbound::{MapFn, OutboundFlow, OutboundSettings, PrepareFn};
+pub use push::PushPublisher;
 pub use shutdown::Shutdown;
 pub use sync::SyncRunner;
