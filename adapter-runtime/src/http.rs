@@ -91,3 +91,17 @@ pub async fn serve(
         .with_graceful_shutdown(async move { shutdown.triggered().await })
         .await
 }
+
+/// Serves `/metrics`, `/healthz`, `/readyz` and a channel's own routes (its signed webhook) on the same port
+/// until `shutdown`: the routes the channel adds must not overlap these three.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
+    readiness: Arc<Readiness>,
+    channel_routes: Router,
+    shutdown: Shutdown,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(metrics, readiness).merge(channel_routes))
+        .with_graceful_shutdown(async move { shutdown.triggered().await })
+        .await
+}
