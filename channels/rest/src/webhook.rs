@@ -17,7 +17,7 @@ use adapter_runtime::canonical::Record;
 use adapter_runtime::config::AdapterConfig;
 use adapter_runtime::mapping::MappingPlan;
 use adapter_runtime::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, verify};
-use axum::Router;
+pub use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
