@@ -85,3 +85,42 @@ async fn with<C: Connector>(
     )
     .await
 }
+
+/// The channel's own HTTP routes for the adapter's server, if it has any: the `rest` channel's signed order
+/// webhook when `spec.rest.orders.webhook` is set. The route exists from the start and answers 503 until
+/// NATS is reached (the publisher connects in the background, so `/healthz` is served meanwhile).
+pub fn channel_routes(
+    config: &AdapterConfig,
+    metrics: Arc<Metrics>,
+) -> Result<Option<channel_rest::webhook::Router>, String> {
+    let Some(webhook) = channel_rest::Webhook::from_config(config)? else {
+        return Ok(None);
+    };
+    let publisher: Arc<std::sync::OnceLock<adapter_runtime::flow::PushPublisher>> = Arc::default();
+    let cell = publisher.clone();
+    let settings = config.clone();
+    tokio::spawn(async move {
+        match adapter_runtime::flow::PushPublisher::connect(
+            &settings,
+            crds::channel::Flow::Orders,
+            metrics,
+        )
+        .await
+        {
+            Ok(connected) => {
+                let _ = cell.set(connected);
+            }
+            Err(e) => tracing::error!(error = %e, "the order webhook cannot publish"),
+        }
+    });
+    let accept: channel_rest::webhook::Accept = Arc::new(move |record| {
+        let publisher = publisher.clone();
+        Box::pin(async move {
+            match publisher.get() {
+                Some(publisher) => publisher.publish(record).await.map(|_| ()),
+                None => Err("not connected to NATS yet".into()),
+            }
+        })
+    });
+    Ok(Some(Arc::new(webhook).router(accept)))
+}

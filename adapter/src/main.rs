@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use adapter_runtime::config::AdapterConfig;
 use adapter_runtime::flow::Shutdown;
-use adapter_runtime::http::{Readiness, serve};
+use adapter_runtime::http::{Readiness, serve, serve_with};
 use adapter_runtime::metrics::Metrics;
 use clap::Parser;
 use tracing::{error, info};
@@ -67,12 +67,22 @@ async fn run(config: AdapterConfig) -> Result<(), String> {
         .await
         .map_err(|e| format!("httpAddress {}: {e}", config.http_address))?;
     info!(address = %config.http_address, "serving /metrics, /healthz and /readyz");
-    let http = tokio::spawn(serve(
-        listener,
-        metrics.clone(),
-        readiness.clone(),
-        shutdown.clone(),
-    ));
+    let http = match adapter::channel_routes(&config, metrics.clone())? {
+        // The channel's webhook shares the port, so the Service that exposes metrics reaches it too.
+        Some(routes) => tokio::spawn(serve_with(
+            listener,
+            metrics.clone(),
+            readiness.clone(),
+            routes,
+            shutdown.clone(),
+        )),
+        None => tokio::spawn(serve(
+            listener,
+            metrics.clone(),
+            readiness.clone(),
+            shutdown.clone(),
+        )),
+    };
     tokio::spawn(adapter_runtime::service::stop_on_signal(shutdown.clone()));
     let result = adapter::run(config, shutdown.clone(), readiness, metrics).await;
     shutdown.trigger();
