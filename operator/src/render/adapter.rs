@@ -6,24 +6,21 @@ use std::path::PathBuf;
 
 use adapter_runtime::config::{AdapterConfig, Named};
 use crds::v1alpha1::{ChannelMapping, Marketplace, RateLimitPolicy};
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
-use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, Container, PodSpec, PodTemplateSpec, Service, ServiceAccount,
-    ServicePort, ServiceSpec, Volume, VolumeMount,
-};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use kube::ResourceExt;
 
-use super::hash::{CONFIG_HASH_ANNOTATION, config_hash};
+use super::hash::config_hash;
 use super::jetstream::{Topology, marketplace_topology};
 use super::workload;
 use super::{RenderError, child_meta, object_name};
 use crate::labels::standard_labels;
-use crate::settings::{NATS_CREDENTIALS_DIR, NATS_TLS_DIR, RenderSettings};
+use crate::settings::RenderSettings;
 
 /// Component label of adapter objects.
 pub const COMPONENT: &str = "adapter";
+/// The adapter binary in the image.
+pub const BINARY: &str = "/usr/local/bin/tradewind-adapter";
 /// Key of the configuration file in the ConfigMap.
 pub const CONFIG_KEY: &str = "adapter.yaml";
 /// Where the ConfigMap is mounted.
@@ -139,27 +136,12 @@ pub fn render_marketplace(
         )])),
         ..Default::default()
     };
-    let service_account = ServiceAccount {
-        metadata: child_meta(mp, object.clone(), labels.clone()),
-        // The adapter never talks to the Kubernetes API.
-        automount_service_account_token: Some(false),
-        ..Default::default()
-    };
-    let service = Service {
-        metadata: child_meta(mp, object.clone(), labels.clone()),
-        spec: Some(ServiceSpec {
-            selector: Some(labels.clone()),
-            ports: Some(vec![ServicePort {
-                name: Some(workload::METRICS_PORT_NAME.into()),
-                port: workload::METRICS_PORT,
-                target_port: Some(IntOrString::String(workload::METRICS_PORT_NAME.into())),
-                protocol: Some("TCP".into()),
-                ..Default::default()
-            }]),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    // The adapter never talks to the Kubernetes API.
+    let service_account = workload::service_account(child_meta(mp, object.clone(), labels.clone()));
+    let service = workload::metrics_service(
+        child_meta(mp, object.clone(), labels.clone()),
+        labels.clone(),
+    );
     let deployment = adapter_deployment(mp, &object, &labels, &hash, settings);
     let topology = marketplace_topology(&namespace, &name, spec, config.ack_wait);
     Ok(RenderedMarketplace {
@@ -182,101 +164,36 @@ fn adapter_deployment(
     settings: &RenderSettings,
 ) -> Deployment {
     let spec = &mp.spec;
-    let mut pod_labels = spec.adapter.pod_labels.clone();
-    // The selector's labels win over user pod labels, so that the Deployment always finds its pods.
-    pod_labels.extend(labels.clone());
-    let annotations = BTreeMap::from([(CONFIG_HASH_ANNOTATION.to_string(), hash.to_string())]);
-
-    let mut volumes = vec![Volume {
-        name: "config".into(),
-        config_map: Some(ConfigMapVolumeSource {
-            name: object.to_string(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }];
-    let mut mounts = vec![VolumeMount {
-        name: "config".into(),
-        mount_path: CONFIG_DIR.into(),
-        read_only: Some(true),
-        ..Default::default()
-    }];
-    let mut add = |(volume, mount)| {
-        volumes.push(volume);
-        mounts.push(mount);
-    };
-    add(workload::secret_volume(
-        "credentials",
-        &spec.credentials_secret_ref.name,
-        CREDENTIALS_DIR,
-    ));
-    if let Some(secret) = &settings.nats.credentials_secret {
-        add(workload::secret_volume(
-            "nats-credentials",
-            secret,
-            NATS_CREDENTIALS_DIR,
-        ));
-    }
-    if let Some(secret) = &settings.nats.tls_ca_secret {
-        add(workload::secret_volume("nats-tls", secret, NATS_TLS_DIR));
-    }
-
-    let container = Container {
-        name: COMPONENT.into(),
-        image: Some(settings.adapter_image.clone()),
-        args: Some(vec![
-            "--config".into(),
-            format!("{CONFIG_DIR}/{CONFIG_KEY}"),
-        ]),
-        ports: Some(vec![workload::metrics_port()]),
-        liveness_probe: Some(workload::liveness_probe()),
-        readiness_probe: Some(workload::readiness_probe()),
+    let mut volumes = vec![
+        workload::config_volume(object, CONFIG_DIR),
+        workload::secret_volume(
+            "credentials",
+            &spec.credentials_secret_ref.name,
+            CREDENTIALS_DIR,
+        ),
+    ];
+    volumes.extend(workload::nats_volumes(&settings.nats));
+    workload::deployment(workload::Workload {
+        metadata: child_meta(mp, object.to_string(), labels.clone()),
+        labels,
+        pod_labels: spec.adapter.pod_labels.clone(),
+        config_hash: hash,
+        container: COMPONENT,
+        image: &settings.adapter_image,
+        command: BINARY,
+        args: vec!["--config".into(), format!("{CONFIG_DIR}/{CONFIG_KEY}")],
+        replicas: spec.adapter.replicas,
         resources: spec.adapter.resources.clone(),
-        security_context: Some(workload::container_security_context()),
-        volume_mounts: Some(mounts),
-        ..Default::default()
-    };
-    Deployment {
-        metadata: ObjectMeta {
-            annotations: Some(annotations.clone()),
-            ..child_meta(mp, object.to_string(), labels.clone())
-        },
-        spec: Some(DeploymentSpec {
-            replicas: Some(spec.adapter.replicas),
-            selector: LabelSelector {
-                match_labels: Some(labels.clone()),
-                ..Default::default()
-            },
-            strategy: Some(DeploymentStrategy {
-                type_: Some("RollingUpdate".into()),
-                ..Default::default()
-            }),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(pod_labels),
-                    annotations: Some(annotations),
-                    ..Default::default()
-                }),
-                spec: Some(PodSpec {
-                    service_account_name: Some(object.to_string()),
-                    automount_service_account_token: Some(false),
-                    security_context: Some(workload::pod_security_context()),
-                    containers: vec![container],
-                    volumes: Some(volumes),
-                    termination_grace_period_seconds: Some(45),
-                    ..Default::default()
-                }),
-            },
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+        volumes,
+        service_account: object.to_string(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::render::hash::CONFIG_HASH_ANNOTATION;
 
     fn marketplace() -> Marketplace {
         serde_yaml_ng::from_str(
