@@ -7,6 +7,8 @@
 
 mod auth;
 pub mod bulk;
+mod feed_client;
+pub mod feeds;
 pub mod listings;
 pub mod orders;
 pub mod reconcile;
@@ -24,7 +26,7 @@ use chrono::{DateTime, Utc};
 use crds::channel::Flow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tracing::warn;
+use tracing::{info, warn};
 
 /// Amazon's production token endpoint.
 pub const DEFAULT_TOKEN_URL: &str = "https://api.amazon.com/auth/o2/token";
@@ -39,6 +41,14 @@ pub fn default_base_url(region: &str) -> Option<&'static str> {
     }
 }
 
+/// How long Amazon takes to process a JSON_LISTINGS_FEED until one has been measured: Amazon documents
+/// minutes, and two is what a small feed commonly takes. Each processed feed's measured turnaround replaces it.
+pub const DEFAULT_FEED_TURNAROUND: Duration = Duration::from_secs(120);
+
+/// Records fetched at once on the listings flows (the consumer's max ack pending): the backlog one choice
+/// between patches and a feed is made for.
+pub const LISTINGS_BATCH: usize = 1_000;
+
 /// How far back the first poll of a new marketplace reads orders.
 const FIRST_POLL_LOOKBACK: chrono::Duration = chrono::Duration::days(7);
 
@@ -50,6 +60,8 @@ pub struct AmazonConnector {
     lwa: auth::Lwa,
     http: reqwest::Client,
     resilience: Arc<Resilience>,
+    /// The feed turnaround `bulk::choose` assumes: the last one measured, or the default.
+    feed_turnaround: std::sync::Mutex<Duration>,
 }
 
 /// Where the orders poll stands: orders updated after `after`, and the page token while paging.
@@ -101,7 +113,84 @@ impl AmazonConnector {
             lwa,
             http: http_client(Duration::from_secs(30))?,
             resilience,
+            feed_turnaround: std::sync::Mutex::new(DEFAULT_FEED_TURNAROUND),
         })
+    }
+
+    /// Starts from `turnaround` as the feed processing time instead of [`DEFAULT_FEED_TURNAROUND`] (a
+    /// sandbox processes feeds in about a second).
+    pub fn with_feed_turnaround(self, turnaround: Duration) -> Self {
+        self.note_feed_turnaround(turnaround);
+        self
+    }
+
+    /// The feed processing time the next choice assumes.
+    pub fn feed_turnaround(&self) -> Duration {
+        *self
+            .feed_turnaround
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn note_feed_turnaround(&self, turnaround: Duration) {
+        *self
+            .feed_turnaround
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = turnaround;
+    }
+
+    /// Patches or a feed for `backlog` SKU updates, under Amazon's published limits.
+    pub fn plan(&self, backlog: usize) -> bulk::Plan {
+        let published = |name: &str| {
+            crds::channel::ChannelKind::Amazon
+                .operation(name)
+                .and_then(|op| op.published)
+        };
+        let (Some(patch), Some(create), Some(regional)) = (
+            published("patchListingsItem"),
+            published("createFeed"),
+            published("jsonListingsFeed"),
+        ) else {
+            return bulk::Plan {
+                route: bulk::Route::Patches,
+                patches_millis: 0,
+                feed_millis: 0,
+            };
+        };
+        bulk::choose(
+            backlog as u64,
+            &patch,
+            &[create, regional],
+            feeds::MAX_MESSAGES as u64,
+            u64::try_from(self.feed_turnaround().as_millis()).unwrap_or(u64::MAX),
+        )
+    }
+
+    /// Inventory, price or catalog updates: by patches or by feed, whichever drains them sooner.
+    async fn deliver_listings(
+        &self,
+        flow: Flow,
+        items: &[OutboundItem],
+    ) -> Vec<Result<(), ConnectorError>> {
+        let plan = self.plan(items.len());
+        info!(marketplace = %self.marketplace, %flow, items = items.len(), route = ?plan.route,
+            patches_ms = plan.patches_millis as u64, feed_ms = plan.feed_millis as u64, "listings batch");
+        match plan.route {
+            bulk::Route::Feed => {
+                let mut results = Vec::with_capacity(items.len());
+                for chunk in items.chunks(feeds::MAX_MESSAGES) {
+                    results.extend(self.send_feed(chunk).await);
+                }
+                results
+            }
+            bulk::Route::Patches => {
+                let mut results = Vec::with_capacity(items.len());
+                for item in items {
+                    results.push(self.patch_listing(item).await);
+                }
+                results
+            }
+        }
     }
 
     /// One SP-API call: the access token, the operation's guard, Amazon's error classification. A 403 drops
@@ -265,16 +354,29 @@ fn encode(segment: &str) -> String {
 }
 
 impl Connector for AmazonConnector {
-    fn max_batch(&self, _: Flow) -> usize {
-        // Per-SKU patches: a batch is worked through one call at a time under the operation's guard.
-        20
+    fn max_batch(&self, flow: Flow) -> usize {
+        match flow {
+            // The whole fetched backlog, so that patches or a feed is chosen for all of it.
+            Flow::Inventory | Flow::Price | Flow::Catalog => LISTINGS_BATCH,
+            // One call per record, worked through under the operation's guard.
+            _ => 20,
+        }
+    }
+
+    fn fetch_batch(&self, flow: Flow) -> usize {
+        match flow {
+            Flow::Inventory | Flow::Price | Flow::Catalog => LISTINGS_BATCH,
+            _ => 500,
+        }
     }
 
     async fn deliver(&self, flow: Flow, items: &[OutboundItem]) -> Vec<Result<(), ConnectorError>> {
+        if matches!(flow, Flow::Inventory | Flow::Price | Flow::Catalog) {
+            return self.deliver_listings(flow, items).await;
+        }
         let mut results = Vec::with_capacity(items.len());
         for item in items {
             let result = match flow {
-                Flow::Inventory | Flow::Price | Flow::Catalog => self.patch_listing(item).await,
                 Flow::Shipments => self.confirm_shipment(item).await,
                 Flow::Orders => order_update(item),
                 other => Err(ConnectorError::permanent(format!(

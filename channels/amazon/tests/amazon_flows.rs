@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use adapter_runtime::canonical::{InventoryPosition, Price, Record, Shipment};
-use adapter_runtime::config::{NatsSettings, resolve_from_items};
+use adapter_runtime::config::{AdapterConfig, NatsSettings, resolve_from_items};
 use adapter_runtime::envelope::Event;
 use adapter_runtime::flow::Shutdown;
 use adapter_runtime::http::Readiness;
@@ -53,8 +53,8 @@ struct Harness {
     _credentials: tempfile::TempDir,
 }
 
-/// The quickstart's amazon-us Marketplace, pointed at the sandbox, running in-process.
-async fn start() -> Harness {
+/// NATS and the sandbox, before the adapter runs (so that a test can publish a backlog first).
+async fn prepare() -> Harness {
     adapter_runtime::connectors::ensure_crypto_provider();
     let nats = NatsServer::start().await.unwrap();
     let sandbox = sandbox_amazon::start("127.0.0.1:0", Credentials::default())
@@ -69,6 +69,24 @@ async fn start() -> Harness {
     ] {
         std::fs::write(credentials.path().join(key), value).unwrap();
     }
+    Harness {
+        nats,
+        sandbox,
+        shutdown: Shutdown::new(),
+        _credentials: credentials,
+    }
+}
+
+/// The quickstart's amazon-us Marketplace, pointed at the sandbox, running in-process.
+async fn start() -> Harness {
+    let h = prepare().await;
+    run(&h, None, |_| {});
+    h
+}
+
+/// Runs the adapter for the quickstart's amazon-us Marketplace against the harness's sandbox; `turnaround`
+/// is the feed processing time the connector starts from, `adjust` changes the configuration first.
+fn run(h: &Harness, turnaround: Option<Duration>, adjust: impl FnOnce(&mut AdapterConfig)) {
     let schemas = crds::schema::SchemaSet::generated().unwrap();
     let (documents, errors) =
         crds::manifest::load_paths(&[workspace().join("examples/quickstart")]);
@@ -79,23 +97,26 @@ async fn start() -> Harness {
         NS,
         MP,
         NatsSettings {
-            url: nats.url(),
+            url: h.nats.url(),
             credentials_file: None,
             tls_ca_file: None,
         },
-        credentials.path().to_path_buf(),
+        h._credentials.path().to_path_buf(),
     )
     .unwrap();
-    config.spec.endpoint.base_url = Some(sandbox.url());
-    config.spec.endpoint.token_url = Some(sandbox.token_url());
+    config.spec.endpoint.base_url = Some(h.sandbox.url());
+    config.spec.endpoint.token_url = Some(h.sandbox.token_url());
     if let Some(orders) = config.spec.flows.orders.as_mut() {
         orders.poll_interval = Duration::from_millis(500).into();
     }
     config.ack_wait = Duration::from_secs(5);
+    adjust(&mut config);
     let resilience = Arc::new(Resilience::new(config.rate_limits.spec.clone(), 1));
-    let connector = AmazonConnector::from_config(&config, resilience.clone()).unwrap();
-    let shutdown = Shutdown::new();
-    let stop = shutdown.clone();
+    let mut connector = AmazonConnector::from_config(&config, resilience.clone()).unwrap();
+    if let Some(turnaround) = turnaround {
+        connector = connector.with_feed_turnaround(turnaround);
+    }
+    let stop = h.shutdown.clone();
     tokio::spawn(async move {
         adapter_runtime::app::run(
             config,
@@ -107,12 +128,6 @@ async fn start() -> Harness {
         )
         .await
     });
-    Harness {
-        nats,
-        sandbox,
-        shutdown,
-        _credentials: credentials,
-    }
 }
 
 fn event(id: String, record: Record) -> Event {
@@ -379,5 +394,236 @@ async fn orders_come_in_and_shipments_are_confirmed() {
     }
     let order_status = h.sandbox.snapshot().orders[0].status.clone();
     assert_eq!(order_status, "SHIPPED");
+    h.shutdown.trigger();
+}
+
+/// The whole of an SP-API model's definitions with `definition` at the root, as a validator.
+fn model_validator(model: &str, definition: &str) -> jsonschema::Validator {
+    validator(model, definition)
+}
+
+/// A JSON Schema document of specs/amazon as a validator.
+fn document_validator(file: &str) -> jsonschema::Validator {
+    let text = std::fs::read_to_string(workspace().join("specs/amazon").join(file)).unwrap();
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+fn assert_valid(validator: &jsonschema::Validator, what: &str, body: &Value) {
+    let errors: Vec<String> = validator.iter_errors(body).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{what}: {errors:?} in {body}");
+}
+
+#[tokio::test]
+async fn a_backlog_goes_as_one_feed_and_each_rejected_message_is_dead_lettered() {
+    let h = prepare().await;
+    h.sandbox.refuse_sku(
+        "TW-F-07",
+        "8541",
+        "The SKU 'TW-F-07' does not match any ASIN in this marketplace.",
+    );
+    // The backlog is waiting before the adapter starts, so that it is fetched as one batch.
+    for n in 0..30 {
+        publish_stock(&h, &format!("TW-F-{n:02}"), 10 + n).await;
+    }
+    // Feeds take the sandbox about a second; from that, 30 SKUs drain sooner by feed than by patches (5 s).
+    run(&h, Some(Duration::from_secs(1)), |_| {});
+    eventually(
+        Duration::from_secs(30),
+        "29 SKUs are listed and the refused one is dead-lettered",
+        || async {
+            let js = h.nats.jetstream().await.unwrap();
+            let letters = DeadLetterStore::new(js, Namespace::new(NS))
+                .list(Some(MP), Some(Flow::Inventory))
+                .await
+                .unwrap_or_default();
+            h.sandbox.snapshot().listings.len() == 29 && letters.len() == 1
+        },
+    )
+    .await;
+    let state = h.sandbox.snapshot();
+    assert_eq!(
+        state.listings["TW-F-03"].quantity,
+        Some(11),
+        "13 less the safety stock of 2"
+    );
+    assert!(!state.listings.contains_key("TW-F-07"));
+    assert_eq!(state.feeds.len(), 1, "one feed for the whole backlog");
+    assert_eq!((state.feeds[0].accepted, state.feeds[0].rejected), (29, 1));
+    let recorder = &h.sandbox.controls().recorder;
+    assert!(recorder.calls(Some("patchListingsItem")).is_empty());
+
+    let js = h.nats.jetstream().await.unwrap();
+    let letters = DeadLetterStore::new(js, Namespace::new(NS))
+        .list(Some(MP), Some(Flow::Inventory))
+        .await
+        .unwrap();
+    let reason = &letters[0].letter.reason;
+    assert!(
+        reason.contains("8541 The SKU 'TW-F-07' does not match any ASIN in this marketplace."),
+        "{reason}"
+    );
+    assert!(letters[0].letter.original_subject.ends_with("TW-F-07"));
+
+    // What the connector sent, against Amazon's schemas.
+    let feed_schema = document_validator("listings-feed-schema-v2.json");
+    let uploads = recorder.calls(Some("uploadFeedDocument"));
+    assert_eq!(uploads.len(), 1);
+    assert_valid(&feed_schema, "the feed document", &uploads[0].body);
+    let message_schema = document_validator("listings-feed-message-schema-v2.json");
+    for message in uploads[0].body["messages"].as_array().unwrap() {
+        assert_valid(&message_schema, "a feed message", message);
+    }
+    let spec = model_validator("feeds_2021-06-30.json", "CreateFeedSpecification");
+    for call in recorder.calls(Some("createFeed")) {
+        assert_valid(&spec, "createFeed", &call.body);
+    }
+    let spec = model_validator("feeds_2021-06-30.json", "CreateFeedDocumentSpecification");
+    for call in recorder.calls(Some("createFeedDocument")) {
+        assert_valid(&spec, "createFeedDocument", &call.body);
+    }
+    h.shutdown.trigger();
+}
+
+#[tokio::test]
+async fn sandbox_feed_answers_match_the_response_schemas() {
+    let h = prepare().await;
+    let http = reqwest::Client::new();
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", "amzn1.application-oa2-client.sandbox"),
+        ("client_secret", "sandbox-only-secret"),
+        ("refresh_token", "Atzr|sandbox-only-token"),
+    ];
+    let token: Value = http
+        .post(h.sandbox.token_url())
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_string();
+    let base = h.sandbox.url();
+    let call = |method: reqwest::Method, path: String, body: Option<Value>| {
+        let mut request = http
+            .request(method, format!("{base}{path}"))
+            .header("x-amz-access-token", &token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send()
+    };
+    let feeds = "feeds_2021-06-30.json";
+
+    let created = call(
+        reqwest::Method::POST,
+        "/feeds/2021-06-30/documents".into(),
+        Some(json!({"contentType": "application/json; charset=UTF-8"})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    assert_valid(
+        &model_validator(feeds, "CreateFeedDocumentResponse"),
+        "createFeedDocument",
+        &created,
+    );
+    let document = json!({"header": {"sellerId": "A1", "version": "2.0"}, "messages": [
+        {"messageId": 1, "sku": "S-1", "operationType": "PATCH", "productType": "PRODUCT",
+         "patches": [{"op": "replace", "path": "/attributes/fulfillment_availability", "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 3}]}]},
+        {"messageId": 2, "sku": "S-2", "operationType": "PATCH", "productType": "PRODUCT",
+         "patches": [{"op": "replace", "path": "/attributes/fulfillment_availability", "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": -3}]}]}]});
+    let uploaded = http
+        .put(created["url"].as_str().unwrap())
+        .body(document.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(uploaded.status().is_success());
+    let feed = call(
+        reqwest::Method::POST,
+        "/feeds/2021-06-30/feeds".into(),
+        Some(json!({"feedType": "JSON_LISTINGS_FEED", "marketplaceIds": ["ATVPDKIKX0DER"], "inputFeedDocumentId": created["feedDocumentId"]})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(feed.status(), 202);
+    let feed: Value = feed.json().await.unwrap();
+    assert_valid(
+        &model_validator(feeds, "CreateFeedResponse"),
+        "createFeed",
+        &feed,
+    );
+    let feed_id = feed["feedId"].as_str().unwrap().to_string();
+    let feed_schema = model_validator(feeds, "Feed");
+    let done = std::sync::Mutex::new(Value::Null);
+    eventually(Duration::from_secs(10), "the feed is done", || async {
+        let answer = call(
+            reqwest::Method::GET,
+            format!("/feeds/2021-06-30/feeds/{feed_id}"),
+            None,
+        )
+        .await
+        .unwrap();
+        // getFeed's bucket (2/s, burst 15) answers fast polling with 429.
+        if answer.status() == 429 {
+            return false;
+        }
+        let answer: Value = answer.json().await.unwrap();
+        assert_valid(&feed_schema, "getFeed", &answer);
+        let finished = answer["processingStatus"] == "DONE";
+        if finished {
+            *done.lock().unwrap() = answer;
+        }
+        finished
+    })
+    .await;
+    let done = done.into_inner().unwrap();
+    let result = done["resultFeedDocumentId"].as_str().unwrap();
+    let document: Value = call(
+        reqwest::Method::GET,
+        format!("/feeds/2021-06-30/documents/{result}"),
+        None,
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_valid(
+        &model_validator(feeds, "FeedDocument"),
+        "getFeedDocument",
+        &document,
+    );
+    let report: Value = http
+        .get(document["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_valid(
+        &document_validator("listings-feed-processing-report-schema-v2.json"),
+        "the processing report",
+        &report,
+    );
+    assert_eq!(report["issues"][0]["messageId"], 2);
+    assert_eq!(report["summary"]["messagesAccepted"], 1);
+
+    // Errors and throttling answer Amazon's ErrorList.
+    let refused = call(
+        reqwest::Method::POST,
+        "/feeds/2021-06-30/feeds".into(),
+        Some(json!({})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), 400);
+    let refused: Value = refused.json().await.unwrap();
+    assert_valid(&model_validator(feeds, "ErrorList"), "an error", &refused);
     h.shutdown.trigger();
 }

@@ -8,11 +8,13 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State as AxumState};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
+use axum::routing::{get, patch, post, put};
 use chrono::{DateTime, Utc};
 use sandbox::{RecordedCall, body_value};
 use serde_json::{Value, json};
 
+use crate::feeds;
+use crate::patches;
 use crate::state::{Shared, order_json};
 
 type S = AxumState<Arc<Shared>>;
@@ -29,13 +31,26 @@ pub fn router(state: Arc<Shared>) -> Router {
             "/orders/v0/orders/{order_id}/shipmentConfirmation",
             post(confirm_shipment),
         )
+        .route(
+            "/feeds/2021-06-30/documents",
+            post(feeds::create_feed_document),
+        )
+        .route(
+            "/feeds/2021-06-30/documents/{id}",
+            get(feeds::get_feed_document),
+        )
+        .route("/feeds/2021-06-30/feeds", post(feeds::create_feed))
+        .route("/feeds/2021-06-30/feeds/{feed_id}", get(feeds::get_feed))
+        .route("/_sandbox/uploads/{id}", put(feeds::upload))
+        .route("/_sandbox/documents/{id}", get(feeds::download))
+        .route("/_sandbox/refusals", post(sandbox_refusal))
         .route("/_sandbox/state", get(sandbox_state))
         .route("/_sandbox/orders", post(sandbox_order))
         .with_state(state)
 }
 
 /// Amazon's error body.
-fn errors(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn errors(status: StatusCode, code: &str, message: &str) -> Response {
     (
         status,
         [("content-type", "application/json")],
@@ -44,7 +59,7 @@ fn errors(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-fn json_response(status: StatusCode, body: Value) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: Value) -> Response {
     (
         status,
         [("content-type", "application/json")],
@@ -67,7 +82,7 @@ fn rate_header(operation: &str) -> String {
 
 /// What every SP-API operation does first: faults, the access token, the operation's bucket. `Some` is the
 /// answer to give instead of doing the work.
-async fn gate(state: &Shared, operation: &str, headers: &HeaderMap) -> Option<Response> {
+pub(crate) async fn gate(state: &Shared, operation: &str, headers: &HeaderMap) -> Option<Response> {
     if let Some(response) = state.controls.faults.apply(operation).await {
         return Some(response);
     }
@@ -83,22 +98,27 @@ async fn gate(state: &Shared, operation: &str, headers: &HeaderMap) -> Option<Re
         ));
     }
     if !state.allow(operation) {
-        let mut response = errors(
-            StatusCode::TOO_MANY_REQUESTS,
-            "QuotaExceeded",
-            "You exceeded your quota for the requested resource.",
-        );
-        if let Ok(value) = HeaderValue::from_str(&rate_header(operation)) {
-            response
-                .headers_mut()
-                .insert("x-amzn-RateLimit-Limit", value);
-        }
-        return Some(response);
+        return Some(throttled(operation));
     }
     None
 }
 
-fn record(
+/// Amazon's 429 for `operation`, with its rate in `x-amzn-RateLimit-Limit`.
+pub(crate) fn throttled(operation: &str) -> Response {
+    let mut response = errors(
+        StatusCode::TOO_MANY_REQUESTS,
+        "QuotaExceeded",
+        "You exceeded your quota for the requested resource.",
+    );
+    if let Ok(value) = HeaderValue::from_str(&rate_header(operation)) {
+        response
+            .headers_mut()
+            .insert("x-amzn-RateLimit-Limit", value);
+    }
+    response
+}
+
+pub(crate) fn record(
     state: &Shared,
     operation: &str,
     method: Method,
@@ -239,75 +259,26 @@ fn apply_patch(state: &Shared, sku: &str, query: &Option<String>, body: &[u8]) -
             "Missing required field: patches",
         );
     };
-    let mut issues = Vec::new();
-    let mut quantity = None;
-    let mut price = None;
-    for (i, p) in patches.iter().enumerate() {
-        let path = p.get("path").and_then(Value::as_str).unwrap_or_default();
-        let value = p.pointer("/value/0");
-        match path {
-            "/attributes/fulfillment_availability" => {
-                match value.and_then(|v| v.get("quantity")).and_then(Value::as_i64) {
-                    Some(q) if q >= 0 => quantity = Some(q),
-                    other => issues.push(json!({
-                        "code": "90220",
-                        "message": format!("'fulfillment_availability.quantity' must be a whole number of 0 or more (value: {})", other.map_or("missing".to_string(), |q| q.to_string())),
-                        "severity": "ERROR",
-                        "attributeNames": ["fulfillment_availability"],
-                    })),
-                }
-            }
-            "/attributes/purchasable_offer" => {
-                let amount = value
-                    .and_then(|v| v.pointer("/our_price/0/schedule/0/value_with_tax"))
-                    .and_then(|a| {
-                        a.as_str()
-                            .map(str::to_string)
-                            .or_else(|| a.as_f64().map(|f| f.to_string()))
-                    });
-                let currency = value
-                    .and_then(|v| v.get("currency"))
-                    .and_then(Value::as_str);
-                match (amount, currency) {
-                    (Some(amount), Some(currency)) if amount.parse::<rust_decimal::Decimal>().is_ok_and(|d| d > rust_decimal::Decimal::ZERO) => {
-                        price = Some((amount, currency.to_string()));
-                    }
-                    _ => issues.push(json!({
-                        "code": "90220",
-                        "message": format!("'purchasable_offer' needs a currency and a positive our_price (patch {i})"),
-                        "severity": "ERROR",
-                        "attributeNames": ["purchasable_offer"],
-                    })),
-                }
-            }
-            other => issues.push(json!({
-                "code": "90244",
-                "message": format!("The attribute path '{other}' is not supported by the sandbox"),
-                "severity": "ERROR",
-            })),
+    let submission = format!("{:x}", Utc::now().timestamp_nanos_opt().unwrap_or_default());
+    let checked = patches::check(patches);
+    let refused = state.refusal(sku);
+    match (checked, refused) {
+        (Ok(change), None) => {
+            state.lock().apply(sku, change);
+            json_response(
+                StatusCode::OK,
+                json!({"sku": sku, "status": "ACCEPTED", "submissionId": submission, "issues": []}),
+            )
+        }
+        (checked, refused) => {
+            let mut issues = checked.err().unwrap_or_default();
+            issues.extend(refused);
+            json_response(
+                StatusCode::OK,
+                json!({"sku": sku, "status": "INVALID", "submissionId": submission, "issues": issues}),
+            )
         }
     }
-    let submission = format!("{:x}", Utc::now().timestamp_nanos_opt().unwrap_or_default());
-    if !issues.is_empty() {
-        return json_response(
-            StatusCode::OK,
-            json!({"sku": sku, "status": "INVALID", "submissionId": submission, "issues": issues}),
-        );
-    }
-    let mut s = state.lock();
-    let listing = s.listings.entry(sku.to_string()).or_default();
-    listing.patches += 1;
-    if let Some(q) = quantity {
-        listing.quantity = Some(q);
-    }
-    if let Some((amount, currency)) = price {
-        listing.price = Some(amount);
-        listing.currency = Some(currency);
-    }
-    json_response(
-        StatusCode::OK,
-        json!({"sku": sku, "status": "ACCEPTED", "submissionId": submission, "issues": []}),
-    )
 }
 
 async fn get_listing(
@@ -541,4 +512,25 @@ async fn sandbox_order(AxumState(state): S, body: Bytes) -> Response {
         .unwrap_or("10.00");
     let id = state.place_order(sku, quantity, price);
     json_response(StatusCode::CREATED, json!({ "orderId": id }))
+}
+
+/// `{"sku": "...", "code": "8541", "message": "..."}`: Amazon refuses this SKU from now on, in patches and feed
+/// messages, with this issue.
+async fn sandbox_refusal(AxumState(state): S, body: Bytes) -> Response {
+    let request: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let (Some(sku), Some(message)) = (
+        request.get("sku").and_then(Value::as_str),
+        request.get("message").and_then(Value::as_str),
+    ) else {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "sku and message (text) are required"}),
+        );
+    };
+    let code = request
+        .get("code")
+        .and_then(Value::as_str)
+        .unwrap_or("8541");
+    state.refuse_sku(sku, code, message);
+    StatusCode::NO_CONTENT.into_response()
 }

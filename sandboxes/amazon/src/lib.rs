@@ -9,12 +9,14 @@
 //! faults and show what was received.
 
 mod api;
+pub mod feeds;
+pub mod patches;
 mod state;
 
 use std::sync::Arc;
 
 pub use sandbox::Running;
-pub use state::{Listing, PlacedOrder, State};
+pub use state::{DEFAULT_FEED_PROCESSING, FeedEntry, Listing, PlacedOrder, State};
 
 /// The credentials the sandbox accepts at its token endpoint (the quickstart's Secret holds these).
 #[derive(Clone, Debug)]
@@ -63,6 +65,16 @@ impl AmazonSandbox {
     /// Cancels an order as its buyer would.
     pub fn cancel_order(&self, order_id: &str) -> bool {
         self.state.cancel_order(order_id)
+    }
+
+    /// How long feeds take from `createFeed` to `DONE` from now on.
+    pub fn set_feed_processing(&self, processing: std::time::Duration) {
+        self.state.set_feed_processing(processing)
+    }
+
+    /// Amazon refuses `sku` from now on (patches answer `INVALID`, feed messages are reported) with this issue.
+    pub fn refuse_sku(&self, sku: &str, code: &str, message: &str) {
+        self.state.refuse_sku(sku, code, message)
     }
 
     /// Calls received, for assertions.

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use crds::channel::ChannelKind;
@@ -12,6 +12,31 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::Credentials;
+use crate::patches::Change;
+
+/// A feed or report document: its content type and content (absent until uploaded).
+pub type Document = (String, Option<Vec<u8>>);
+
+/// Feed processing time unless a test sets another: short, so that feeds finish within a test.
+pub const DEFAULT_FEED_PROCESSING: Duration = Duration::from_secs(1);
+
+impl State {
+    /// Applies a valid change to a SKU's listing.
+    pub fn apply(&mut self, sku: &str, change: Change) {
+        let listing = self.listings.entry(sku.to_string()).or_default();
+        listing.patches += 1;
+        if let Some(q) = change.quantity {
+            listing.quantity = Some(q);
+        }
+        if let Some((amount, currency)) = change.price {
+            listing.price = Some(amount);
+            listing.currency = Some(currency);
+        }
+        for (name, value) in change.attributes {
+            listing.attributes.insert(name, value);
+        }
+    }
+}
 
 /// One SKU's offer as the patches left it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -20,7 +45,29 @@ pub struct Listing {
     pub quantity: Option<i64>,
     pub price: Option<String>,
     pub currency: Option<String>,
+    /// Patch calls and feed messages applied.
     pub patches: u64,
+    /// Other attributes (catalog content) as last replaced.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, Value>,
+}
+
+/// A feed submitted with `createFeed`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedEntry {
+    pub feed_id: String,
+    pub feed_type: String,
+    pub marketplace_ids: Vec<String>,
+    pub input_feed_document_id: String,
+    pub created: DateTime<Utc>,
+    /// `IN_QUEUE`, `IN_PROGRESS`, `DONE`, `FATAL`.
+    pub processing_status: String,
+    pub processing_end: Option<DateTime<Utc>>,
+    pub result_feed_document_id: Option<String>,
+    /// Messages accepted and rejected by the processing report.
+    pub accepted: u64,
+    pub rejected: u64,
 }
 
 /// An order placed on the sandbox.
@@ -49,6 +96,7 @@ pub struct State {
     pub shipments: Vec<Value>,
     /// Access tokens issued by the token endpoint.
     pub tokens_issued: u64,
+    pub feeds: Vec<FeedEntry>,
 }
 
 pub struct Shared {
@@ -61,6 +109,13 @@ pub struct Shared {
     state: Mutex<State>,
     tokens: Mutex<HashSet<String>>,
     buckets: Mutex<HashMap<String, ServerBucket>>,
+    /// Uploaded feed documents and generated result documents, by id: (content type, content).
+    documents: Mutex<HashMap<String, Document>>,
+    /// How long a feed takes from `createFeed` to `DONE`.
+    feed_processing: Mutex<Duration>,
+    /// SKUs Amazon refuses, with the issue's code and message (fault injection for per-message failures).
+    refusals: Mutex<HashMap<String, (String, String)>>,
+    next_id: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -74,7 +129,80 @@ impl Shared {
             state: Mutex::new(State::default()),
             tokens: Mutex::new(HashSet::new()),
             buckets: Mutex::new(HashMap::new()),
+            documents: Mutex::new(HashMap::new()),
+            feed_processing: Mutex::new(DEFAULT_FEED_PROCESSING),
+            refusals: Mutex::new(HashMap::new()),
+            next_id: std::sync::atomic::AtomicU64::new(1),
         }
+    }
+
+    /// A new numeric id, unique in this sandbox.
+    pub fn next_id(&self) -> u64 {
+        self.next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 50_000
+    }
+
+    pub fn put_document(&self, id: &str, content_type: &str, content: Option<Vec<u8>>) {
+        self.documents
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), (content_type.to_string(), content));
+    }
+
+    /// Stores an upload to a document created earlier; `false` when there is no such document.
+    pub fn upload_document(&self, id: &str, content: Vec<u8>) -> bool {
+        match self
+            .documents
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(id)
+        {
+            Some(document) => {
+                document.1 = Some(content);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A document: `None` when unknown, `Some((content type, None))` when created but not uploaded.
+    pub fn document(&self, id: &str) -> Option<Document> {
+        self.documents
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    pub fn feed_processing(&self) -> Duration {
+        *self
+            .feed_processing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set_feed_processing(&self, processing: Duration) {
+        *self
+            .feed_processing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = processing;
+    }
+
+    pub fn refuse_sku(&self, sku: &str, code: &str, message: &str) {
+        self.refusals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(sku.to_string(), (code.to_string(), message.to_string()));
+    }
+
+    /// The issue Amazon raises for `sku`, when it is refused.
+    pub fn refusal(&self, sku: &str) -> Option<Value> {
+        self.refusals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(sku)
+            .map(|(code, message)| json!({"code": code, "message": message, "severity": "ERROR"}))
     }
 
     pub fn lock(&self) -> MutexGuard<'_, State> {
