@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use operator::render::manifests::{render_report, to_yaml};
+use operator::render::manifests::{render_bridges, render_report, to_yaml};
 use operator::settings::RenderSettings;
 
 fn examples_dir() -> PathBuf {
@@ -75,6 +75,63 @@ fn every_example_renders_as_its_golden_file() {
     );
 }
 
+/// Every ErpConnection of `folder`, rendered as its bridge, one YAML text each.
+fn render_bridge_folder(folder: &Path) -> BTreeMap<String, String> {
+    let (documents, errors) = crds::manifest::load_paths(&[folder.to_path_buf()]);
+    assert!(errors.is_empty(), "{folder:?}: {errors:?}");
+    let schemas = crds::schema::SchemaSet::generated().unwrap();
+    let report = crds::validation::validate(documents, &schemas);
+    let mut out = BTreeMap::new();
+    for ((_, name), rendered) in render_bridges(&report, &RenderSettings::example()) {
+        let rendered = rendered.unwrap();
+        // The rendered configuration reads back as the bridge reads it.
+        let reread =
+            adapter_runtime::bridge_config::BridgeConfig::parse(&name, &rendered.config_yaml)
+                .unwrap();
+        assert_eq!(reread, rendered.config, "{name}");
+        out.insert(name, operator::render::bridge::to_yaml(&rendered).unwrap());
+    }
+    out
+}
+
+/// Every example's ERP bridge equals `tests/golden/<example>/erp-connection-<name>.yaml`.
+#[test]
+fn every_example_bridge_renders_as_its_golden_file() {
+    let update = std::env::var_os("TRADEWIND_UPDATE_GOLDEN").is_some();
+    let golden_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut rendered_any = 0;
+    let mut mismatches = Vec::new();
+    for folder in std::fs::read_dir(examples_dir()).unwrap() {
+        let folder = folder.unwrap().path();
+        if !folder.is_dir() {
+            continue;
+        }
+        let example = folder.file_name().unwrap().to_string_lossy().to_string();
+        for (connection, text) in render_bridge_folder(&folder) {
+            rendered_any += 1;
+            let path = golden_root
+                .join(&example)
+                .join(format!("erp-connection-{connection}.yaml"));
+            if update {
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, &text).unwrap();
+                continue;
+            }
+            match std::fs::read_to_string(&path) {
+                Ok(expected) if expected == text => {}
+                Ok(_) => mismatches.push(format!("{} differs", path.display())),
+                Err(e) => mismatches.push(format!("{}: {e}", path.display())),
+            }
+        }
+    }
+    assert!(rendered_any >= 8, "only {rendered_any} bridges rendered");
+    assert!(
+        mismatches.is_empty(),
+        "golden files differ (set TRADEWIND_UPDATE_GOLDEN=1 to regenerate, then review):\n{}",
+        mismatches.join("\n")
+    );
+}
+
 #[test]
 fn no_credential_value_reaches_a_configmap() {
     for folder in std::fs::read_dir(examples_dir()).unwrap() {
@@ -98,7 +155,13 @@ fn no_credential_value_reaches_a_configmap() {
                     .unwrap_or_default()
             })
             .collect();
-        for (name, text) in render_folder(&folder) {
+        let mut rendered = render_folder(&folder);
+        rendered.extend(
+            render_bridge_folder(&folder)
+                .into_iter()
+                .map(|(name, text)| (format!("erp-connection-{name}"), text)),
+        );
+        for (name, text) in rendered {
             for value in &secret_values {
                 assert!(
                     !text.contains(value.as_str()),

@@ -4,16 +4,14 @@
 use crds::validation::{Report, Resource};
 
 use super::adapter::referenced_secrets;
+use super::bridge::{BridgeInputs, RenderedBridge, render_bridge};
 use super::jetstream::TopologyView;
 use super::{MarketplaceInputs, RenderError, RenderedMarketplace, render_marketplace};
 use crate::settings::RenderSettings;
 
-/// Every Marketplace of `report` rendered, by `(namespace, name)`, in the set's order.
-pub fn render_report(
-    report: &Report,
-    settings: &RenderSettings,
-) -> Vec<((String, String), Result<RenderedMarketplace, RenderError>)> {
-    let secrets: Vec<(String, String)> = report
+/// `(namespace, name)` of every Secret in the set.
+fn secrets_in(report: &Report) -> Vec<(String, String)> {
+    report
         .others
         .iter()
         .filter(|d| d.kind() == "Secret")
@@ -26,7 +24,80 @@ pub fn render_report(
                 .to_string();
             (namespace, d.name().to_string())
         })
-        .collect();
+        .collect()
+}
+
+/// A fixed uid: owner references are stable in golden files and diffs.
+const FIXED_UID: &str = "00000000-0000-4000-8000-000000000001";
+
+/// Every ErpConnection of `report` rendered as its bridge, by `(namespace, name)`, in the set's order; its
+/// marketplaces are the set's Marketplaces that reference it.
+pub fn render_bridges(
+    report: &Report,
+    settings: &RenderSettings,
+) -> Vec<((String, String), Result<RenderedBridge, RenderError>)> {
+    let secrets = secrets_in(report);
+    let mut out = Vec::new();
+    for item in &report.items {
+        let Resource::ErpConnection(connection) = &item.resource else {
+            continue;
+        };
+        let mut connection = (**connection).clone();
+        connection.metadata.namespace = Some(item.namespace.clone());
+        connection.metadata.uid = Some(FIXED_UID.into());
+        let marketplaces = report
+            .items
+            .iter()
+            .filter(|i| i.namespace == item.namespace)
+            .filter_map(|i| match &i.resource {
+                Resource::Marketplace(m) if m.spec.erp_connection_ref.name == item.name => {
+                    Some(i.name.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        let policy_name = connection
+            .spec
+            .sink
+            .rest
+            .as_ref()
+            .and_then(|r| r.rate_limit_policy_ref.as_ref())
+            .map(|r| r.name.clone());
+        let sink_rate_limits = policy_name.and_then(|name| {
+            report.items.iter().find_map(|i| match &i.resource {
+                Resource::RateLimitPolicy(p) if i.namespace == item.namespace && i.name == name => {
+                    Some((**p).clone())
+                }
+                _ => None,
+            })
+        });
+        let secret_versions = super::bridge::referenced_secrets(&connection, settings)
+            .into_iter()
+            .map(|name| {
+                let present = secrets.contains(&(item.namespace.clone(), name.clone()));
+                (name, present.then(|| "1".to_string()))
+            })
+            .collect();
+        let inputs = BridgeInputs {
+            connection: &connection,
+            marketplaces,
+            sink_rate_limits: sink_rate_limits.as_ref(),
+            secret_versions,
+        };
+        out.push((
+            (item.namespace.clone(), item.name.clone()),
+            render_bridge(&inputs, settings),
+        ));
+    }
+    out
+}
+
+/// Every Marketplace of `report` rendered, by `(namespace, name)`, in the set's order.
+pub fn render_report(
+    report: &Report,
+    settings: &RenderSettings,
+) -> Vec<((String, String), Result<RenderedMarketplace, RenderError>)> {
+    let secrets = secrets_in(report);
     let mut out = Vec::new();
     for item in &report.items {
         let Resource::Marketplace(marketplace) = &item.resource else {
@@ -34,8 +105,7 @@ pub fn render_report(
         };
         let mut marketplace = (**marketplace).clone();
         marketplace.metadata.namespace = Some(item.namespace.clone());
-        // A fixed uid: owner references are stable in golden files and diffs.
-        marketplace.metadata.uid = Some("00000000-0000-4000-8000-000000000001".into());
+        marketplace.metadata.uid = Some(FIXED_UID.into());
         let find = |kind: &str, name: &str| {
             report
                 .items

@@ -13,6 +13,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use kube::Resource;
 
 pub use adapter::{MarketplaceInputs, RenderedMarketplace, render_marketplace};
+pub use bridge::{BridgeInputs, RenderedBridge, render_bridge};
 
 /// Why a resource cannot be rendered; `field` is the path in the resource at fault.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
