@@ -73,7 +73,8 @@ async fn batches_go_to_the_configured_endpoint_with_the_credential() {
     assert_eq!(state.batches["inventory"], 1);
     assert_eq!(
         sandbox.controls().recorder.calls(Some("inventory")).len(),
-        5
+        4,
+        "the call with the wrong method is recorded as unknown"
     );
 }
 
@@ -108,14 +109,16 @@ async fn orders_are_paged_by_the_cursor_parameter() {
 
 #[tokio::test]
 async fn a_rate_limited_endpoint_answers_429_with_retry_after() {
-    let mut portal = Portal::default();
-    portal.limit = Some(crds::channel::PublishedLimit {
-        requests: 1,
-        per_millis: 2_000,
-        burst: 1,
-        unit: crds::channel::LimitUnit::Requests,
-        source: "test",
-    });
+    let portal = Portal {
+        limit: Some(crds::channel::PublishedLimit {
+            requests: 1,
+            per_millis: 2_000,
+            burst: 1,
+            unit: crds::channel::LimitUnit::Requests,
+            source: "test",
+        }),
+        ..Portal::default()
+    };
     let sandbox = start("127.0.0.1:0", portal).await.unwrap();
     let http = client();
     let url = format!("{}/price", sandbox.url());
