@@ -1,1 +1,3 @@
-//! EDI X12 004010 trading-partner connector (work in progress).
+//! EDI X12 004010 trading-partner connector.
+
+pub mod x12;
