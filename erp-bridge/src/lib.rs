@@ -1,18 +1,21 @@
-//! tradewind-bridge: runs one `ErpConnection`. ERP events come in from the PostgreSQL outbox and are
-//! published to JetStream; orders that passed each marketplace's order process go out to the ERP's REST API,
+//! tradewind-bridge: runs one `ErpConnection`. ERP events come in from the PostgreSQL outbox or a signed
+//! webhook and are published to JetStream; orders that passed each marketplace's order process go out to the ERP's REST API,
 //! exactly once in effect, and the ERP's answers go back to the channels.
 //!
-//! Implemented: the `postgresOutbox` source and the `rest` sink. The `webhook` and `nats` sources and the
+//! Implemented: the `postgresOutbox` and `webhook` sources and the `rest` sink. The `nats` source and the
 //! `postgres` and `nats` sinks are refused at start with the field named (see docs/erp.md).
 
 pub mod config;
+pub mod ingest;
 pub mod outbox;
 pub mod rest_sink;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use adapter_runtime::flow::Shutdown;
+use adapter_runtime::http::{Readiness, serve_with};
 use adapter_runtime::jetstream::{
     DeadLetterStore, Timeline, ensure_consumer, ensure_kv, ensure_stream,
 };
@@ -20,6 +23,7 @@ use adapter_runtime::metrics::Metrics;
 use adapter_runtime::resilience::Resilience;
 use adapter_runtime::topology::Namespace;
 use async_nats::jetstream;
+use axum::Router;
 use crds::channel::Flow;
 use crds::v1alpha1::RateLimitPolicySpec;
 use tokio::task::JoinSet;
@@ -34,9 +38,6 @@ const MAX_ACK_PENDING: i64 = 1_000;
 pub fn unsupported(config: &BridgeConfig) -> Vec<&'static str> {
     let spec = &config.spec;
     let mut out = Vec::new();
-    if spec.source.webhook.is_some() {
-        out.push("spec.source.webhook");
-    }
     if spec.source.nats.is_some() {
         out.push("spec.source.nats");
     }
@@ -49,16 +50,35 @@ pub fn unsupported(config: &BridgeConfig) -> Vec<&'static str> {
     out
 }
 
-/// Runs the bridge until `shutdown`.
+/// Where the bridge serves HTTP: `/metrics`, `/healthz`, `/readyz` and, with a webhook source, the webhook.
+pub struct Http {
+    pub listener: tokio::net::TcpListener,
+    /// Set ready once the streams exist and the sources and sinks are started.
+    pub readiness: Arc<Readiness>,
+}
+
+/// Runs the bridge until `shutdown`. With a webhook source it serves HTTP on `config.http_address` itself; the
+/// binary, which serves `/metrics` too, calls [`run_with`].
 pub async fn run(
     config: BridgeConfig,
     shutdown: Shutdown,
     metrics: Arc<Metrics>,
 ) -> Result<(), String> {
+    run_with(config, shutdown, metrics, None).await
+}
+
+/// Runs the bridge until `shutdown`, serving HTTP on `http` when given (else, only for a webhook source, on a
+/// listener bound to `config.http_address`).
+pub async fn run_with(
+    config: BridgeConfig,
+    shutdown: Shutdown,
+    metrics: Arc<Metrics>,
+    http: Option<Http>,
+) -> Result<(), String> {
     let missing = unsupported(&config);
     if !missing.is_empty() {
         return Err(format!(
-            "{}: not implemented in this build (supported: spec.source.postgresOutbox, spec.sink.rest)",
+            "{}: not implemented in this build (supported: spec.source.postgresOutbox, spec.source.webhook, spec.sink.rest)",
             missing.join(", ")
         ));
     }
@@ -89,6 +109,43 @@ pub async fn run(
         ensure_kv(&js, &ns.timeline_bucket()).await.map_err(e)?,
     ));
     let mut tasks = JoinSet::new();
+    let mut routes = Router::new();
+    if let (Some(hook), false) = (&config.spec.source.webhook, config.spec.suspend) {
+        let webhook = webhook::Webhook {
+            namespace: ns.clone(),
+            namespace_name: config.namespace.clone(),
+            erp: erp.clone(),
+            key: config
+                .secret(&hook.hmac_secret_ref)
+                .map_err(|e| format!("spec.source.webhook.hmacSecretRef: {e}"))?
+                .into_bytes(),
+            tolerance: hook.max_clock_skew.into(),
+            path: hook.path.clone(),
+            js: js.clone(),
+        };
+        routes = Arc::new(webhook).router();
+    }
+    let http = match http {
+        Some(http) => Some(http),
+        None if config.spec.source.webhook.is_some() => Some(Http {
+            listener: tokio::net::TcpListener::bind(&config.http_address)
+                .await
+                .map_err(|e| format!("httpAddress {}: {e}", config.http_address))?,
+            readiness: Arc::new(Readiness::starting()),
+        }),
+        None => None,
+    };
+    if let Some(http) = http {
+        info!(erp = %erp, address = ?http.listener.local_addr().ok(), "serving HTTP");
+        http.readiness.ready();
+        let stop = shutdown.clone();
+        let metrics = metrics.clone();
+        tasks.spawn(async move {
+            if let Err(e) = serve_with(http.listener, metrics, http.readiness, routes, stop).await {
+                error!(error = %e, "the HTTP server stopped");
+            }
+        });
+    }
     if config.spec.suspend {
         info!(erp = %erp, "suspended: nothing is read or posted until spec.suspend is false");
     } else {

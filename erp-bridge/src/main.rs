@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use adapter_runtime::flow::Shutdown;
-use adapter_runtime::http::{Readiness, serve};
+use adapter_runtime::http::Readiness;
 use adapter_runtime::metrics::Metrics;
 use adapter_runtime::service::{init_logging, stop_on_signal};
 use clap::Parser;
@@ -69,17 +69,13 @@ async fn run(config: BridgeConfig) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(&config.http_address)
         .await
         .map_err(|e| format!("httpAddress {}: {e}", config.http_address))?;
-    info!(address = %config.http_address, "serving /metrics, /healthz and /readyz");
-    let http = tokio::spawn(serve(
-        listener,
-        metrics.clone(),
-        readiness.clone(),
-        shutdown.clone(),
-    ));
+    info!(address = %config.http_address, "serving /metrics, /healthz, /readyz (and the webhook source)");
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    readiness.ready();
-    let result = erp_bridge::run(config, shutdown.clone(), metrics).await;
+    let http = erp_bridge::Http {
+        listener,
+        readiness,
+    };
+    let result = erp_bridge::run_with(config, shutdown.clone(), metrics, Some(http)).await;
     shutdown.trigger();
-    let _ = http.await;
     result
 }

@@ -13,64 +13,14 @@ use adapter_runtime::canonical::{Record, Validate};
 use adapter_runtime::envelope::{Event, encode};
 use adapter_runtime::flow::Shutdown;
 use adapter_runtime::jetstream::{DeadLetter, DeadLetterStore, ErrorClass, to_header_map};
-use adapter_runtime::topology::{Namespace, OrderUpdateKind};
+use adapter_runtime::topology::Namespace;
 use async_nats::jetstream;
 use chrono::{DateTime, Utc};
 use crds::channel::Flow;
 use tokio_postgres::{Client, NoTls};
 use tracing::{info, warn};
 
-/// Where an ERP record goes, or why it cannot.
-pub fn subject_for(
-    ns: &Namespace,
-    erp: &str,
-    record: &Record,
-) -> Result<(String, Flow, String), String> {
-    Ok(match record {
-        Record::Inventory(r) => {
-            let sku = r.sku.to_string();
-            (
-                ns.erp_subject(erp, Flow::Inventory, &sku),
-                Flow::Inventory,
-                sku,
-            )
-        }
-        Record::Price(r) => {
-            let sku = r.sku.to_string();
-            (ns.erp_subject(erp, Flow::Price, &sku), Flow::Price, sku)
-        }
-        Record::Product(r) => {
-            let sku = r.sku.to_string();
-            (ns.erp_subject(erp, Flow::Catalog, &sku), Flow::Catalog, sku)
-        }
-        Record::Shipment(s) => (
-            ns.shipment_subject(
-                erp,
-                s.marketplace.as_str(),
-                s.order_id.as_str(),
-                &s.shipment_id,
-            ),
-            Flow::Shipments,
-            s.order_id.to_string(),
-        ),
-        Record::OrderCancellation(c) => (
-            ns.order_update_subject(
-                erp,
-                c.marketplace.as_str(),
-                c.order_id.as_str(),
-                OrderUpdateKind::Cancelled,
-            ),
-            Flow::Orders,
-            c.order_id.to_string(),
-        ),
-        other => {
-            return Err(format!(
-                "a {} record does not come from an ERP (expected inventory, price, product, shipment or orderCancellation)",
-                other.event_type()
-            ));
-        }
-    })
-}
+pub use crate::ingest::subject_for;
 
 /// An outbox row as read.
 struct Row {
@@ -217,7 +167,7 @@ impl OutboxSource {
             subject,
             Event {
                 id: format!("{}:outbox:{}", self.erp, row.id),
-                source: format!("/tradewind/{}/erp/{}", self.namespace_name, self.erp),
+                source: crate::ingest::erp_source(&self.namespace_name, &self.erp),
                 time,
                 traceparent: None,
                 record,
