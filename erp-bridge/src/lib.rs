@@ -1,12 +1,13 @@
-//! tradewind-bridge: runs one `ErpConnection`. ERP events come in from the PostgreSQL outbox or a signed
-//! webhook and are published to JetStream; orders that passed each marketplace's order process go out to the ERP's REST API,
+//! tradewind-bridge: runs one `ErpConnection`. ERP events come in from the PostgreSQL outbox, a signed
+//! webhook or the ERP's own NATS subject and are published to JetStream; orders that passed each marketplace's order process go out to the ERP's REST API,
 //! exactly once in effect, and the ERP's answers go back to the channels.
 //!
-//! Implemented: the `postgresOutbox` and `webhook` sources and the `rest` sink. The `nats` source and the
-//! `postgres` and `nats` sinks are refused at start with the field named (see docs/erp.md).
+//! Implemented: the `postgresOutbox`, `webhook` and `nats` sources and the `rest` sink. The `postgres` and
+//! `nats` sinks are refused at start with the field named (see docs/erp.md).
 
 pub mod config;
 pub mod ingest;
+pub mod nats_source;
 pub mod outbox;
 pub mod rest_sink;
 pub mod webhook;
@@ -38,9 +39,6 @@ const MAX_ACK_PENDING: i64 = 1_000;
 pub fn unsupported(config: &BridgeConfig) -> Vec<&'static str> {
     let spec = &config.spec;
     let mut out = Vec::new();
-    if spec.source.nats.is_some() {
-        out.push("spec.source.nats");
-    }
     if spec.sink.postgres.is_some() {
         out.push("spec.sink.postgres");
     }
@@ -78,7 +76,7 @@ pub async fn run_with(
     let missing = unsupported(&config);
     if !missing.is_empty() {
         return Err(format!(
-            "{}: not implemented in this build (supported: spec.source.postgresOutbox, spec.source.webhook, spec.sink.rest)",
+            "{}: not implemented in this build (supported: spec.source.postgresOutbox, spec.source.webhook, spec.source.nats, spec.sink.rest)",
             missing.join(", ")
         ));
     }
@@ -162,6 +160,27 @@ pub async fn run_with(
                 dead_letters: dead_letters.clone(),
             };
             outbox::quoted_table(&source.table)?;
+            let stop = shutdown.clone();
+            tasks.spawn(async move { source.run(stop).await });
+        }
+        if let Some(nats) = &config.spec.source.nats {
+            let stream = nats_source::ingest_stream(&ns, &erp, &nats.subject);
+            let field = |e: adapter_runtime::jetstream::Error| {
+                format!("spec.source.nats.subject {:?}: {e}", nats.subject)
+            };
+            ensure_stream(&js, &stream).await.map_err(field)?;
+            let consumer = ensure_consumer(&js, &nats_source::ingest_consumer(&stream))
+                .await
+                .map_err(field)?;
+            let source = nats_source::NatsSource {
+                namespace: ns.clone(),
+                namespace_name: config.namespace.clone(),
+                erp: erp.clone(),
+                js: js.clone(),
+                consumer,
+                dead_letters: dead_letters.clone(),
+                metrics: metrics.clone(),
+            };
             let stop = shutdown.clone();
             tasks.spawn(async move { source.run(stop).await });
         }
