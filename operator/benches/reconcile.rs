@@ -64,6 +64,7 @@ async fn main() {
     let ctx = Arc::new(Context {
         client: client.clone(),
         settings: RenderSettings::example(),
+        nats_overrides: Default::default(),
         jetstream: None,
         recorder: Recorder::new(
             client.clone(),

@@ -10,7 +10,7 @@ use clap::Parser;
 use kube::runtime::events::{Recorder, Reporter};
 use operator::controller::{Context, run::run};
 use operator::metrics::Metrics;
-use operator::settings::{NatsConnection, RenderSettings};
+use operator::settings::{NatsConnection, NatsOverrides, RenderSettings};
 
 #[derive(Parser, Debug)]
 #[command(version, about)]
@@ -24,6 +24,10 @@ struct Args {
     /// Secret (in each workload's namespace) holding `ca.crt`.
     #[arg(long, env = "TRADEWIND_NATS_TLS_CA_SECRET")]
     nats_tls_ca_secret: Option<String>,
+    /// The chart's per-namespace NATS settings (`nats.yaml`: `default` and `namespaces`); absent file: the
+    /// `--nats-*` flags apply everywhere.
+    #[arg(long, env = "TRADEWIND_NATS_OVERRIDES")]
+    nats_overrides: Option<std::path::PathBuf>,
     /// Provision streams and consumers from the operator (it connects to `--nats-url`).
     #[arg(long, env = "TRADEWIND_PROVISION_JETSTREAM", default_value_t = true)]
     provision_jetstream: bool,
@@ -78,6 +82,14 @@ async fn serve(args: Args) -> Result<(), String> {
         credentials_secret: args.nats_credentials_secret.clone(),
         tls_ca_secret: args.nats_tls_ca_secret.clone(),
     };
+    let nats_overrides = match &args.nats_overrides {
+        Some(path) if path.exists() => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("--nats-overrides {}: {e}", path.display()))?;
+            NatsOverrides::parse(&text)?
+        }
+        _ => NatsOverrides::default(),
+    };
     let jetstream = if args.provision_jetstream {
         let nc = async_nats::connect(&args.nats_url)
             .await
@@ -100,6 +112,7 @@ async fn serve(args: Args) -> Result<(), String> {
             bridge_image: args.bridge_image,
             nats,
         },
+        nats_overrides,
         jetstream,
         recorder,
         resync: std::time::Duration::from_secs(args.resync_seconds),

@@ -66,3 +66,97 @@ impl RenderSettings {
         }
     }
 }
+
+/// NATS settings per namespace: the chart's default and each namespace's override, read from the file the
+/// chart mounts (`nats.yaml`, `TRADEWIND_NATS_OVERRIDES`). Only URLs and Secret names, never credentials.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatsOverrides {
+    /// The default; absent in the file, the operator's `--nats-*` flags apply.
+    #[serde(default)]
+    pub default: Option<NatsEntry>,
+    /// By namespace.
+    #[serde(default)]
+    pub namespaces: std::collections::BTreeMap<String, NatsEntry>,
+}
+
+/// One entry of the overrides file.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NatsEntry {
+    pub url: String,
+    #[serde(default)]
+    pub credentials_secret: Option<String>,
+    #[serde(default)]
+    pub tls_ca_secret: Option<String>,
+}
+
+impl From<&NatsEntry> for NatsConnection {
+    fn from(e: &NatsEntry) -> Self {
+        // An empty name means "none" (a Helm value left blank), never a Secret called "".
+        let named = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+        Self {
+            url: e.url.clone(),
+            credentials_secret: named(&e.credentials_secret),
+            tls_ca_secret: named(&e.tls_ca_secret),
+        }
+    }
+}
+
+impl NatsOverrides {
+    /// Parses the overrides file; errors name the field.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        serde_yaml_ng::from_str(text).map_err(|e| format!("NATS overrides: {e}"))
+    }
+
+    /// The NATS settings of `namespace`: its override, else the file's default, else `fallback`.
+    pub fn for_namespace(&self, namespace: &str, fallback: &NatsConnection) -> NatsConnection {
+        self.namespaces
+            .get(namespace)
+            .or(self.default.as_ref())
+            .map(NatsConnection::from)
+            .unwrap_or_else(|| fallback.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_namespace_override_wins_and_others_keep_the_default() {
+        // The shape the chart's templates/configmap.yaml writes.
+        let file = NatsOverrides::parse(
+            "default:\n  url: \"tls://nats:4222\"\n  credentialsSecret: \"tradewind-nats\"\nnamespaces:\n  shop-eu:\n    url: \"tls://nats.eu:4222\"\n    tlsCaSecret: \"\"\n",
+        )
+        .unwrap();
+        let flags = RenderSettings::example().nats;
+        let eu = file.for_namespace("shop-eu", &flags);
+        assert_eq!(eu.url, "tls://nats.eu:4222");
+        assert_eq!(eu.credentials_secret, None);
+        assert_eq!(eu.tls_ca_secret, None, "an empty name is no Secret");
+        let us = file.for_namespace("shop-us", &flags);
+        assert_eq!(us.credentials_secret.as_deref(), Some("tradewind-nats"));
+        assert_eq!(
+            NatsOverrides::default().for_namespace("x", &flags),
+            flags,
+            "no file: the flags"
+        );
+    }
+
+    #[test]
+    fn a_misspelt_key_is_refused_naming_it() {
+        let error =
+            NatsOverrides::parse("namespaces:\n  a:\n    url: x\n    credentialSecret: y\n")
+                .unwrap_err();
+        assert!(error.contains("credentialSecret"), "{error}");
+    }
+
+    #[test]
+    fn the_chart_renders_an_empty_namespaces_map_as_braces() {
+        let file =
+            NatsOverrides::parse("default:\n  url: \"nats://n:4222\"\nnamespaces: {}\n").unwrap();
+        assert!(file.namespaces.is_empty());
+    }
+}

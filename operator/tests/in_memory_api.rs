@@ -78,6 +78,7 @@ async fn harness() -> Harness {
             },
             ..RenderSettings::example()
         },
+        nats_overrides: Default::default(),
         jetstream: Some(nats.jetstream().await.unwrap()),
         recorder: Recorder::new(
             client.clone(),

@@ -1,7 +1,6 @@
 //! `Marketplace`: render the adapter from the Marketplace and what it references, apply it, provision its
 //! JetStream topology, and report Synced (applied) apart from Ready (pods available, credentials found).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crds::v1alpha1::{
@@ -9,7 +8,6 @@ use crds::v1alpha1::{
     condition,
 };
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -18,7 +16,7 @@ use kube::{Api, ResourceExt};
 
 use super::channel_mapping::jiff_now;
 use super::jetstream_status::read_counts;
-use super::{Context, Error, FIELD_MANAGER, FINALIZER, apply, record};
+use super::{Context, Error, FIELD_MANAGER, FINALIZER, apply, get_opt, record, secret_versions};
 use crate::render::adapter::referenced_secrets;
 use crate::render::jetstream::marketplace_topology;
 use crate::render::{MarketplaceInputs, RenderError, render_marketplace};
@@ -43,17 +41,6 @@ pub async fn reconcile(mp: Arc<Marketplace>, ctx: Arc<Context>) -> Result<Action
     })
 }
 
-async fn get_opt<K>(client: &kube::Client, namespace: &str, name: &str) -> Result<Option<K>, Error>
-where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-{
-    let api: Api<K> = Api::namespaced(client.clone(), namespace);
-    Ok(api.get_opt(name).await?)
-}
-
 async fn apply_marketplace(mp: Arc<Marketplace>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = mp.namespace().unwrap_or_default();
     let client = &ctx.client;
@@ -61,16 +48,9 @@ async fn apply_marketplace(mp: Arc<Marketplace>, ctx: Arc<Context>) -> Result<Ac
         get_opt(client, &namespace, &mp.spec.channel_mapping_ref.name).await?;
     let rate_limits: Option<RateLimitPolicy> =
         get_opt(client, &namespace, &mp.spec.rate_limit_policy_ref.name).await?;
-    let mut secret_versions = BTreeMap::new();
-    let mut missing_secrets = Vec::new();
-    for name in referenced_secrets(&mp, &ctx.settings) {
-        let secret: Option<Secret> = get_opt(client, &namespace, &name).await?;
-        let version = secret.and_then(|s| s.metadata.resource_version);
-        if version.is_none() {
-            missing_secrets.push(name.clone());
-        }
-        secret_versions.insert(name, version);
-    }
+    let settings = ctx.settings_for(&namespace);
+    let (secret_versions, missing_secrets) =
+        secret_versions(client, &namespace, referenced_secrets(&mp, &settings)).await?;
     let inputs = MarketplaceInputs {
         marketplace: &mp,
         mapping: mapping.as_ref(),
@@ -82,7 +62,7 @@ async fn apply_marketplace(mp: Arc<Marketplace>, ctx: Arc<Context>) -> Result<Ac
     let mut config_hash = None;
     let mut available = None;
     let mut flow_status = None;
-    match render_marketplace(&inputs, &ctx.settings) {
+    match render_marketplace(&inputs, &settings) {
         Err(RenderError { field, message }) => {
             observed.push(Observed::new(
                 condition::SYNCED,

@@ -15,8 +15,10 @@
 //! | `coordination.k8s.io` | leases | get, create, update (leader election) |
 
 pub mod channel_mapping;
+pub mod erp_connection;
 pub mod jetstream_status;
 pub mod marketplace;
+pub mod rate_limit_policy;
 pub mod run;
 
 use std::sync::Arc;
@@ -27,7 +29,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::settings::RenderSettings;
+use crate::settings::{NatsOverrides, RenderSettings};
 
 /// The one field manager of every apply.
 pub const FIELD_MANAGER: &str = "tradewind-operator";
@@ -37,12 +39,27 @@ pub const FINALIZER: &str = "tradewind.dev/jetstream-cleanup";
 /// What every reconcile shares.
 pub struct Context {
     pub client: Client,
+    /// Images and the default NATS settings (the operator's flags).
     pub settings: RenderSettings,
+    /// NATS settings per namespace (the chart's `nats.namespaceOverrides`); see [`Context::settings_for`].
+    pub nats_overrides: NatsOverrides,
     /// JetStream, when the operator provisions streams itself (absent: adapters ensure them at start).
     pub jetstream: Option<async_nats::jetstream::Context>,
     pub recorder: Recorder,
     /// Periodic resync: every resource is reconciled at least this often, repairing drift.
     pub resync: std::time::Duration,
+}
+
+impl Context {
+    /// The render settings of workloads in `namespace`: the images, and NATS as overridden for it.
+    pub fn settings_for(&self, namespace: &str) -> RenderSettings {
+        RenderSettings {
+            nats: self
+                .nats_overrides
+                .for_namespace(namespace, &self.settings.nats),
+            ..self.settings.clone()
+        }
+    }
 }
 
 /// A reconcile that failed for a reason worth retrying (API or NATS unavailable). Invalid resources are not
@@ -55,6 +72,81 @@ pub enum Error {
     JetStream(String),
     #[error("{0}")]
     Serialize(String),
+}
+
+/// The namespaced object `name`, or `None` when it does not exist.
+pub(crate) async fn get_opt<K>(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<K>, Error>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    Ok(api.get_opt(name).await?)
+}
+
+/// The `resourceVersion` of each named Secret (`None`: not found), and the names not found.
+pub(crate) async fn secret_versions(
+    client: &Client,
+    namespace: &str,
+    names: Vec<String>,
+) -> Result<
+    (
+        std::collections::BTreeMap<String, Option<String>>,
+        Vec<String>,
+    ),
+    Error,
+> {
+    let mut versions = std::collections::BTreeMap::new();
+    let mut missing = Vec::new();
+    for name in names {
+        let secret: Option<k8s_openapi::api::core::v1::Secret> =
+            get_opt(client, namespace, &name).await?;
+        let version = secret.and_then(|s| s.metadata.resource_version);
+        if version.is_none() {
+            missing.push(name.clone());
+        }
+        versions.insert(name, version);
+    }
+    Ok((versions, missing))
+}
+
+/// Writes `status` (serialized) to `object`'s status subresource with server-side apply, when it differs from
+/// what is stored: a resync that changes nothing writes nothing.
+pub(crate) async fn write_status<K, S>(
+    client: &Client,
+    object: &K,
+    previous: &S,
+    status: &S,
+) -> Result<(), Error>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+    S: Serialize + PartialEq,
+{
+    if status == previous {
+        return Ok(());
+    }
+    let api: Api<K> = Api::namespaced(client.clone(), &object.namespace().unwrap_or_default());
+    let body = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        &object.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Server-side apply of `object` (which carries its apiVersion and kind) under [`FIELD_MANAGER`], taking over

@@ -13,7 +13,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 
-use super::{Context, Error, channel_mapping, marketplace};
+use super::{Context, Error, channel_mapping, erp_connection, marketplace, rate_limit_policy};
 use crate::metrics::Metrics;
 
 fn dependants(
@@ -23,14 +23,46 @@ fn dependants(
     name: &str,
     ctx: &Context,
 ) -> Vec<ObjectRef<Marketplace>> {
+    let settings = ctx.settings_for(namespace.as_deref().unwrap_or_default());
     store
         .state()
         .iter()
         .filter(|mp| {
-            mp.namespace() == namespace && marketplace::references(mp, kind, name, &ctx.settings)
+            mp.namespace() == namespace && marketplace::references(mp, kind, name, &settings)
         })
         .map(|mp| ObjectRef::from_obj(&**mp))
         .collect()
+}
+
+/// The ErpConnections of `namespace` that reference `kind`/`name`.
+fn connection_dependants(
+    store: &Store<ErpConnection>,
+    kind: &'static str,
+    namespace: Option<String>,
+    name: &str,
+    ctx: &Context,
+) -> Vec<ObjectRef<ErpConnection>> {
+    let settings = ctx.settings_for(namespace.as_deref().unwrap_or_default());
+    store
+        .state()
+        .iter()
+        .filter(|e| {
+            e.namespace() == namespace && erp_connection::references(e, kind, name, &settings)
+        })
+        .map(|e| ObjectRef::from_obj(&**e))
+        .collect()
+}
+
+/// A reference to `name` in the namespace of the object that names it.
+fn named<K: kube::Resource<DynamicType = ()>>(
+    namespace: Option<String>,
+    name: Option<String>,
+) -> Option<ObjectRef<K>> {
+    let name = name?;
+    Some(match namespace {
+        Some(ns) => ObjectRef::new(&name).within(&ns),
+        None => ObjectRef::new(&name),
+    })
 }
 
 fn error_policy<K>(_: Arc<K>, error: &Error, _: Arc<Context>) -> Action {
@@ -86,16 +118,94 @@ pub async fn run(
             async {}
         });
     let mappings = Controller::new(
-        Api::<ChannelMapping>::all(client),
+        Api::<ChannelMapping>::all(client.clone()),
         watcher::Config::default(),
     )
-    .graceful_shutdown_on(stopped(shutdown))
-    .run(channel_mapping::reconcile, error_policy, ctx)
+    .graceful_shutdown_on(stopped(shutdown.clone()))
+    .run(channel_mapping::reconcile, error_policy, ctx.clone())
     .for_each(|result| {
         metrics.observe("ChannelMapping", result.is_ok());
         async {}
     });
-    futures::join!(marketplaces, mappings);
+
+    // ErpConnections own their bridge objects and follow the Marketplaces that use them (the bridge's
+    // configuration lists them), their sink's RateLimitPolicy and their Secrets.
+    let labelled =
+        watcher::Config::default().labels("app.kubernetes.io/managed-by=tradewind-operator");
+    let controller = Controller::new(
+        Api::<ErpConnection>::all(client.clone()),
+        watcher::Config::default(),
+    );
+    let store = controller.store();
+    let (e1, e2) = (store.clone(), store);
+    let (c1, c2) = (ctx.clone(), ctx.clone());
+    let connections = controller
+        .owns(Api::<Deployment>::all(client.clone()), labelled.clone())
+        .owns(Api::<ConfigMap>::all(client.clone()), labelled.clone())
+        .owns(Api::<Service>::all(client.clone()), labelled.clone())
+        .owns(Api::<ServiceAccount>::all(client.clone()), labelled)
+        .watches(
+            Api::<Marketplace>::all(client.clone()),
+            watcher::Config::default(),
+            |m| named::<ErpConnection>(m.namespace(), Some(m.spec.erp_connection_ref.name.clone())),
+        )
+        .watches(
+            Api::<RateLimitPolicy>::all(client.clone()),
+            watcher::Config::default(),
+            move |o| {
+                connection_dependants(&e1, "RateLimitPolicy", o.namespace(), &o.name_any(), &c1)
+            },
+        )
+        .watches(
+            Api::<Secret>::all(client.clone()),
+            watcher::Config::default(),
+            move |o| connection_dependants(&e2, "Secret", o.namespace(), &o.name_any(), &c2),
+        )
+        .graceful_shutdown_on(stopped(shutdown.clone()))
+        .run(erp_connection::reconcile, error_policy, ctx.clone())
+        .for_each(|result| {
+            metrics.observe("ErpConnection", result.is_ok());
+            async {}
+        });
+
+    // RateLimitPolicies report who references them: a Marketplace or ErpConnection change re-reconciles the
+    // policy it names.
+    let policies = Controller::new(
+        Api::<RateLimitPolicy>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .watches(
+        Api::<Marketplace>::all(client.clone()),
+        watcher::Config::default(),
+        |m| {
+            named::<RateLimitPolicy>(
+                m.namespace(),
+                Some(m.spec.rate_limit_policy_ref.name.clone()),
+            )
+        },
+    )
+    .watches(
+        Api::<ErpConnection>::all(client.clone()),
+        watcher::Config::default(),
+        |e| {
+            named::<RateLimitPolicy>(
+                e.namespace(),
+                e.spec
+                    .sink
+                    .rest
+                    .as_ref()
+                    .and_then(|r| r.rate_limit_policy_ref.as_ref())
+                    .map(|r| r.name.clone()),
+            )
+        },
+    )
+    .graceful_shutdown_on(stopped(shutdown))
+    .run(rate_limit_policy::reconcile, error_policy, ctx)
+    .for_each(|result| {
+        metrics.observe("RateLimitPolicy", result.is_ok());
+        async {}
+    });
+    futures::join!(marketplaces, mappings, connections, policies);
 }
 
 async fn stopped(shutdown: adapter_runtime::flow::Shutdown) {

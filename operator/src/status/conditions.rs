@@ -28,6 +28,25 @@ impl Observed {
     }
 }
 
+/// `Ready`: true when every one of `observed` is true, otherwise false with the first false one's reason and
+/// message. (`Degraded` is never in `observed` here: it is reported beside Ready, not against it.)
+pub fn ready_from(observed: &[Observed], ready_message: &str) -> Observed {
+    match observed.iter().find(|o| !o.status) {
+        None => Observed::new(
+            crds::v1alpha1::condition::READY,
+            true,
+            "Ready",
+            ready_message,
+        ),
+        Some(o) => Observed::new(
+            crds::v1alpha1::condition::READY,
+            false,
+            &o.reason,
+            o.message.clone(),
+        ),
+    }
+}
+
 /// The conditions after `observed`, keeping each unchanged condition's transition time. Returns the new list
 /// and the types whose status changed (for Events).
 pub fn merge(

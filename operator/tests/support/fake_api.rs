@@ -1,6 +1,8 @@
 //! A small in-memory Kubernetes API for `kube::Client`: objects by (resource, namespace, name); get, create,
 //! server-side apply (as a create-or-merge), merge and JSON patch, the status subresource, delete with
-//! finalizers. Enough for the operator's reconciles; no watch, no field ownership.
+//! finalizers, list (no selectors), and replace (PUT) with optimistic concurrency on `resourceVersion` (a stale
+//! version is a 409 Conflict, as leader election needs). Enough for the operator's reconciles; no watch, no
+//! field ownership.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -17,7 +19,7 @@ struct Store {
 }
 
 #[derive(Clone, Default)]
-pub struct FakeApi(Arc<Mutex<Store>>);
+pub struct FakeApi(Arc<Mutex<Store>>, Arc<Mutex<Option<String>>>);
 
 fn status(code: u16, reason: &str) -> (u16, Value) {
     (
@@ -85,6 +87,18 @@ fn json_patch(target: &mut Value, ops: &[Value]) -> Result<(), ()> {
 }
 
 impl FakeApi {
+    /// Sets the `creationTimestamp` of objects created from now on (default: the real time).
+    #[allow(dead_code)]
+    pub fn set_creation_time(&self, at: &str) {
+        *self.1.lock().unwrap() = Some(at.to_string());
+    }
+
+    fn created_at(&self) -> String {
+        self.1.lock().unwrap().clone().unwrap_or_else(|| {
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        })
+    }
+
     fn handle(
         &self,
         method: &http::Method,
@@ -119,14 +133,47 @@ impl FakeApi {
                     .and_then(Value::as_str)
                     .unwrap_or("generated")
                     .to_string();
+                let key = (plural.to_string(), namespace.to_string(), name.clone());
+                // Events are recorded again under the same name; only other kinds must be new.
+                if plural != "events" && store.objects.contains_key(&key) {
+                    return status(409, "AlreadyExists");
+                }
                 let mut object = body;
                 object["metadata"]["resourceVersion"] = json!(version);
                 object["metadata"]["uid"] = json!(format!("uid-{plural}-{name}"));
                 object["metadata"]["generation"] = json!(1);
+                object["metadata"]["creationTimestamp"] = json!(self.created_at());
                 store
                     .objects
                     .insert((plural.into(), namespace.into(), name), object.clone());
                 (201, object)
+            }
+            ("GET", None) => {
+                let items: Vec<Value> = store
+                    .objects
+                    .iter()
+                    .filter(|((p, ns, _), _)| p == plural && ns == namespace)
+                    .map(|(_, o)| o.clone())
+                    .collect();
+                (
+                    200,
+                    json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": version}, "items": items}),
+                )
+            }
+            ("PUT", Some(name)) => {
+                let key = (plural.to_string(), namespace.to_string(), name.to_string());
+                let Some(existing) = store.objects.get(&key) else {
+                    return status(404, "NotFound");
+                };
+                if body.pointer("/metadata/resourceVersion")
+                    != existing.pointer("/metadata/resourceVersion")
+                {
+                    return status(409, "Conflict");
+                }
+                let mut object = body;
+                object["metadata"]["resourceVersion"] = json!(version);
+                store.objects.insert(key, object.clone());
+                (200, object)
             }
             ("GET", Some(name)) => {
                 match store

@@ -1,0 +1,198 @@
+//! `ErpConnection`: render the ERP bridge from the connection, the Marketplaces that use it and its sink's
+//! RateLimitPolicy, apply it, and report Synced (applied) apart from Ready (bridge pods available, Secrets
+//! found), with the source and sink in use and how many Marketplaces reference it.
+
+use std::sync::Arc;
+
+use crds::v1alpha1::{
+    CommonStatus, ErpConnection, ErpConnectionSpec, ErpConnectionStatus, Marketplace,
+    RateLimitPolicy, condition,
+};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::ListParams;
+use kube::runtime::controller::Action;
+use kube::{Api, ResourceExt};
+
+use super::channel_mapping::jiff_now;
+use super::{Context, Error, apply, get_opt, record, secret_versions, write_status};
+use crate::render::bridge::referenced_secrets;
+use crate::render::{BridgeInputs, RenderError, render_bridge};
+use crate::status::conditions::{Observed, merge, ready_from};
+
+/// Names of the Marketplaces in `namespace` that reference the connection `name`.
+pub async fn users(ctx: &Context, namespace: &str, name: &str) -> Result<Vec<String>, Error> {
+    let api: Api<Marketplace> = Api::namespaced(ctx.client.clone(), namespace);
+    let mut names: Vec<String> = api
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|m| m.spec.erp_connection_ref.name == name)
+        .map(|m| m.name_any())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// The source and sink kinds as status shows them (`postgresOutbox`, `rest`, ...).
+pub fn kinds(spec: &ErpConnectionSpec) -> (Option<String>, Option<String>) {
+    let source = [
+        (spec.source.postgres_outbox.is_some(), "postgresOutbox"),
+        (spec.source.webhook.is_some(), "webhook"),
+        (spec.source.nats.is_some(), "nats"),
+    ];
+    let sink = [
+        (spec.sink.rest.is_some(), "rest"),
+        (spec.sink.postgres.is_some(), "postgres"),
+        (spec.sink.nats.is_some(), "nats"),
+    ];
+    let first = |options: &[(bool, &str)]| {
+        options
+            .iter()
+            .find(|(set, _)| *set)
+            .map(|(_, k)| (*k).to_string())
+    };
+    (first(&source), first(&sink))
+}
+
+pub async fn reconcile(erp: Arc<ErpConnection>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = erp.namespace().unwrap_or_default();
+    let name = erp.name_any();
+    let client = &ctx.client;
+    let settings = ctx.settings_for(&namespace);
+    let marketplaces = users(&ctx, &namespace, &name).await?;
+    let policy_name = erp
+        .spec
+        .sink
+        .rest
+        .as_ref()
+        .and_then(|r| r.rate_limit_policy_ref.as_ref())
+        .map(|r| r.name.clone());
+    let sink_rate_limits: Option<RateLimitPolicy> = match &policy_name {
+        Some(policy) => get_opt(client, &namespace, policy).await?,
+        None => None,
+    };
+    let (versions, missing) =
+        secret_versions(client, &namespace, referenced_secrets(&erp, &settings)).await?;
+    let inputs = BridgeInputs {
+        connection: &erp,
+        marketplaces: marketplaces.clone(),
+        sink_rate_limits: sink_rate_limits.as_ref(),
+        secret_versions: versions,
+    };
+
+    let mut observed = Vec::new();
+    match render_bridge(&inputs, &settings) {
+        Err(RenderError { field, message }) => observed.push(Observed::new(
+            condition::SYNCED,
+            false,
+            "InvalidReference",
+            format!("{field}: {message}"),
+        )),
+        Ok(rendered) => {
+            apply(client, &namespace, &rendered.service_account).await?;
+            apply(client, &namespace, &rendered.config_map).await?;
+            apply(client, &namespace, &rendered.service).await?;
+            let deployment: Deployment = apply(client, &namespace, &rendered.deployment).await?;
+            observed.push(Observed::new(
+                condition::SYNCED,
+                true,
+                "Applied",
+                "bridge objects applied",
+            ));
+            let wanted = rendered
+                .deployment
+                .spec
+                .as_ref()
+                .and_then(|s| s.replicas)
+                .unwrap_or(0);
+            let have = deployment
+                .status
+                .as_ref()
+                .and_then(|s| s.available_replicas)
+                .unwrap_or(0);
+            observed.push(Observed::new(
+                condition::ADAPTER_AVAILABLE,
+                have >= wanted,
+                if erp.spec.suspend {
+                    "Suspended"
+                } else if have >= wanted {
+                    "Available"
+                } else {
+                    "Progressing"
+                },
+                format!("{have} of {wanted} bridge replicas available"),
+            ));
+        }
+    }
+    observed.push(if missing.is_empty() {
+        Observed::new(
+            condition::CREDENTIALS_FOUND,
+            true,
+            "Found",
+            "every referenced Secret exists",
+        )
+    } else {
+        Observed::new(
+            condition::CREDENTIALS_FOUND,
+            false,
+            "SecretNotFound",
+            format!("Secret(s) not found: {}", missing.join(", ")),
+        )
+    });
+    observed.insert(0, ready_from(&observed, "bridge running"));
+
+    let previous = erp.status.clone().unwrap_or_default();
+    let generation = erp.metadata.generation;
+    let (conditions, transitions) = merge(
+        &previous.common.conditions,
+        &observed,
+        generation,
+        &Time(jiff_now()),
+    );
+    let (source_kind, sink_kind) = kinds(&erp.spec);
+    let status = ErpConnectionStatus {
+        common: CommonStatus {
+            observed_generation: generation,
+            conditions,
+            last_handled_requested_at: previous.common.last_handled_requested_at.clone(),
+        },
+        source_kind,
+        sink_kind,
+        used_by: Some(u32::try_from(marketplaces.len()).unwrap_or(u32::MAX)),
+        ..previous.clone()
+    };
+    write_status(client, &*erp, &previous, &status).await?;
+    for t in &transitions {
+        record(
+            &ctx,
+            &*erp,
+            !t.status,
+            &t.reason,
+            format!("{}: {}", t.type_, t.message),
+        )
+        .await;
+    }
+    Ok(Action::requeue(ctx.resync))
+}
+
+/// Whether `erp` references the object `kind`/`name` (for the watches that re-reconcile it).
+pub fn references(
+    erp: &ErpConnection,
+    kind: &str,
+    name: &str,
+    settings: &crate::settings::RenderSettings,
+) -> bool {
+    match kind {
+        "RateLimitPolicy" => erp
+            .spec
+            .sink
+            .rest
+            .as_ref()
+            .and_then(|r| r.rate_limit_policy_ref.as_ref())
+            .is_some_and(|r| r.name == name),
+        "Secret" => referenced_secrets(erp, settings).iter().any(|s| s == name),
+        _ => false,
+    }
+}
