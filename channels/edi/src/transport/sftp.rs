@@ -1,0 +1,289 @@
+//! SFTP (`sftp://host:port/dir`) with russh and russh-sftp, pure Rust: public-key authentication with the
+//! Secret's `ssh_private_key`, and the server's host key checked against the Secret's `known_hosts` line(s)
+//! before anything is sent. One SSH session per connector call (EDI traffic is a few files an hour; a
+//! partner's server often closes idle sessions anyway).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use russh::client;
+use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKey};
+use russh_sftp::client::SftpSession;
+
+use adapter_runtime::connector::ConnectorError;
+
+use super::{safe_name, temporary};
+
+/// Where and as whom.
+#[derive(Clone)]
+pub struct SftpSettings {
+    pub host: String,
+    pub port: u16,
+    /// The base path on the server, every folder being under it.
+    pub base: String,
+    pub username: String,
+    pub key: Arc<PrivateKey>,
+    /// The host keys accepted for this server.
+    pub known_hosts: Vec<PublicKey>,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for SftpSettings {
+    // The private key is never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SftpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("base", &self.base)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The host keys of `known_hosts` text that apply to `host`:`port`: lines whose host list names the host
+/// (`host`, `[host]:port`, or `*`), or lines holding only a key type and key.
+pub fn host_keys(text: &str, host: &str, port: u16) -> Result<Vec<PublicKey>, String> {
+    let bracketed = format!("[{host}]:{port}");
+    let mut keys = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        let (hosts, key) = match parts.as_slice() {
+            [kind, key, ..] if kind.starts_with("ssh-") || kind.starts_with("ecdsa-") => {
+                (None, *key)
+            }
+            [hosts, _kind, key, ..] => (Some(*hosts), *key),
+            _ => {
+                return Err(format!(
+                    "known_hosts line {} is not `host keytype key`",
+                    i + 1
+                ));
+            }
+        };
+        let applies = hosts.is_none_or(|hosts| {
+            hosts
+                .split(',')
+                .any(|h| h == "*" || h == bracketed || (port == 22 && h == host))
+                || hosts.split(',').any(|h| h == host)
+        });
+        if applies {
+            keys.push(
+                russh::keys::parse_public_key_base64(key)
+                    .map_err(|e| format!("known_hosts line {}: {e}", i + 1))?,
+            );
+        }
+    }
+    if keys.is_empty() {
+        return Err(format!("known_hosts has no key for {host} port {port}"));
+    }
+    Ok(keys)
+}
+
+struct Verifier {
+    accepted: Vec<PublicKey>,
+}
+
+impl client::Handler for Verifier {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        server_public_key: &PublicKey,
+    ) -> Result<bool, Self::Error> {
+        Ok(self
+            .accepted
+            .iter()
+            .any(|k| k.key_data() == server_public_key.key_data()))
+    }
+}
+
+pub struct Sftp {
+    settings: SftpSettings,
+}
+
+fn retryable(action: &str, e: impl std::fmt::Display) -> ConnectorError {
+    ConnectorError::retryable(format!("SFTP {action}: {e}"))
+}
+
+impl Sftp {
+    pub fn new(settings: SftpSettings) -> Self {
+        Self { settings }
+    }
+
+    fn path(&self, dir: &str, name: &str) -> String {
+        let base = self.settings.base.trim_end_matches('/');
+        match (dir.is_empty(), name.is_empty()) {
+            (true, true) => base.to_string(),
+            (true, false) => format!("{base}/{name}"),
+            (false, true) => format!("{base}/{dir}"),
+            (false, false) => format!("{base}/{dir}/{name}"),
+        }
+    }
+
+    /// Connects, checks the host key, authenticates and opens the SFTP subsystem.
+    async fn session(&self) -> Result<(SftpSession, client::Handle<Verifier>), ConnectorError> {
+        let s = &self.settings;
+        let config = Arc::new(client::Config {
+            inactivity_timeout: Some(s.timeout),
+            ..Default::default()
+        });
+        let verifier = Verifier {
+            accepted: s.known_hosts.clone(),
+        };
+        let connect = client::connect(config, (s.host.as_str(), s.port), verifier);
+        let mut handle = tokio::time::timeout(s.timeout, connect)
+            .await
+            .map_err(|_| {
+                retryable(
+                    "connect",
+                    format!(
+                        "no answer from {}:{} within {:?}",
+                        s.host, s.port, s.timeout
+                    ),
+                )
+            })?
+            .map_err(|e| match e {
+                // A host key that is not the known one is a configuration problem, or an attack: no retry.
+                russh::Error::UnknownKey => ConnectorError::permanent(format!(
+                    "SFTP server {}:{} presented a host key that is not in known_hosts",
+                    s.host, s.port
+                )),
+                other => retryable("connect", other),
+            })?;
+        let hash = handle
+            .best_supported_rsa_hash()
+            .await
+            .map_err(|e| retryable("negotiate", e))?
+            .flatten();
+        let auth = handle
+            .authenticate_publickey(&s.username, PrivateKeyWithHashAlg::new(s.key.clone(), hash))
+            .await
+            .map_err(|e| retryable("authenticate", e))?;
+        if !matches!(auth, russh::client::AuthResult::Success) {
+            return Err(ConnectorError::permanent(format!(
+                "SFTP server {}:{} refused the key of user {:?}",
+                s.host, s.port, s.username
+            )));
+        }
+        let channel = handle
+            .channel_open_session()
+            .await
+            .map_err(|e| retryable("open a channel", e))?;
+        channel
+            .request_subsystem(true, "sftp")
+            .await
+            .map_err(|e| retryable("start the sftp subsystem", e))?;
+        let sftp = SftpSession::new(channel.into_stream())
+            .await
+            .map_err(|e| retryable("start the sftp session", e))?;
+        Ok((sftp, handle))
+    }
+
+    async fn done(sftp: SftpSession, handle: client::Handle<Verifier>) {
+        let _ = sftp.close().await;
+        let _ = handle
+            .disconnect(russh::Disconnect::ByApplication, "", "en")
+            .await;
+    }
+
+    async fn ensure_dir(sftp: &SftpSession, path: &str) -> Result<(), ConnectorError> {
+        if !sftp
+            .try_exists(path)
+            .await
+            .map_err(|e| retryable("stat", e))?
+        {
+            sftp.create_dir(path)
+                .await
+                .map_err(|e| retryable(&format!("mkdir {path}"), e))?;
+        }
+        Ok(())
+    }
+
+    pub async fn put(&self, dir: &str, name: &str, bytes: &[u8]) -> Result<(), ConnectorError> {
+        let (sftp, handle) = self.session().await?;
+        let result = async {
+            Self::ensure_dir(&sftp, &self.path(dir, "")).await?;
+            let part = self.path(dir, &temporary(name));
+            let target = self.path(dir, name);
+            let mut file = sftp
+                .create(&part)
+                .await
+                .map_err(|e| retryable(&format!("create {part}"), e))?;
+            use tokio::io::AsyncWriteExt;
+            file.write_all(bytes)
+                .await
+                .map_err(|e| retryable(&format!("write {part}"), e))?;
+            file.shutdown()
+                .await
+                .map_err(|e| retryable(&format!("close {part}"), e))?;
+            sftp.rename(&part, &target)
+                .await
+                .map_err(|e| retryable(&format!("rename to {target}"), e))
+        }
+        .await;
+        Self::done(sftp, handle).await;
+        result
+    }
+
+    pub async fn list(&self, dir: &str) -> Result<Vec<String>, ConnectorError> {
+        let (sftp, handle) = self.session().await?;
+        let path = self.path(dir, "");
+        let result = async {
+            if !sftp
+                .try_exists(&path)
+                .await
+                .map_err(|e| retryable("stat", e))?
+            {
+                return Ok(Vec::new());
+            }
+            let entries = sftp
+                .read_dir(&path)
+                .await
+                .map_err(|e| retryable(&format!("list {path}"), e))?;
+            Ok(entries
+                .filter(|e| e.file_type().is_file())
+                .map(|e| e.file_name())
+                .filter(|n| safe_name(n))
+                .collect())
+        }
+        .await;
+        Self::done(sftp, handle).await;
+        result
+    }
+
+    pub async fn get(&self, dir: &str, name: &str) -> Result<Vec<u8>, ConnectorError> {
+        let (sftp, handle) = self.session().await?;
+        let path = self.path(dir, name);
+        let result = sftp
+            .read(&path)
+            .await
+            .map_err(|e| retryable(&format!("read {path}"), e));
+        Self::done(sftp, handle).await;
+        result
+    }
+
+    pub async fn move_to(&self, dir: &str, name: &str, to: &str) -> Result<(), ConnectorError> {
+        let (sftp, handle) = self.session().await?;
+        let result = async {
+            Self::ensure_dir(&sftp, &self.path(dir, to)).await?;
+            let from = self.path(dir, name);
+            if !sftp
+                .try_exists(&from)
+                .await
+                .map_err(|e| retryable("stat", e))?
+            {
+                return Ok(());
+            }
+            let target = self.path(dir, &format!("{to}/{name}"));
+            sftp.rename(&from, &target)
+                .await
+                .map_err(|e| retryable(&format!("move {from}"), e))
+        }
+        .await;
+        Self::done(sftp, handle).await;
+        result
+    }
+}
