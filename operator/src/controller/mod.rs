@@ -20,6 +20,7 @@ pub mod jetstream_status;
 pub mod marketplace;
 pub mod rate_limit_policy;
 pub mod run;
+pub mod sync_schedule;
 
 use std::sync::Arc;
 

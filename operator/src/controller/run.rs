@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crds::v1alpha1::{ChannelMapping, ErpConnection, Marketplace, RateLimitPolicy};
+use crds::v1alpha1::{ChannelMapping, ErpConnection, Marketplace, RateLimitPolicy, SyncSchedule};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
@@ -13,7 +13,9 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 
-use super::{Context, Error, channel_mapping, erp_connection, marketplace, rate_limit_policy};
+use super::{
+    Context, Error, channel_mapping, erp_connection, marketplace, rate_limit_policy, sync_schedule,
+};
 use crate::metrics::Metrics;
 
 fn dependants(
@@ -199,13 +201,43 @@ pub async fn run(
             )
         },
     )
-    .graceful_shutdown_on(stopped(shutdown))
-    .run(rate_limit_policy::reconcile, error_policy, ctx)
+    .graceful_shutdown_on(stopped(shutdown.clone()))
+    .run(rate_limit_policy::reconcile, error_policy, ctx.clone())
     .for_each(|result| {
         metrics.observe("RateLimitPolicy", result.is_ok());
         async {}
     });
-    futures::join!(marketplaces, mappings, connections, policies);
+
+    // SyncSchedules requeue themselves at their next due time; a change of their Marketplace (created,
+    // flows changed) re-validates them.
+    let controller = Controller::new(
+        Api::<SyncSchedule>::all(client.clone()),
+        watcher::Config::default(),
+    );
+    let store = controller.store();
+    let schedules = controller
+        .watches(
+            Api::<Marketplace>::all(client),
+            watcher::Config::default(),
+            move |m| {
+                store
+                    .state()
+                    .iter()
+                    .filter(|s| {
+                        s.namespace() == m.namespace()
+                            && s.spec.marketplace_ref.name == m.name_any()
+                    })
+                    .map(|s| ObjectRef::from_obj(&**s))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .graceful_shutdown_on(stopped(shutdown))
+        .run(sync_schedule::reconcile, error_policy, ctx)
+        .for_each(|result| {
+            metrics.observe("SyncSchedule", result.is_ok());
+            async {}
+        });
+    futures::join!(marketplaces, mappings, connections, policies, schedules);
 }
 
 async fn stopped(shutdown: adapter_runtime::flow::Shutdown) {
