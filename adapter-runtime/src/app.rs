@@ -267,6 +267,7 @@ pub async fn run<C: Connector>(
             ensure_kv(&js, &ns.sync_run_bucket()).await.map_err(e)?,
         )),
         drain_deadline: SYNC_DRAIN_DEADLINE,
+        progress_every: crate::topology::DEFAULT_ACK_WAIT / 3,
         running: Default::default(),
     });
     let stop = shutdown.clone();

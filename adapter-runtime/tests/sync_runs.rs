@@ -20,7 +20,7 @@ use adapter_runtime::jetstream::{
 };
 use adapter_runtime::metrics::Metrics;
 use adapter_runtime::sync::{SyncCommand, SyncRunReport, run_id};
-use adapter_runtime::topology::Namespace;
+use adapter_runtime::topology::{ConsumerDef, Namespace};
 use async_nats::jetstream;
 use chrono::{TimeZone, Utc};
 use crds::channel::Flow;
@@ -111,11 +111,22 @@ struct Setup {
     runs: Arc<SyncRuns>,
     cursors: Arc<CursorStore>,
     shutdown: Shutdown,
+    consumer_def: ConsumerDef,
+    inbound: Arc<InboundFlow<Channel>>,
+    /// The inventory flow, until it is started.
+    outbound: Option<OutboundFlow<Channel>>,
 }
 
 /// An adapter for marketplace `shop` with an inventory flow and an orders flow whose own poll loop is not
 /// started (so that only sync runs poll), and its sync runner.
 async fn start(orders: Vec<Order>) -> Setup {
+    let mut setup = prepare(orders).await;
+    setup.start_outbound();
+    setup.spawn_runner().await;
+    setup
+}
+
+async fn prepare(orders: Vec<Order>) -> Setup {
     let server = NatsServer::start().await.unwrap();
     let js = jetstream::new(server.client().await.unwrap());
     let ns = Namespace::new("test");
@@ -162,9 +173,6 @@ async fn start(orders: Vec<Order>) -> Setup {
         map: None,
         metrics: metrics.clone(),
     };
-    let stop = shutdown.clone();
-    tokio::spawn(async move { outbound.run(stop).await });
-
     let inbound = Arc::new(InboundFlow {
         settings: InboundSettings {
             namespace: "test".into(),
@@ -178,22 +186,6 @@ async fn start(orders: Vec<Order>) -> Setup {
         timeline: None,
         metrics,
     });
-    let runner = Arc::new(SyncRunner {
-        namespace: ns.clone(),
-        marketplace: "shop".into(),
-        js: js.clone(),
-        commands: ensure_consumer(&js, &ns.command_consumer("shop"))
-            .await
-            .unwrap(),
-        outbound: HashMap::from([(Flow::Inventory, consumer_def)]),
-        inbound: HashMap::from([(Flow::Orders, inbound)]),
-        cursors: cursors.clone(),
-        runs: runs.clone(),
-        drain_deadline: Duration::from_secs(30),
-        running: Default::default(),
-    });
-    let stop = shutdown.clone();
-    tokio::spawn(async move { runner.run(stop).await });
     Setup {
         _server: server,
         js,
@@ -202,10 +194,48 @@ async fn start(orders: Vec<Order>) -> Setup {
         runs,
         cursors,
         shutdown,
+        consumer_def,
+        inbound,
+        outbound: Some(outbound),
+    }
+}
+
+/// The command consumer with a short ack wait, so that a command of a crashed runner comes back quickly.
+fn command_consumer(ns: &Namespace) -> ConsumerDef {
+    ConsumerDef {
+        ack_wait: Duration::from_secs(1),
+        ..ns.command_consumer("shop")
     }
 }
 
 impl Setup {
+    fn start_outbound(&mut self) {
+        let outbound = self.outbound.take().unwrap();
+        let stop = self.shutdown.clone();
+        tokio::spawn(async move { outbound.run(stop).await });
+    }
+
+    /// Starts a sync runner, as an adapter replica does.
+    async fn spawn_runner(&self) -> tokio::task::JoinHandle<()> {
+        let runner = Arc::new(SyncRunner {
+            namespace: self.ns.clone(),
+            marketplace: "shop".into(),
+            js: self.js.clone(),
+            commands: ensure_consumer(&self.js, &command_consumer(&self.ns))
+                .await
+                .unwrap(),
+            outbound: HashMap::from([(Flow::Inventory, self.consumer_def.clone())]),
+            inbound: HashMap::from([(Flow::Orders, self.inbound.clone())]),
+            cursors: self.cursors.clone(),
+            runs: self.runs.clone(),
+            drain_deadline: Duration::from_secs(30),
+            progress_every: Duration::from_millis(300),
+            running: Default::default(),
+        });
+        let stop = self.shutdown.clone();
+        tokio::spawn(async move { runner.run(stop).await })
+    }
+
     async fn fire(&self, schedule: &str, flow: Flow, mode: SyncMode, due_second: i64) -> String {
         let due = Utc.timestamp_opt(1_800_000_000 + due_second, 0).unwrap();
         let command = SyncCommand {
@@ -341,5 +371,37 @@ async fn a_run_for_a_flow_the_marketplace_does_not_have_fails_and_says_why() {
         "{}",
         report.message
     );
+    setup.shutdown.trigger();
+}
+
+#[tokio::test]
+async fn a_run_cut_short_by_a_crash_is_run_again_by_the_next_replica() {
+    let mut setup = prepare(Vec::new()).await;
+    for (i, sku) in ["TW-1", "TW-2", "TW-3"].iter().enumerate() {
+        let subject = setup.ns.erp_subject("erp", Flow::Inventory, sku);
+        publish_event(&setup.js, &subject, &inventory(sku, i as i64), Some(sku))
+            .await
+            .unwrap();
+    }
+    // The flow is not running, so the full run cannot drain: it stays running until its replica dies.
+    let first = setup.spawn_runner().await;
+    let id = setup
+        .fire("stock-nightly", Flow::Inventory, SyncMode::Full, 0)
+        .await;
+    eventually(Duration::from_secs(20), "the run to start", || async {
+        let latest = setup.runs.latest("stock-nightly").await.unwrap();
+        latest.is_some_and(|r| r.run.id == id && r.run.outcome == RunOutcome::Running)
+    })
+    .await;
+    first.abort();
+
+    setup.start_outbound();
+    setup.spawn_runner().await;
+    let report = setup.finished("stock-nightly", &id).await;
+    assert_eq!(report.run.outcome, RunOutcome::Succeeded, "{report:?}");
+    assert_eq!(report.run.succeeded, 3);
+    for sku in ["TW-1", "TW-2", "TW-3"] {
+        assert!(setup.channel.deliveries_of(sku) >= 1, "{sku} delivered");
+    }
     setup.shutdown.trigger();
 }

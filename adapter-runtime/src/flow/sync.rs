@@ -10,10 +10,11 @@
 //! - inbound, `Full`: forgets the cursor first, so the channel is read from the start of its retention;
 //!   orders already seen are dropped by the marketplace stream's de-duplication.
 //!
-//! A command is acknowledged when its run starts: a run is idempotent, and one cut short by a crash stays
-//! `Running` in the schedule's status until the next due time fires again.
+//! A command is acknowledged when its run ends, with progress acknowledgements meanwhile: when the adapter dies
+//! during a run, JetStream redelivers the command once the ack wait has passed and the next replica runs it
+//! again (runs are idempotent: a resend of the newest values, a poll from a cursor).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -47,8 +48,10 @@ pub struct SyncRunner<C: Connector> {
     pub runs: Arc<SyncRuns>,
     /// How long an outbound run waits for its backlog to drain before it reports `Failed`.
     pub drain_deadline: Duration,
-    /// Flows with a run in progress: a second command for one of them is reported `Skipped`.
-    pub running: Arc<Mutex<HashSet<Flow>>>,
+    /// Progress acknowledgements of a running command, more often than the command consumer's ack wait.
+    pub progress_every: Duration,
+    /// The run in progress per flow: a second command for that flow is reported `Skipped`.
+    pub running: Arc<Mutex<HashMap<Flow, String>>>,
 }
 
 impl<C: Connector> SyncRunner<C> {
@@ -79,28 +82,59 @@ impl<C: Connector> SyncRunner<C> {
                 }
             };
             for message in messages {
-                let command: Result<SyncCommand, _> = serde_json::from_slice(&message.payload);
-                if let Err(e) = message.ack().await {
-                    warn!(marketplace = %self.marketplace, error = %e, "sync command not acknowledged");
-                }
-                match command {
+                match serde_json::from_slice::<SyncCommand>(&message.payload) {
                     Ok(command) => {
                         let runner = self.clone();
                         let stop = shutdown.clone();
-                        runs.spawn(async move { runner.execute(&command, &stop).await });
+                        runs.spawn(async move {
+                            runner.execute_acknowledged(&command, message, &stop).await
+                        });
                     }
-                    Err(e) => warn!(
+                    Err(e) => {
+                        // A command that is not one never will be: acknowledged so it is not redelivered.
+                        if let Err(e) = message.ack().await {
+                            warn!(marketplace = %self.marketplace, error = %e, "sync command not acknowledged");
+                        }
+                        warn!(
                         marketplace = %self.marketplace,
                         subject = %message.subject,
                         error = %e,
                         "sync command is not valid JSON of a SyncCommand; ignored"
-                    ),
+                        )
+                    }
                 }
             }
             while runs.try_join_next().is_some() {}
         }
         runs.shutdown().await;
         info!(marketplace = %self.marketplace, "sync command consumer stopped");
+    }
+
+    /// Runs one command, keeping its message from redelivery while it runs, and acknowledges it at the end
+    /// unless the adapter is stopping (then the next replica runs it).
+    async fn execute_acknowledged(
+        &self,
+        command: &SyncCommand,
+        message: jetstream::Message,
+        shutdown: &Shutdown,
+    ) {
+        let work = self.execute(command, shutdown);
+        tokio::pin!(work);
+        let mut keepalive = tokio::time::interval(self.progress_every);
+        keepalive.tick().await;
+        let report = loop {
+            tokio::select! {
+                report = &mut work => break report,
+                _ = keepalive.tick() => {
+                    let _ = message.ack_with(jetstream::AckKind::Progress).await;
+                }
+            }
+        };
+        if shutdown.is_triggered() && report.run.outcome == RunOutcome::Failed {
+            let _ = message.ack_with(jetstream::AckKind::Nak(None)).await;
+        } else if let Err(e) = message.ack().await {
+            warn!(marketplace = %self.marketplace, error = %e, "sync command not acknowledged");
+        }
     }
 
     /// Runs one command to its end and reports it.
@@ -121,12 +155,13 @@ impl<C: Connector> SyncRunner<C> {
             },
             message: String::new(),
         };
-        let claimed = self
-            .running
-            .lock()
-            .map(|mut running| running.insert(command.flow))
-            .unwrap_or(false);
-        if !claimed {
+        let in_progress = self.claim(command);
+        if in_progress.as_deref() == Some(command.id.as_str()) {
+            // The same run delivered again while it goes on: nothing to add.
+            report.message = "already running".into();
+            return report;
+        }
+        if in_progress.is_some() {
             report.run.outcome = RunOutcome::Skipped;
             report.run.finished_at = Some(status_time(Utc::now()));
             report.message = format!("a {} run is already in progress", command.flow);
@@ -173,6 +208,18 @@ impl<C: Connector> SyncRunner<C> {
         );
         self.report(&report).await;
         report
+    }
+
+    /// Marks `command` as the run in progress of its flow, unless one is: then returns that run's id.
+    fn claim(&self, command: &SyncCommand) -> Option<String> {
+        let Ok(mut running) = self.running.lock() else {
+            return Some("unknown (the run table was poisoned)".into());
+        };
+        let current = running.get(&command.flow).cloned();
+        if current.is_none() {
+            running.insert(command.flow, command.id.clone());
+        }
+        current
     }
 
     async fn report(&self, report: &SyncRunReport) {
