@@ -15,8 +15,11 @@ use tracing::warn;
 use crate::canonical::Record;
 use crate::config::AdapterConfig;
 use crate::envelope::Event;
-use crate::jetstream::{Step, Timeline, TimelineEntry, ensure_kv, ensure_stream, publish_event};
-use crate::metrics::{Metrics, Outcome};
+use crate::jetstream::{
+    DeadLetter, DeadLetterStore, ErrorClass, Step, Timeline, TimelineEntry, ensure_kv,
+    ensure_stream, publish_event,
+};
+use crate::metrics::{DeadLetterLabels, Metrics, Outcome};
 use crate::topology::Namespace;
 
 use super::inbound::{identity, new_traceparent};
@@ -44,6 +47,9 @@ impl PushPublisher {
         let ns = Namespace::new(&config.namespace);
         let e = |e: crate::jetstream::Error| e.to_string();
         ensure_stream(&js, &ns.marketplace_stream(&config.marketplace))
+            .await
+            .map_err(e)?;
+        ensure_stream(&js, &ns.dead_letter_stream())
             .await
             .map_err(e)?;
         let timeline = Timeline::new(ensure_kv(&js, &ns.timeline_bucket()).await.map_err(e)?);
@@ -97,5 +103,43 @@ impl PushPublisher {
             }
         }
         Ok(true)
+    }
+
+    /// Stores a pushed request that is not a usable record (its signature was right, so it is the channel's)
+    /// in the dead-letter stream with `reason`, as the channel's answer said it, so it can be looked at and
+    /// replayed after a fix. `key` (the order id when it could be read) completes the original subject.
+    pub async fn dead_letter(
+        &self,
+        key: &str,
+        payload: Vec<u8>,
+        reason: String,
+        class: ErrorClass,
+    ) -> Result<(), String> {
+        let ns = Namespace::new(&self.namespace);
+        let letter = DeadLetter {
+            marketplace: self.marketplace.clone(),
+            flow: self.flow,
+            original_subject: ns.marketplace_subject(&self.marketplace, self.flow, key),
+            headers: Default::default(),
+            payload,
+            reason,
+            class,
+            attempts: 1,
+            at: Utc::now(),
+        };
+        DeadLetterStore::new(self.js.clone(), ns)
+            .put(&letter)
+            .await
+            .map_err(|e| e.to_string())?;
+        let flow = self.flow.as_str();
+        self.metrics
+            .count(&self.marketplace, flow, Outcome::Failed, 1);
+        let labels = DeadLetterLabels {
+            marketplace: self.marketplace.clone(),
+            flow: flow.into(),
+            class: class.as_str().into(),
+        };
+        self.metrics.dead_letters.get_or_create(&labels).inc();
+        Ok(())
     }
 }
