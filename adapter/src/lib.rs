@@ -87,8 +87,9 @@ async fn with<C: Connector>(
 }
 
 /// The channel's own HTTP routes for the adapter's server, if it has any: the `rest` channel's signed order
-/// webhook when `spec.rest.orders.webhook` is set. The route exists from the start and answers 503 until
-/// NATS is reached (the publisher connects in the background, so `/healthz` is served meanwhile).
+/// webhook when `spec.rest.orders.webhook` is set: orders published, signed requests that are not orders
+/// dead-lettered. The route exists from the start and answers 503 until NATS is reached (the publisher
+/// connects in the background, so `/healthz` is served meanwhile).
 pub fn channel_routes(
     config: &AdapterConfig,
     metrics: Arc<Metrics>,
@@ -113,8 +114,9 @@ pub fn channel_routes(
             Err(e) => tracing::error!(error = %e, "the order webhook cannot publish"),
         }
     });
+    let cell = publisher.clone();
     let accept: channel_rest::webhook::Accept = Arc::new(move |record| {
-        let publisher = publisher.clone();
+        let publisher = cell.clone();
         Box::pin(async move {
             match publisher.get() {
                 Some(publisher) => publisher.publish(record).await.map(|_| ()),
@@ -122,5 +124,23 @@ pub fn channel_routes(
             }
         })
     });
-    Ok(Some(Arc::new(webhook).router(accept)))
+    let reject: channel_rest::webhook::Reject = Arc::new(move |key, body, reason| {
+        let publisher = publisher.clone();
+        Box::pin(async move {
+            match publisher.get() {
+                Some(publisher) => {
+                    publisher
+                        .dead_letter(
+                            &key,
+                            body,
+                            reason,
+                            adapter_runtime::jetstream::ErrorClass::BadPayload,
+                        )
+                        .await
+                }
+                None => Err("not connected to NATS yet".into()),
+            }
+        })
+    });
+    Ok(Some(Arc::new(webhook).router(accept, Some(reject))))
 }

@@ -6,7 +6,8 @@
 //! publish), so a portal that got 2xx never has to send again; `401` for a missing, wrong or stale signature;
 //! `400` naming the field for a body that is not an order; `503` when the order could not be stored (the
 //! portal sends it again later; the duplicate window drops a second copy). This module knows nothing of NATS:
-//! the adapter passes `accept`.
+//! the adapter passes `accept`, and `reject`, which keeps a signed request that is not an order in the
+//! dead-letter stream with the reason answered.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -33,6 +34,14 @@ use crate::settings::{self, OrdersMode, WEBHOOK_PATH};
 /// Stores one order and returns once it is stored; the error says why it was not.
 pub type Accept =
     Arc<dyn Fn(Record) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+
+/// Keeps a request that was signed right but is not an order (the adapter stores it in the dead-letter
+/// stream): the key (the order id when it could be read, else `unreadable`), the body and the reason answered.
+pub type Reject = Arc<
+    dyn Fn(String, Vec<u8>, String) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// The webhook of a Marketplace whose orders are pushed.
 pub struct Webhook {
@@ -81,11 +90,16 @@ impl Webhook {
         WEBHOOK_PATH
     }
 
-    /// The route, for the adapter's HTTP server; `accept` stores each verified order.
-    pub fn router(self: Arc<Self>, accept: Accept) -> Router {
+    /// The route, for the adapter's HTTP server; `accept` stores each verified order, `reject` each signed
+    /// request that is not one.
+    pub fn router(self: Arc<Self>, accept: Accept, reject: Option<Reject>) -> Router {
         Router::new()
             .route(settings::WEBHOOK_PATH, post(receive))
-            .with_state((self, accept))
+            .with_state(Arc::new(Handler {
+                webhook: self,
+                accept,
+                reject,
+            }))
     }
 
     /// What a request is: a verified order, or the answer refusing it. Pure but for the clock.
@@ -111,20 +125,39 @@ fn answer(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-async fn receive(
-    State((webhook, accept)): State<(Arc<Webhook>, Accept)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+struct Handler {
+    webhook: Arc<Webhook>,
+    accept: Accept,
+    reject: Option<Reject>,
+}
+
+/// The key a refused body is kept under: its order id when it has one.
+fn key_of(body: &[u8]) -> String {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("orderId").and_then(Value::as_str).map(str::to_string))
+        .filter(|id| !id.is_empty() && !id.contains(char::is_whitespace))
+        .unwrap_or_else(|| "unreadable".into())
+}
+
+async fn receive(State(handler): State<Arc<Handler>>, headers: HeaderMap, body: Bytes) -> Response {
+    let webhook = &handler.webhook;
     let record = match webhook.check(&headers, &body) {
         Ok(record) => record,
         Err((status, error)) => {
             warn!(marketplace = %webhook.marketplace, status = status.as_u16(), error = %error, "a pushed order was refused");
+            // Only signed requests are kept: anyone can send unsigned junk.
+            if status == StatusCode::BAD_REQUEST
+                && let Some(reject) = &handler.reject
+                && let Err(e) = reject(key_of(&body), body.to_vec(), error.clone()).await
+            {
+                warn!(marketplace = %webhook.marketplace, error = %e, "the refused order was not dead-lettered");
+            }
             return answer(status, json!({ "error": error }));
         }
     };
     let correlation_id = record.correlation_id().to_string();
-    match accept(record).await {
+    match (handler.accept)(record).await {
         Ok(()) => answer(
             StatusCode::ACCEPTED,
             json!({ "accepted": true, "correlationId": correlation_id }),

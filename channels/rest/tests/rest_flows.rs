@@ -14,11 +14,13 @@ use adapter_runtime::config::{AdapterConfig, NatsSettings, resolve_from_items};
 use adapter_runtime::envelope::Event;
 use adapter_runtime::flow::{PushPublisher, Shutdown};
 use adapter_runtime::http::Readiness;
-use adapter_runtime::jetstream::{DeadLetterStore, StoredDeadLetter, ensure_stream, publish_event};
+use adapter_runtime::jetstream::{
+    DeadLetterStore, ErrorClass, StoredDeadLetter, ensure_stream, publish_event,
+};
 use adapter_runtime::metrics::Metrics;
 use adapter_runtime::resilience::Resilience;
 use adapter_runtime::topology::Namespace;
-use channel_rest::webhook::Accept;
+use channel_rest::webhook::{Accept, Reject};
 use channel_rest::{RestConnector, Webhook};
 use chrono::Utc;
 use crds::channel::Flow;
@@ -119,9 +121,18 @@ async fn start(orders: Orders, adjust: impl FnOnce(&mut AdapterConfig)) -> Harne
                     .await
                     .unwrap(),
             );
+            let cell = publisher.clone();
             let accept: Accept = Arc::new(move |record| {
-                let publisher = publisher.clone();
+                let publisher = cell.clone();
                 Box::pin(async move { publisher.publish(record).await.map(|_| ()) })
+            });
+            let reject: Reject = Arc::new(move |key, body, reason| {
+                let publisher = publisher.clone();
+                Box::pin(async move {
+                    publisher
+                        .dead_letter(&key, body, reason, ErrorClass::BadPayload)
+                        .await
+                })
             });
             let path = webhook.path();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -130,7 +141,7 @@ async fn start(orders: Orders, adjust: impl FnOnce(&mut AdapterConfig)) -> Harne
                 listener,
                 metrics.clone(),
                 readiness.clone(),
-                Arc::new(webhook).router(accept),
+                Arc::new(webhook).router(accept, Some(reject)),
                 shutdown.clone(),
             ));
             Some(url)
@@ -562,6 +573,24 @@ async fn pushed_orders_are_stored_before_the_answer_and_refused_when_not_signed_
             .contains("shipTo.postalCode: the record has no field payload.deliveryAddress.zip"),
         "{}",
         incomplete.answer
+    );
+    // The signed but unusable requests are dead-lettered with the reason answered; unsigned ones are not.
+    let letters = dead_letters(&h, Flow::Orders).await;
+    assert_eq!(letters.len(), 3, "{letters:?}");
+    let malformed_letter = letters
+        .iter()
+        .find(|l| l.letter.reason.contains("shipTo.country: invalid type"))
+        .unwrap();
+    assert!(
+        malformed_letter
+            .letter
+            .original_subject
+            .ends_with(&order_id)
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(&malformed_letter.letter.payload).unwrap()["deliveryAddress"]
+            ["countryCode"],
+        276
     );
 
     let js = h.nats.jetstream().await.unwrap();
