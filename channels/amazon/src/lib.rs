@@ -9,16 +9,20 @@ mod auth;
 pub mod bulk;
 mod feed_client;
 pub mod feeds;
+pub mod flat_file;
 pub mod listings;
 pub mod orders;
 pub mod reconcile;
+mod report_client;
+pub mod returns_report;
+pub mod settlement_report;
 pub mod shipments;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use adapter_runtime::config::AdapterConfig;
-use adapter_runtime::connector::{Connector, ConnectorError, OutboundItem, PollPage};
+use adapter_runtime::connector::{Connector, ConnectorError, OutboundItem, PollPage, Rejected};
 use adapter_runtime::connectors::http::{HttpAnswer, classify_status, read_json, send_guarded};
 use adapter_runtime::connectors::{http_client, read_credential};
 use adapter_runtime::resilience::{Failure, Resilience};
@@ -62,6 +66,8 @@ pub struct AmazonConnector {
     resilience: Arc<Resilience>,
     /// The feed turnaround `bulk::choose` assumes: the last one measured, or the default.
     feed_turnaround: std::sync::Mutex<Duration>,
+    /// The orders and refunds this connector has read, for settlement reconciliation.
+    knowledge: std::sync::Mutex<report_client::Knowledge>,
 }
 
 /// Where the orders poll stands: orders updated after `after`, and the page token while paging.
@@ -114,6 +120,7 @@ impl AmazonConnector {
             http: http_client(Duration::from_secs(30))?,
             resilience,
             feed_turnaround: std::sync::Mutex::new(DEFAULT_FEED_TURNAROUND),
+            knowledge: std::sync::Mutex::new(report_client::Knowledge::default()),
         })
     }
 
@@ -295,7 +302,10 @@ impl AmazonConnector {
                 newest = newest.max(updated.with_timezone(&Utc));
             }
             match orders::to_record(order, &self.marketplace) {
-                Ok(record) => records.push(record),
+                Ok(record) => {
+                    self.note_order(&record);
+                    records.push(record)
+                }
                 // The order stays on Amazon; the cursor moves on. It is logged with what is wrong.
                 Err(e) => {
                     warn!(marketplace = %self.marketplace, error = %e, "an Amazon order cannot be read")
@@ -389,10 +399,22 @@ impl Connector for AmazonConnector {
     }
 
     async fn poll(&self, flow: Flow, cursor: Option<&str>) -> Result<PollPage, ConnectorError> {
+        self.poll_checked(flow, cursor).await.map(|(page, _)| page)
+    }
+
+    async fn poll_checked(
+        &self,
+        flow: Flow,
+        cursor: Option<&str>,
+    ) -> Result<(PollPage, Vec<Rejected>), ConnectorError> {
         match flow {
-            Flow::Orders => self.poll_orders(cursor).await,
+            Flow::Orders => self
+                .poll_orders(cursor)
+                .await
+                .map(|page| (page, Vec::new())),
+            Flow::Returns | Flow::Settlements => self.poll_reports(flow, cursor).await,
             other => Err(ConnectorError::permanent(format!(
-                "the Amazon connector does not poll {other} yet (returns and settlement reports: see docs/channels/amazon.md)"
+                "the Amazon connector has no inbound {other} flow"
             ))),
         }
     }

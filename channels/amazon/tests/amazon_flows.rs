@@ -627,3 +627,267 @@ async fn sandbox_feed_answers_match_the_response_schemas() {
     assert_valid(&model_validator(feeds, "ErrorList"), "an error", &refused);
     h.shutdown.trigger();
 }
+
+#[tokio::test]
+async fn returns_and_settlements_come_in_and_mismatches_are_settlement_exceptions() {
+    let h = prepare().await;
+    // Two orders, one of them partly returned and refunded, before the adapter starts.
+    let a = h.sandbox.place_order("TW-1001", 2, "19.99");
+    let b = h.sandbox.place_order("TW-2002", 1, "5.00");
+    let rma = h.sandbox.return_order(&a, 1, "DEFECTIVE").unwrap();
+    h.sandbox.publish_returns_report();
+    run(&h, None, |config| {
+        let every = || crds::v1alpha1::PolledFlow {
+            poll_interval: Duration::from_secs(2).into(),
+        };
+        config.spec.flows.returns = Some(every());
+        config.spec.flows.settlements = Some(every());
+    });
+    let js = h.nats.jetstream().await.unwrap();
+    let ns = Namespace::new(NS);
+    let stream_name = ns.marketplace_stream(MP).name;
+    let last = |subject: String| {
+        let js = js.clone();
+        let stream_name = stream_name.clone();
+        async move {
+            let stream = js.get_stream(&stream_name).await.ok()?;
+            let message = stream
+                .get_last_raw_message_by_subject(&subject)
+                .await
+                .ok()?;
+            serde_json::from_slice::<Value>(&message.payload).ok()
+        }
+    };
+    eventually(
+        Duration::from_secs(20),
+        "the return and both orders are in",
+        || async {
+            last(ns.marketplace_subject(MP, Flow::Returns, &rma))
+                .await
+                .is_some()
+                && last(ns.marketplace_subject(MP, Flow::Orders, &a))
+                    .await
+                    .is_some()
+                && last(ns.marketplace_subject(MP, Flow::Orders, &b))
+                    .await
+                    .is_some()
+        },
+    )
+    .await;
+    let returned = last(ns.marketplace_subject(MP, Flow::Returns, &rma))
+        .await
+        .unwrap();
+    assert_eq!(returned["orderId"], a.as_str(), "{returned}");
+    assert_eq!(returned["status"], "Refunded");
+    assert_eq!(returned["refund"]["amount"], "19.99");
+    assert_eq!(returned["lines"][0]["sku"], "TW-1001");
+
+    // Amazon settles b for less than the buyer paid, and an order Tradewind never saw.
+    h.sandbox.tweak_settlement(&b, "4.00");
+    h.sandbox.tweak_settlement("113-9999999-9999999", "12.00");
+    h.sandbox.close_settlement();
+    let letters = || async {
+        let js = h.nats.jetstream().await.unwrap();
+        DeadLetterStore::new(js, Namespace::new(NS))
+            .list(Some(MP), Some(Flow::Settlements))
+            .await
+            .unwrap_or_default()
+    };
+    eventually(
+        Duration::from_secs(30),
+        "two settlement exceptions are dead-lettered",
+        || async { letters().await.len() == 2 },
+    )
+    .await;
+    let mut reasons: Vec<String> = letters()
+        .await
+        .into_iter()
+        .map(|l| l.letter.reason)
+        .collect();
+    reasons.sort();
+    let mut expected = vec![
+        "settlement exception: order 113-9999999-9999999 is unknown to Tradewind; sales and refunds settled 12.00 USD".to_string(),
+        format!("settlement exception: order {b} sales settled 4.00 USD but Tradewind has 5.00 USD"),
+    ];
+    expected.sort();
+    assert_eq!(reasons, expected);
+    let letter = &letters().await[0].letter;
+    let payload: Value = serde_json::from_slice(&letter.payload).unwrap();
+    let settlement_id = payload["settlementId"].as_str().unwrap().to_string();
+    let settlement = last(ns.marketplace_subject(MP, Flow::Settlements, &settlement_id))
+        .await
+        .expect("the settlement is published");
+    // 39.98 + 5.00 sold (b settled at 4.00), commissions, 19.99 refunded, 12.00 unknown, subscription fee.
+    let lines = settlement["lines"].as_array().unwrap();
+    let sum: rust_decimal::Decimal = lines
+        .iter()
+        .map(|l| {
+            l["amount"]["amount"]
+                .as_str()
+                .unwrap()
+                .parse::<rust_decimal::Decimal>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(
+        settlement["total"]["amount"].as_str().unwrap(),
+        sum.to_string()
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["kind"] == "Refund" && l["orderId"] == a.as_str())
+    );
+    h.shutdown.trigger();
+}
+
+#[tokio::test]
+async fn sandbox_listing_order_and_report_answers_match_the_response_schemas() {
+    let h = prepare().await;
+    let order = h.sandbox.place_order("TW-1001", 2, "19.99");
+    h.sandbox.return_order(&order, 1, "DEFECTIVE").unwrap();
+    h.sandbox.publish_returns_report();
+    h.sandbox.close_settlement();
+    let http = reqwest::Client::new();
+    let defaults = Credentials::default();
+    let token: Value = http
+        .post(h.sandbox.token_url())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", defaults.client_id.as_str()),
+            ("client_secret", defaults.client_secret.as_str()),
+            ("refresh_token", defaults.refresh_token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_string();
+    let base = h.sandbox.url();
+    let get = |path: String| {
+        http.get(format!("{base}{path}"))
+            .header("x-amz-access-token", &token)
+            .send()
+    };
+    let json = |response: reqwest::Response| async move {
+        assert!(response.status().is_success(), "{}", response.status());
+        response.json::<Value>().await.unwrap()
+    };
+
+    let patched = http
+        .patch(format!(
+            "{base}/listings/2021-08-01/items/A1/TW-1001?marketplaceIds=ATVPDKIKX0DER"
+        ))
+        .header("x-amz-access-token", &token)
+        .json(&json!({"productType": "PRODUCT", "patches": [{"op": "replace", "path": "/attributes/fulfillment_availability", "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 4}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_valid(
+        &model_validator(
+            "listingsItems_2021-08-01.json",
+            "ListingsItemSubmissionResponse",
+        ),
+        "patchListingsItem",
+        &json(patched).await,
+    );
+
+    let orders = "orders_2026-01-01.json";
+    let found = json(
+        get("/orders/2026-01-01/orders?marketplaceIds=ATVPDKIKX0DER&createdAfter=2020-01-01T00:00:00Z".into())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_valid(
+        &model_validator(orders, "SearchOrdersResponse"),
+        "searchOrders",
+        &found,
+    );
+    let one = json(
+        get(format!("/orders/2026-01-01/orders/{order}"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_valid(
+        &model_validator(orders, "GetOrderResponse"),
+        "getOrder",
+        &one,
+    );
+    let missing = get("/orders/2026-01-01/orders/113-0000000-0000000".into())
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_valid(
+        &model_validator(orders, "ErrorList"),
+        "getOrder 404",
+        &missing.json().await.unwrap(),
+    );
+
+    let reports = "reports_2021-06-30.json";
+    for report_type in [
+        "GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE",
+        "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2",
+    ] {
+        let listed = json(
+            get(format!(
+                "/reports/2021-06-30/reports?reportTypes={report_type}&processingStatuses=DONE"
+            ))
+            .await
+            .unwrap(),
+        )
+        .await;
+        assert_valid(
+            &model_validator(reports, "GetReportsResponse"),
+            "getReports",
+            &listed,
+        );
+        let id = listed["reports"][0]["reportId"].as_str().unwrap();
+        let report = json(
+            get(format!("/reports/2021-06-30/reports/{id}"))
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_valid(&model_validator(reports, "Report"), "getReport", &report);
+        let document_id = report["reportDocumentId"].as_str().unwrap();
+        let document = json(
+            get(format!("/reports/2021-06-30/documents/{document_id}"))
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_valid(
+            &model_validator(reports, "ReportDocument"),
+            "getReportDocument",
+            &document,
+        );
+        // The document itself reads back into canonical records.
+        let text = http
+            .get(document["url"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if report_type.contains("RETURNS") {
+            let returns = channel_amazon::returns_report::parse(&text, MP).unwrap();
+            assert_eq!(returns[0].order_id.as_str(), order);
+        } else {
+            let parsed = channel_amazon::settlement_report::parse(&text, MP).unwrap();
+            assert_eq!(parsed.reported_total, None);
+        }
+    }
+    let refused = get("/reports/2021-06-30/reports".into()).await.unwrap();
+    assert_eq!(refused.status(), 400);
+    assert_valid(
+        &model_validator(reports, "ErrorList"),
+        "getReports 400",
+        &refused.json().await.unwrap(),
+    );
+    h.shutdown.trigger();
+}

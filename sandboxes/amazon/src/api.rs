@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::feeds;
 use crate::patches;
+use crate::reports;
 use crate::state::{Shared, order_json};
 
 type S = AxumState<Arc<Shared>>;
@@ -44,6 +45,19 @@ pub fn router(state: Arc<Shared>) -> Router {
         .route("/_sandbox/uploads/{id}", put(feeds::upload))
         .route("/_sandbox/documents/{id}", get(feeds::download))
         .route("/_sandbox/refusals", post(sandbox_refusal))
+        .route("/reports/2021-06-30/reports", get(reports::get_reports))
+        .route("/reports/2021-06-30/reports/{id}", get(reports::get_report))
+        .route(
+            "/reports/2021-06-30/documents/{id}",
+            get(reports::get_report_document),
+        )
+        .route("/orders/2026-01-01/orders/{order_id}", get(get_order))
+        .route("/_sandbox/returns", post(reports::sandbox_return))
+        .route("/_sandbox/reports/{kind}", post(reports::sandbox_report))
+        .route(
+            "/_sandbox/settlement-tweaks",
+            post(reports::sandbox_settlement_tweak),
+        )
         .route("/_sandbox/state", get(sandbox_state))
         .route("/_sandbox/orders", post(sandbox_order))
         .with_state(state)
@@ -169,7 +183,7 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn query_map(query: &Option<String>) -> HashMap<String, String> {
+pub(crate) fn query_map(query: &Option<String>) -> HashMap<String, String> {
     query
         .as_deref()
         .map(|q| form(q.as_bytes()))
@@ -533,4 +547,35 @@ async fn sandbox_refusal(AxumState(state): S, body: Bytes) -> Response {
         .unwrap_or("8541");
     state.refuse_sku(sku, code, message);
     StatusCode::NO_CONTENT.into_response()
+}
+
+async fn get_order(
+    AxumState(state): S,
+    Path(order_id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    const OP: &str = "getOrder";
+    let path = format!("/orders/2026-01-01/orders/{order_id}");
+    let response = match gate(&state, OP, &headers).await {
+        Some(response) => response,
+        None => match state.lock().orders.iter().find(|o| o.order_id == order_id) {
+            Some(order) => {
+                let marketplace = query_map(&query)
+                    .get("marketplaceIds")
+                    .cloned()
+                    .unwrap_or_else(|| "ATVPDKIKX0DER".into());
+                json_response(
+                    StatusCode::OK,
+                    json!({ "order": order_json(order, &marketplace) }),
+                )
+            }
+            None => errors(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                &format!("Order {order_id} not found"),
+            ),
+        },
+    };
+    record(&state, OP, Method::GET, path, query, b"", response)
 }

@@ -11,12 +11,15 @@
 mod api;
 pub mod feeds;
 pub mod patches;
+pub mod reports;
 mod state;
 
 use std::sync::Arc;
 
 pub use sandbox::Running;
-pub use state::{DEFAULT_FEED_PROCESSING, FeedEntry, Listing, PlacedOrder, State};
+pub use state::{
+    DEFAULT_FEED_PROCESSING, FeedEntry, Listing, PlacedOrder, PlacedReturn, ReportEntry, State,
+};
 
 /// The credentials the sandbox accepts at its token endpoint (the quickstart's Secret holds these).
 #[derive(Clone, Debug)]
@@ -75,6 +78,27 @@ impl AmazonSandbox {
     /// Amazon refuses `sku` from now on (patches answer `INVALID`, feed messages are reported) with this issue.
     pub fn refuse_sku(&self, sku: &str, code: &str, message: &str) {
         self.state.refuse_sku(sku, code, message)
+    }
+
+    /// The buyer returns `quantity` of an order, refunded in full; the RMA id (`None`: no such order).
+    pub fn return_order(&self, order_id: &str, quantity: i64, reason: &str) -> Option<String> {
+        self.state.return_order(order_id, quantity, reason)
+    }
+
+    /// Publishes a returns report of the returns not reported yet; its report id.
+    pub fn publish_returns_report(&self) -> String {
+        self.state.publish_returns_report()
+    }
+
+    /// The next settlement writes `principal` (a decimal) as the order's Principal; an order the sandbox does
+    /// not have is settled as an unknown order.
+    pub fn tweak_settlement(&self, order_id: &str, principal: &str) {
+        self.state.tweak_settlement(order_id, principal)
+    }
+
+    /// Closes the settlement period (every order and return not settled yet); its report id.
+    pub fn close_settlement(&self) -> String {
+        self.state.close_settlement()
     }
 
     /// Calls received, for assertions.

@@ -86,6 +86,42 @@ pub struct PlacedOrder {
     pub cancel_requested: bool,
 }
 
+/// A return a buyer asked for, refunded in full.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlacedReturn {
+    pub rma_id: String,
+    pub order_id: String,
+    pub sku: String,
+    pub quantity: i64,
+    pub reason: String,
+    /// Refunded to the buyer (unit price times quantity), a decimal.
+    pub refunded: String,
+    pub requested: DateTime<Utc>,
+}
+
+/// A report as Reports 2021-06-30 describes it, with its document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportEntry {
+    pub report_id: String,
+    pub report_type: String,
+    pub marketplace_ids: Vec<String>,
+    pub created: DateTime<Utc>,
+    pub data_start: DateTime<Utc>,
+    pub data_end: DateTime<Utc>,
+    pub report_document_id: String,
+}
+
+/// A settlement amount to write differently or add (fault injection for reconciliation).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettlementTweak {
+    pub order_id: String,
+    /// The order's Principal amount to settle instead of what the buyer paid, a decimal.
+    pub principal: String,
+}
+
 /// What the sandbox holds, as `GET /_sandbox/state` shows it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -97,6 +133,17 @@ pub struct State {
     /// Access tokens issued by the token endpoint.
     pub tokens_issued: u64,
     pub feeds: Vec<FeedEntry>,
+    pub returns: Vec<PlacedReturn>,
+    pub reports: Vec<ReportEntry>,
+    /// Orders and returns already in a settlement.
+    pub settled_orders: Vec<String>,
+    pub settled_returns: Vec<String>,
+    /// Returns already in a returns report.
+    pub reported_returns: Vec<String>,
+    /// Tweaks for the next settlement: a different Principal for a known order, or an unknown order.
+    pub settlement_tweaks: Vec<SettlementTweak>,
+    /// The end of the last settlement period (the next one starts there).
+    pub settled_until: Option<DateTime<Utc>>,
 }
 
 pub struct Shared {
