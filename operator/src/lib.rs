@@ -3,6 +3,7 @@
 
 pub mod controller;
 pub mod labels;
+pub mod leader;
 pub mod metrics;
 pub mod render;
 pub mod schedule;

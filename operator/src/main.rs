@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use adapter_runtime::flow::Shutdown;
 use axum::Router;
@@ -9,6 +10,7 @@ use axum::routing::get;
 use clap::Parser;
 use kube::runtime::events::{Recorder, Reporter};
 use operator::controller::{Context, run::run};
+use operator::leader::{LeaderElector, LeaseSettings};
 use operator::metrics::Metrics;
 use operator::settings::{NatsConnection, NatsOverrides, RenderSettings};
 
@@ -49,7 +51,31 @@ struct Args {
     /// Seconds between periodic resyncs of every resource.
     #[arg(long, env = "TRADEWIND_RESYNC_SECONDS", default_value_t = 300)]
     resync_seconds: u64,
-    /// Pod name, for Events (downward API).
+    /// Only the holder of a Lease reconciles; other replicas wait to take over (chart: leaderElection.enabled).
+    #[arg(long, env = "TRADEWIND_LEADER_ELECTION", default_value_t = false)]
+    leader_election: bool,
+    #[arg(
+        long,
+        env = "TRADEWIND_LEASE_NAME",
+        default_value = "tradewind-operator"
+    )]
+    lease_name: String,
+    /// Namespace of the Lease (the operator's own, from the downward API).
+    #[arg(
+        long,
+        env = "TRADEWIND_LEASE_NAMESPACE",
+        default_value = "tradewind-system"
+    )]
+    lease_namespace: String,
+    #[arg(long, env = "TRADEWIND_LEASE_DURATION_SECONDS", default_value_t = 15)]
+    lease_duration_seconds: u64,
+    #[arg(
+        long,
+        env = "TRADEWIND_LEASE_RENEW_DEADLINE_SECONDS",
+        default_value_t = 10
+    )]
+    lease_renew_deadline_seconds: u64,
+    /// Pod name, for Events (downward API); also this replica's identity in the Lease.
     #[arg(long, env = "POD_NAME")]
     pod_name: Option<String>,
 }
@@ -140,7 +166,53 @@ async fn serve(args: Args) -> Result<(), String> {
             .await
     });
     tokio::spawn(adapter_runtime::service::stop_on_signal(shutdown.clone()));
-    run(ctx, metrics, shutdown).await;
+    if !args.leader_election {
+        run(ctx, metrics, shutdown).await;
+        let _ = http.await;
+        return Ok(());
+    }
+    let identity = args
+        .pod_name
+        .clone()
+        .unwrap_or_else(|| format!("tradewind-operator-{}", std::process::id()));
+    let elector = Arc::new(LeaderElector::new(
+        ctx.client.clone(),
+        LeaseSettings {
+            name: args.lease_name.clone(),
+            namespace: args.lease_namespace.clone(),
+            identity,
+            lease_duration: Duration::from_secs(args.lease_duration_seconds),
+            renew_deadline: Duration::from_secs(args.lease_renew_deadline_seconds),
+            retry_period: Duration::from_secs((args.lease_renew_deadline_seconds / 4).max(1)),
+        },
+    ));
+    tracing::info!(lease = %args.lease_name, "waiting for the lease");
+    if !elector.acquire(&shutdown).await {
+        let _ = http.await;
+        return Ok(());
+    }
+    tracing::info!("leading: reconciling");
+    // The controllers stop on a signal or when the lease is lost, whichever comes first.
+    let work = Shutdown::new();
+    let holder = {
+        let (elector, shutdown, work) = (elector.clone(), shutdown.clone(), work.clone());
+        tokio::spawn(async move {
+            let graceful = elector.hold(&shutdown).await;
+            work.trigger();
+            graceful
+        })
+    };
+    run(ctx, metrics, work).await;
+    let graceful = holder.await.unwrap_or(false);
+    if graceful && let Err(e) = elector.release().await {
+        tracing::warn!(error = %e, "lease not released; it expires by itself");
+    }
+    shutdown.trigger();
     let _ = http.await;
-    Ok(())
+    if graceful {
+        Ok(())
+    } else {
+        // Exit non-zero: the pod restarts as a candidate, with no reconcile state from its time as leader.
+        Err("leadership lost".into())
+    }
 }
