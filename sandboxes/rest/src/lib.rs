@@ -181,6 +181,13 @@ impl Shared {
         order_id
     }
 
+    /// Adds an order of the caller's own JSON (a malformed one, say) to the orders served; returns its index.
+    pub fn place_raw_order(&self, order: serde_json::Value) -> usize {
+        let mut state = self.lock();
+        state.orders.push(order);
+        state.orders.len() - 1
+    }
+
     pub fn snapshot(&self) -> State {
         self.lock().clone()
     }
@@ -205,6 +212,11 @@ impl RestSandbox {
     /// Generates an order for polling (or to push); returns its id.
     pub fn place_order(&self, lines: &[(&str, i64, &str)]) -> String {
         self.shared.place_order(lines)
+    }
+
+    /// Adds an order of the caller's own JSON to the orders served (polled or pushed).
+    pub fn place_raw_order(&self, order: serde_json::Value) -> usize {
+        self.shared.place_raw_order(order)
     }
 
     /// Pushes an order to a webhook as the portal would; the adapter's answer.
