@@ -25,7 +25,10 @@ pub async fn run(
     let parts = (config, resilience, shutdown, readiness, metrics);
     match parts.0.spec.channel {
         ChannelKind::Rest => {
-            with(channel_rest::RestConnector::from_config(&parts.0, r), parts).await
+            let rejects = dead_letters_of(&parts.0, parts.4.clone());
+            let connector = channel_rest::RestConnector::from_config(&parts.0, r)
+                .map(|c| c.with_rejects(rejects));
+            with(connector, parts).await
         }
         ChannelKind::Amazon => {
             with(
@@ -97,6 +100,7 @@ pub fn channel_routes(
     let Some(webhook) = channel_rest::Webhook::from_config(config)? else {
         return Ok(None);
     };
+    let reject = dead_letters_of(config, metrics.clone());
     let publisher: Arc<std::sync::OnceLock<adapter_runtime::flow::PushPublisher>> = Arc::default();
     let cell = publisher.clone();
     let settings = config.clone();
@@ -114,9 +118,8 @@ pub fn channel_routes(
             Err(e) => tracing::error!(error = %e, "the order webhook cannot publish"),
         }
     });
-    let cell = publisher.clone();
     let accept: channel_rest::webhook::Accept = Arc::new(move |record| {
-        let publisher = cell.clone();
+        let publisher = publisher.clone();
         Box::pin(async move {
             match publisher.get() {
                 Some(publisher) => publisher.publish(record).await.map(|_| ()),
@@ -124,23 +127,31 @@ pub fn channel_routes(
             }
         })
     });
-    let reject: channel_rest::webhook::Reject = Arc::new(move |key, body, reason| {
-        let publisher = publisher.clone();
-        Box::pin(async move {
-            match publisher.get() {
-                Some(publisher) => {
-                    publisher
-                        .dead_letter(
-                            &key,
-                            body,
-                            reason,
-                            adapter_runtime::jetstream::ErrorClass::BadPayload,
-                        )
-                        .await
-                }
-                None => Err("not connected to NATS yet".into()),
-            }
-        })
-    });
     Ok(Some(Arc::new(webhook).router(accept, Some(reject))))
+}
+
+/// Stores what the rest channel could not read (a polled or pushed order that is not one) in the dead-letter
+/// stream, connecting to NATS on first use.
+fn dead_letters_of(config: &AdapterConfig, metrics: Arc<Metrics>) -> channel_rest::webhook::Reject {
+    use adapter_runtime::flow::PushPublisher;
+    let cell: Arc<tokio::sync::OnceCell<PushPublisher>> = Arc::default();
+    let config = Arc::new(config.clone());
+    Arc::new(move |key, body, reason| {
+        let (cell, config, metrics) = (cell.clone(), config.clone(), metrics.clone());
+        Box::pin(async move {
+            let publisher = cell
+                .get_or_try_init(|| {
+                    PushPublisher::connect(&config, crds::channel::Flow::Orders, metrics)
+                })
+                .await?;
+            publisher
+                .dead_letter(
+                    &key,
+                    body,
+                    reason,
+                    adapter_runtime::jetstream::ErrorClass::BadPayload,
+                )
+                .await
+        })
+    })
 }

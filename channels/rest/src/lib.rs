@@ -42,6 +42,8 @@ pub struct RestConnector {
     mapping: Option<Arc<MappingPlan>>,
     http: reqwest::Client,
     resilience: Arc<Resilience>,
+    /// Keeps polled orders that cannot be read (the adapter stores them in the dead-letter stream).
+    reject: Option<webhook::Reject>,
 }
 
 impl RestConnector {
@@ -57,7 +59,15 @@ impl RestConnector {
             mapping: compile_mapping(config)?,
             http: http_client(Duration::from_secs(30))?,
             resilience,
+            reject: None,
         })
+    }
+
+    /// Polled orders that cannot be read are passed to `reject` (key, body, reason) before the cursor moves
+    /// past them, instead of only being logged.
+    pub fn with_rejects(mut self, reject: webhook::Reject) -> Self {
+        self.reject = Some(reject);
+        self
     }
 
     pub fn settings(&self) -> &PortalSettings {
@@ -101,9 +111,16 @@ impl RestConnector {
         for order in &page.orders {
             match orders::to_record(order, plan, &self.marketplace) {
                 Ok(record) => records.push(record),
-                // The order stays on the portal and the cursor moves on; it is logged with what is wrong.
+                // The order stays on the portal and the cursor moves on; it is logged with what is wrong and
+                // kept by `reject` when there is one.
                 Err(e) => {
-                    warn!(marketplace = %self.marketplace, error = %e, "a portal order cannot be read")
+                    warn!(marketplace = %self.marketplace, error = %e, "a portal order cannot be read");
+                    if let Some(reject) = &self.reject {
+                        let body = order.to_string().into_bytes();
+                        if let Err(stored) = reject(webhook::key_of(&body), body, e).await {
+                            warn!(marketplace = %self.marketplace, error = %stored, "the unreadable order was not dead-lettered");
+                        }
+                    }
                 }
             }
         }

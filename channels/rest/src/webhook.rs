@@ -35,8 +35,9 @@ use crate::settings::{self, OrdersMode, WEBHOOK_PATH};
 pub type Accept =
     Arc<dyn Fn(Record) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
 
-/// Keeps a request that was signed right but is not an order (the adapter stores it in the dead-letter
-/// stream): the key (the order id when it could be read, else `unreadable`), the body and the reason answered.
+/// Keeps what the portal sent that is not an order, a signed request or a polled order (the adapter stores it
+/// in the dead-letter stream): the key (the order id when it could be read, else `unreadable`), the body and
+/// the reason.
 pub type Reject = Arc<
     dyn Fn(String, Vec<u8>, String) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>>
         + Send
@@ -132,7 +133,7 @@ struct Handler {
 }
 
 /// The key a refused body is kept under: its order id when it has one.
-fn key_of(body: &[u8]) -> String {
+pub fn key_of(body: &[u8]) -> String {
     serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|v| v.get("orderId").and_then(Value::as_str).map(str::to_string))

@@ -112,27 +112,27 @@ async fn start(orders: Orders, adjust: impl FnOnce(&mut AdapterConfig)) -> Harne
     let shutdown = Shutdown::new();
     let metrics = Arc::new(Metrics::new());
     let readiness = Arc::new(Readiness::starting());
+    // The adapter binary's wiring: what the portal sent that is not an order is dead-lettered, pushed orders
+    // are published, both through PushPublisher; the webhook is on the health and metrics server.
+    let publisher = Arc::new(
+        PushPublisher::connect(&config, Flow::Orders, metrics.clone())
+            .await
+            .unwrap(),
+    );
+    let cell = publisher.clone();
+    let reject: Reject = Arc::new(move |key, body, reason| {
+        let publisher = cell.clone();
+        Box::pin(async move {
+            publisher
+                .dead_letter(&key, body, reason, ErrorClass::BadPayload)
+                .await
+        })
+    });
     let webhook_url = match Webhook::from_config(&config).unwrap() {
-        // The adapter binary's wiring: the webhook on the health and metrics server, publishing through
-        // PushPublisher.
         Some(webhook) => {
-            let publisher = Arc::new(
-                PushPublisher::connect(&config, Flow::Orders, metrics.clone())
-                    .await
-                    .unwrap(),
-            );
-            let cell = publisher.clone();
             let accept: Accept = Arc::new(move |record| {
-                let publisher = cell.clone();
-                Box::pin(async move { publisher.publish(record).await.map(|_| ()) })
-            });
-            let reject: Reject = Arc::new(move |key, body, reason| {
                 let publisher = publisher.clone();
-                Box::pin(async move {
-                    publisher
-                        .dead_letter(&key, body, reason, ErrorClass::BadPayload)
-                        .await
-                })
+                Box::pin(async move { publisher.publish(record).await.map(|_| ()) })
             });
             let path = webhook.path();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -141,7 +141,7 @@ async fn start(orders: Orders, adjust: impl FnOnce(&mut AdapterConfig)) -> Harne
                 listener,
                 metrics.clone(),
                 readiness.clone(),
-                Arc::new(webhook).router(accept, Some(reject)),
+                Arc::new(webhook).router(accept, Some(reject.clone())),
                 shutdown.clone(),
             ));
             Some(url)
@@ -150,7 +150,9 @@ async fn start(orders: Orders, adjust: impl FnOnce(&mut AdapterConfig)) -> Harne
     };
 
     let resilience = Arc::new(Resilience::new(config.rate_limits.spec.clone(), 1));
-    let connector = RestConnector::from_config(&config, resilience.clone()).unwrap();
+    let connector = RestConnector::from_config(&config, resilience.clone())
+        .unwrap()
+        .with_rejects(reject);
     let stop = shutdown.clone();
     tokio::spawn(async move {
         adapter_runtime::app::run(
@@ -431,8 +433,27 @@ async fn orders_are_polled_with_the_cursor_and_shipments_are_called_back() {
     assert_eq!(order["totals"]["total"]["amount"], "23.56", "{order}");
     assert_eq!(order["shipTo"]["country"], "DE");
     assert_eq!(order["lines"][0]["lineId"], "10");
+    // An order the mapping cannot read is dead-lettered with the reason; the orders after it come in.
+    let mut unreadable = h.sandbox.snapshot().orders[0].clone();
+    unreadable["orderId"] = json!("PO-BROKEN");
+    unreadable["positions"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("articleNumber");
+    h.sandbox.place_raw_order(unreadable);
     let second = h.sandbox.place_order(&[("TW-1001", 1, "9.90")]);
     erp_order(&h, &second).await;
+    let letters = dead_letters(&h, Flow::Orders).await;
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert!(
+        letters[0]
+            .letter
+            .reason
+            .contains("ChannelMapping/b2b-portal: orders -> lines"),
+        "{}",
+        letters[0].letter.reason
+    );
+    assert!(letters[0].letter.original_subject.ends_with("PO-BROKEN"));
     let polls = h.sandbox.controls().recorder.calls(Some("orders"));
     assert!(
         polls[0].query.is_none(),
