@@ -172,13 +172,28 @@ impl EdiState {
             .collect())
     }
 
-    /// Marks a partner's interchange as acknowledged by us. False when it already was (a re-read file).
-    pub async fn first_receipt(&self, sender: &str, control_number: u32) -> Result<bool, String> {
-        let key = format!(
+    fn received_key(&self, sender: &str, control_number: u32) -> String {
+        format!(
             "{}.received.{}.{control_number:09}",
             self.prefix,
             encode_kv_key(sender)
-        );
+        )
+    }
+
+    /// Has a partner's interchange been acknowledged by us already (a file read again after a restart)?
+    pub async fn was_received(&self, sender: &str, control_number: u32) -> Result<bool, String> {
+        let key = self.received_key(sender, control_number);
+        Ok(self
+            .kv
+            .entry(&key)
+            .await
+            .map_err(|e| nats("reading a received interchange", e))?
+            .is_some_and(|e| e.operation == kv::Operation::Put))
+    }
+
+    /// Marks a partner's interchange as acknowledged by us. False when it already was.
+    pub async fn mark_received(&self, sender: &str, control_number: u32) -> Result<bool, String> {
+        let key = self.received_key(sender, control_number);
         match self.kv.create(&key, Utc::now().to_rfc3339().into()).await {
             Ok(_) => Ok(true),
             Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),

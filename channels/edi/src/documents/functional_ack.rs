@@ -38,18 +38,41 @@ impl AckStatus {
     }
 }
 
-/// The body of our 997 for a group we received and read: every set accepted.
-pub fn accept(group: &Group) -> Vec<Segment> {
+/// The body of our 997 for a group we received: `accepted[i]` tells whether its i-th set was read (a set
+/// that was not is rejected with AK5 `R`, code 5: one or more segments in error). AK9 is `A` when every set
+/// was, `R` when none was, `P` otherwise.
+pub fn answer(group: &Group, accepted: &[bool]) -> Vec<Segment> {
     let mut segments = vec![Segment::new(
         "AK1",
         &[&group.functional_id, &group.control_number.to_string()],
     )];
-    for t in &group.transactions {
+    let mut taken = 0;
+    for (i, t) in group.transactions.iter().enumerate() {
         segments.push(Segment::new("AK2", &[&t.set_id, &t.control_number]));
-        segments.push(Segment::new("AK5", &["A"]));
+        if accepted.get(i).copied().unwrap_or(false) {
+            taken += 1;
+            segments.push(Segment::new("AK5", &["A"]));
+        } else {
+            segments.push(Segment::new("AK5", &["R", "5"]));
+        }
     }
-    let n = group.transactions.len().to_string();
-    segments.push(Segment::new("AK9", &["A", &n, &n, &n]));
+    let n = group.transactions.len();
+    let status = if taken == n {
+        AckStatus::Accepted
+    } else if taken == 0 {
+        AckStatus::Rejected
+    } else {
+        AckStatus::PartiallyAccepted
+    };
+    segments.push(Segment::new(
+        "AK9",
+        &[
+            status.code(),
+            &n.to_string(),
+            &n.to_string(),
+            &taken.to_string(),
+        ],
+    ));
     segments
 }
 
