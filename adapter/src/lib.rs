@@ -61,9 +61,9 @@ pub async fn run(
         ChannelKind::Ebay => {
             with(channel_ebay::EbayConnector::from_config(&parts.0, r), parts).await
         }
-        other => Err(format!(
-            "spec.channel: no connector for {other} in this build yet (available: amazon, walmart, mirakl, shopify, ebay, rest)"
-        )),
+        ChannelKind::EdiX12 => {
+            with(channel_edi::EdiConnector::from_config(&parts.0, r), parts).await
+        }
     }
 }
 
