@@ -329,3 +329,65 @@ async fn dead_letters_and_backlog_are_reported_per_flow() {
     assert!(message.contains("inventory (1)"), "{message}");
     assert_eq!(h.condition("Synced").await.0, "True");
 }
+
+#[tokio::test]
+async fn lag_over_a_schedules_slo_degrades_the_marketplace_with_the_reason() {
+    use adapter_runtime::topology::Namespace;
+    use crds::channel::Flow;
+    use crds::v1alpha1::SyncSchedule;
+    let h = harness().await;
+    let schedule: SyncSchedule = serde_json::from_value(json!({
+        "apiVersion": "tradewind.dev/v1alpha1", "kind": "SyncSchedule",
+        "metadata": {"name": "inventory-hourly", "namespace": NS},
+        "spec": {"marketplaceRef": {"name": "portal"}, "flow": "inventory", "schedule": "0 * * * *",
+                 "slo": {"maxPending": 2, "maxLatency": "1ms"}}
+    }))
+    .unwrap();
+    Api::<SyncSchedule>::namespaced(h.client.clone(), NS)
+        .create(&PostParams::default(), &schedule)
+        .await
+        .unwrap();
+    h.reconcile().await;
+    h.reconcile().await;
+    assert_eq!(
+        h.condition("Degraded").await.0,
+        "False",
+        "nothing waits yet"
+    );
+    let js = h.ctx.jetstream.clone().unwrap();
+    let ns = Namespace::new(NS);
+    for sku in ["a", "b", "c"] {
+        js.publish(ns.erp_subject("erp", Flow::Inventory, sku), "{}".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    h.reconcile().await;
+    let mp = h.marketplace().await.unwrap();
+    let degraded = mp
+        .status
+        .unwrap()
+        .common
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Degraded")
+        .unwrap();
+    assert_eq!(
+        (degraded.status.as_str(), degraded.reason.as_str()),
+        ("True", "LagOverSlo")
+    );
+    assert!(
+        degraded
+            .message
+            .contains("inventory: 3 pending, SLO maxPending 2 (SyncSchedule inventory-hourly)"),
+        "{}",
+        degraded.message
+    );
+    assert!(
+        degraded.message.contains("oldest record waiting"),
+        "{}",
+        degraded.message
+    );
+    assert_eq!(h.condition("Synced").await.0, "True");
+}

@@ -9,6 +9,32 @@ use futures::StreamExt;
 use crate::render::jetstream::Topology;
 use crate::status::flows::FlowCounts;
 
+/// When the first record after `ack_floor` on one of `filters` was stored: the oldest record the consumer has
+/// not acknowledged (at most; one acknowledged out of order is counted as waiting). `None` if none is found.
+async fn oldest_after(
+    stream: &jetstream::stream::Stream,
+    filters: &[String],
+    ack_floor: u64,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let mut oldest = None;
+    for filter in filters {
+        if let Ok(message) = stream
+            .direct_get_next_for_subject(filter.clone(), Some(ack_floor + 1))
+            .await
+        {
+            let at = chrono::DateTime::from_timestamp(
+                message.time.unix_timestamp(),
+                message.time.nanosecond(),
+            );
+            oldest = match (oldest, at) {
+                (Some(o), Some(a)) => Some(std::cmp::min(o, a)),
+                (o, a) => o.or(a),
+            };
+        }
+    }
+    oldest
+}
+
 /// Counts for each enabled flow. A consumer or stream not there yet counts as zero.
 pub async fn read_counts(
     js: &jetstream::Context,
@@ -57,6 +83,14 @@ pub async fn read_counts(
         {
             counts.pending = info.num_pending;
             counts.ack_pending = info.num_ack_pending as u64;
+            if counts.pending + counts.ack_pending > 0 {
+                counts.oldest_unacked_at = oldest_after(
+                    &stream,
+                    &def.filter_subjects,
+                    info.ack_floor.stream_sequence,
+                )
+                .await;
+            }
         }
         out.push((*flow, counts));
     }

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use crds::v1alpha1::{
     ChannelMapping, CommonStatus, DeletionPolicy, Marketplace, MarketplaceStatus, RateLimitPolicy,
-    condition,
+    SyncSchedule, condition,
 };
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Patch, PatchParams};
+use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::{Api, ResourceExt};
@@ -21,7 +21,7 @@ use crate::render::adapter::referenced_secrets;
 use crate::render::jetstream::marketplace_topology;
 use crate::render::{MarketplaceInputs, RenderError, render_marketplace};
 use crate::status::conditions::{Observed, merge};
-use crate::status::flows::summarize;
+use crate::status::flows::{FlowSlo, summarize};
 
 /// Entry point for the controller: the finalizer wraps apply and cleanup.
 pub async fn reconcile(mp: Arc<Marketplace>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -62,6 +62,7 @@ async fn apply_marketplace(mp: Arc<Marketplace>, ctx: Arc<Context>) -> Result<Ac
     let mut config_hash = None;
     let mut available = None;
     let mut flow_status = None;
+    let mut has_slos = false;
     match render_marketplace(&inputs, &settings) {
         Err(RenderError { field, message }) => {
             observed.push(Observed::new(
@@ -114,7 +115,11 @@ async fn apply_marketplace(mp: Arc<Marketplace>, ctx: Arc<Context>) -> Result<Ac
                 let flows = mp.spec.flows.enabled();
                 match read_counts(js, &namespace, &mp.name_any(), &flows, &rendered.topology).await
                 {
-                    Ok(counts) => flow_status = Some(summarize(&counts)),
+                    Ok(counts) => {
+                        let slos = flow_slos(&ctx, &namespace, &mp.name_any()).await?;
+                        has_slos = !slos.is_empty();
+                        flow_status = Some(summarize(&counts, &slos, chrono::Utc::now()));
+                    }
                     Err(e) => tracing::warn!(error = %e, "flow counts not read"),
                 }
             }
@@ -200,7 +205,42 @@ async fn apply_marketplace(mp: Arc<Marketplace>, ctx: Arc<Context>) -> Result<Ac
         )
         .await;
     }
-    Ok(Action::requeue(ctx.resync))
+    // Lag changes without any object changing: with an SLO to watch, look again within a minute.
+    Ok(Action::requeue(if has_slos {
+        ctx.resync.min(SLO_CHECK)
+    } else {
+        ctx.resync
+    }))
+}
+
+/// How often a marketplace with an SLO is checked at least.
+const SLO_CHECK: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The SLOs set on this marketplace's flows by its SyncSchedules.
+async fn flow_slos(
+    ctx: &Context,
+    namespace: &str,
+    marketplace: &str,
+) -> Result<Vec<FlowSlo>, Error> {
+    let api: Api<SyncSchedule> = Api::namespaced(ctx.client.clone(), namespace);
+    let mut out: Vec<FlowSlo> = api
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|s| s.spec.marketplace_ref.name == marketplace)
+        .filter_map(|s| {
+            let slo = s.spec.slo.clone()?;
+            Some(FlowSlo {
+                flow: s.spec.flow,
+                schedule: s.name_any(),
+                max_pending: slo.max_pending,
+                max_latency: slo.max_latency.map(Into::into),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.schedule.cmp(&b.schedule));
+    Ok(out)
 }
 
 async fn provision(

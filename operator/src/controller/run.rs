@@ -113,6 +113,12 @@ pub async fn run(
             watcher::Config::default(),
             move |o| dependants(&s4, "Secret", o.namespace(), &o.name_any(), &c4),
         )
+        // A schedule's SLO is read into the marketplace's Degraded condition.
+        .watches(
+            Api::<SyncSchedule>::all(client.clone()),
+            watcher::Config::default(),
+            |s| named::<Marketplace>(s.namespace(), Some(s.spec.marketplace_ref.name.clone())),
+        )
         .graceful_shutdown_on(stopped(shutdown.clone()))
         .run(marketplace::reconcile, error_policy, ctx.clone())
         .for_each(|result| {
