@@ -1,8 +1,10 @@
 //! The body of one outbound call and the portal's answer to it. Pure.
 //!
-//! Request: `{"items": [<item>, ...]}`, each item the mapping's fields for one record (the canonical record when
-//! the flow has no mapping). Answer (2xx): empty, or `{"rejected": [{"index": <position in items>, "status":
-//! <code>, "message": "..."}]}` for items the portal refused while it took the others.
+//! Request: `{"items": [{"key": "<SKU or order id>", "correlationId": "...", "fields": {...}}, ...]}`, `fields`
+//! being the mapping's output for one record (the canonical record when the flow has no mapping). The key and
+//! correlation id let the portal recognise an item sent again. Answer (2xx): empty, or `{"rejected":
+//! [{"index": <position in items>, "status": <code>, "message": "..."}]}` for items the portal refused while it
+//! took the others.
 
 use adapter_runtime::connector::{ConnectorError, OutboundItem};
 use serde::Deserialize;
@@ -10,7 +12,13 @@ use serde_json::{Value, json};
 
 /// The request body of a batch.
 pub fn body(items: &[OutboundItem]) -> Value {
-    json!({ "items": items.iter().map(|i| i.fields.clone()).collect::<Vec<Value>>() })
+    json!({
+        "items": items.iter().map(|i| json!({
+            "key": i.key,
+            "correlationId": i.correlation_id.as_str(),
+            "fields": i.fields,
+        })).collect::<Vec<Value>>()
+    })
 }
 
 /// The idempotency key of a batch: a hash of its items' correlation ids and keys, stable across retries, so a
@@ -84,7 +92,10 @@ mod tests {
     fn the_body_lists_the_mapped_fields_in_order() {
         assert_eq!(
             body(&[item("A"), item("B")]),
-            json!({"items": [{"articleNumber": "A"}, {"articleNumber": "B"}]})
+            json!({"items": [
+                {"key": "A", "correlationId": "c-A", "fields": {"articleNumber": "A"}},
+                {"key": "B", "correlationId": "c-B", "fields": {"articleNumber": "B"}}
+            ]})
         );
         assert_eq!(key(&[item("A")]), key(&[item("A")]));
         assert_ne!(key(&[item("A")]), key(&[item("B")]));

@@ -141,13 +141,13 @@ fn batch(shared: &Shared, endpoint: &str, body: &[u8]) -> Response {
     let mut state = shared.lock();
     for (index, item) in items.iter().enumerate() {
         match check_item(endpoint, item) {
-            Ok(key) => {
+            Ok((key, fields)) => {
                 accepted += 1;
                 state
                     .items
                     .entry(endpoint.to_string())
                     .or_default()
-                    .insert(key, item.clone());
+                    .insert(key, fields);
             }
             Err(message) => {
                 rejected.push(json!({"index": index, "status": 422, "message": message}))

@@ -1,7 +1,7 @@
-//! The portal's data: what each batch endpoint received (latest item per key), the orders it generated, the
+//! The portal's data: what each batch endpoint received (latest fields per key), the orders it generated, the
 //! webhooks it pushed, and its validation rules. The rules are the ones a typical B2B portal applies to any
-//! JSON it is sent, without knowing the mapping: each item needs a key (`articleNumber`, `sku` or
-//! `orderId`), no number may be negative, and a price's `amount` must be above zero.
+//! JSON it is sent, without knowing the mapping: each item is `{"key", "correlationId", "fields"}` with a
+//! non-empty key and an object of fields, no number may be negative, and a price's `amount` must be above zero.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -11,14 +11,11 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-/// The fields an item's key is read from, first found wins.
-pub const KEY_FIELDS: [&str; 3] = ["articleNumber", "sku", "orderId"];
-
 /// What the portal holds, as shown by `GET /_sandbox/state`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct State {
-    /// Per endpoint (`inventory`, `price`, `catalog`, `shipments`, `orderUpdates`), the latest item per key.
+    /// Per endpoint (`inventory`, `price`, `catalog`, `shipments`, `orderUpdates`), the latest fields per key.
     pub items: BTreeMap<String, BTreeMap<String, Value>>,
     /// Calls accepted per endpoint.
     pub batches: BTreeMap<String, u64>,
@@ -38,23 +35,19 @@ pub struct Push {
     pub at: DateTime<Utc>,
 }
 
-/// Why the portal rejects one item (answered as `422` in the item's entry).
-pub fn check_item(endpoint: &str, item: &Value) -> Result<String, String> {
-    let Some(object) = item.as_object() else {
-        return Err("an item must be a JSON object".into());
-    };
-    let key = KEY_FIELDS
-        .iter()
-        .find_map(|field| object.get(*field).and_then(Value::as_str))
+/// One item's key and fields, or why the portal rejects it (answered as `422` in the item's entry).
+pub fn check_item(endpoint: &str, item: &Value) -> Result<(String, Value), String> {
+    let key = item
+        .get("key")
+        .and_then(Value::as_str)
         .filter(|k| !k.is_empty())
-        .ok_or_else(|| {
-            format!(
-                "item has none of {} (a non-empty string)",
-                KEY_FIELDS.join(", ")
-            )
-        })?;
-    check_values(endpoint, "", item)?;
-    Ok(key.to_string())
+        .ok_or("key: missing or not a non-empty string")?;
+    let fields = item
+        .get("fields")
+        .filter(|f| f.is_object())
+        .ok_or("fields: missing or not an object")?;
+    check_values(endpoint, "", fields)?;
+    Ok((key.to_string(), fields.clone()))
 }
 
 fn check_values(endpoint: &str, path: &str, value: &Value) -> Result<(), String> {
@@ -160,21 +153,24 @@ mod tests {
 
     #[test]
     fn items_need_a_key_and_no_negative_numbers() {
+        let item =
+            |key: &str, fields: Value| json!({"key": key, "correlationId": "c", "fields": fields});
+        assert_eq!(
+            check_item("inventory", &item("A", json!({"quantityAvailable": 3}))),
+            Ok(("A".into(), json!({"quantityAvailable": 3})))
+        );
+        assert_eq!(
+            check_item("inventory", &item("", json!({}))),
+            Err("key: missing or not a non-empty string".into())
+        );
+        assert_eq!(
+            check_item("inventory", &json!({"key": "A", "fields": 3})),
+            Err("fields: missing or not an object".into())
+        );
         assert_eq!(
             check_item(
                 "inventory",
-                &json!({"articleNumber": "A", "quantityAvailable": 3})
-            ),
-            Ok("A".into())
-        );
-        assert_eq!(
-            check_item("inventory", &json!({"quantityAvailable": 3})),
-            Err("item has none of articleNumber, sku, orderId (a non-empty string)".into())
-        );
-        assert_eq!(
-            check_item(
-                "inventory",
-                &json!({"sku": "A", "stockByWarehouse": [{"quantity": -1}]})
+                &item("A", json!({"stockByWarehouse": [{"quantity": -1}]}))
             ),
             Err("stockByWarehouse[0].quantity must not be negative (value: -1)".into())
         );
@@ -182,18 +178,10 @@ mod tests {
 
     #[test]
     fn a_price_must_be_above_zero() {
-        assert!(
-            check_item(
-                "price",
-                &json!({"articleNumber": "A", "netPrice": {"amount": "9.50"}})
-            )
-            .is_ok()
-        );
+        let item = |amount: &str| json!({"key": "A", "fields": {"netPrice": {"amount": amount}}});
+        assert!(check_item("price", &item("9.50")).is_ok());
         assert_eq!(
-            check_item(
-                "price",
-                &json!({"articleNumber": "A", "netPrice": {"amount": "0.00"}})
-            ),
+            check_item("price", &item("0.00")),
             Err("netPrice.amount must be greater than 0 (value: \"0.00\")".into())
         );
     }

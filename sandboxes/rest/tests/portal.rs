@@ -26,7 +26,10 @@ async fn batches_go_to_the_configured_endpoint_with_the_credential() {
     let sandbox = start("127.0.0.1:0", portal()).await.unwrap();
     let url = format!("{}/api/v2/stock", sandbox.url());
     let http = client();
-    let body = json!({"items": [{"articleNumber": "A", "quantityAvailable": 3}, {"articleNumber": "B", "quantityAvailable": -1}]});
+    let body = json!({"items": [
+        {"key": "A", "correlationId": "c-A", "fields": {"articleNumber": "A", "quantityAvailable": 3}},
+        {"key": "B", "correlationId": "c-B", "fields": {"articleNumber": "B", "quantityAvailable": -1}}
+    ]});
     let unauthorised = http.put(&url).json(&body).send().await.unwrap();
     assert_eq!(unauthorised.status(), 401);
     let wrong_method = http
@@ -51,7 +54,9 @@ async fn batches_go_to_the_configured_endpoint_with_the_credential() {
         answer,
         json!({"accepted": 1, "rejected": [{"index": 1, "status": 422, "message": "quantityAvailable must not be negative (value: -1)"}]})
     );
-    let too_many = json!({"items": [{"sku": "A"}, {"sku": "B"}, {"sku": "C"}]});
+    let too_many = json!({"items": [
+        {"key": "A", "fields": {}}, {"key": "B", "fields": {}}, {"key": "C", "fields": {}}
+    ]});
     let response = http
         .put(&url)
         .header("x-api-key", "k-1")
@@ -122,7 +127,7 @@ async fn a_rate_limited_endpoint_answers_429_with_retry_after() {
     let sandbox = start("127.0.0.1:0", portal).await.unwrap();
     let http = client();
     let url = format!("{}/price", sandbox.url());
-    let body = json!({"items": [{"sku": "A", "price": {"amount": "1.00"}}]});
+    let body = json!({"items": [{"key": "A", "fields": {"price": {"amount": "1.00"}}}]});
     assert_eq!(
         http.post(&url).json(&body).send().await.unwrap().status(),
         200
