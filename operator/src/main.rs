@@ -9,7 +9,7 @@ use axum::Router;
 use axum::routing::get;
 use clap::Parser;
 use kube::runtime::events::{Recorder, Reporter};
-use operator::controller::{Context, run::run};
+use operator::controller::{Context, run::run_namespaces};
 use operator::leader::{LeaderElector, LeaseSettings};
 use operator::metrics::Metrics;
 use operator::settings::{NatsConnection, NatsOverrides, RenderSettings};
@@ -51,6 +51,14 @@ struct Args {
     /// Seconds between periodic resyncs of every resource.
     #[arg(long, env = "TRADEWIND_RESYNC_SECONDS", default_value_t = 300)]
     resync_seconds: u64,
+    /// Namespaces to reconcile, comma-separated (chart: watchNamespaces); empty: every namespace.
+    #[arg(
+        long,
+        env = "TRADEWIND_WATCH_NAMESPACES",
+        default_value = "",
+        value_delimiter = ','
+    )]
+    watch_namespaces: Vec<String>,
     /// Only the holder of a Lease reconciles; other replicas wait to take over (chart: leaderElection.enabled).
     #[arg(long, env = "TRADEWIND_LEADER_ELECTION", default_value_t = false)]
     leader_election: bool,
@@ -166,8 +174,14 @@ async fn serve(args: Args) -> Result<(), String> {
             .await
     });
     tokio::spawn(adapter_runtime::service::stop_on_signal(shutdown.clone()));
+    let namespaces: Vec<String> = args
+        .watch_namespaces
+        .iter()
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect();
     if !args.leader_election {
-        run(ctx, metrics, shutdown).await;
+        run_namespaces(ctx, metrics, shutdown, &namespaces).await;
         let _ = http.await;
         return Ok(());
     }
@@ -202,7 +216,7 @@ async fn serve(args: Args) -> Result<(), String> {
             graceful
         })
     };
-    run(ctx, metrics, work).await;
+    run_namespaces(ctx, metrics, work, &namespaces).await;
     let graceful = holder.await.unwrap_or(false);
     if graceful && let Err(e) = elector.release().await {
         tracing::warn!(error = %e, "lease not released; it expires by itself");

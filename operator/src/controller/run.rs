@@ -78,44 +78,87 @@ pub async fn run(
     metrics: Arc<Metrics>,
     shutdown: adapter_runtime::flow::Shutdown,
 ) {
+    run_in(ctx, metrics, shutdown, None).await
+}
+
+/// Every controller for the namespaces in `namespaces` (each its own set of watches, as a namespaced Role
+/// allows), or for the whole cluster when it is empty; until `shutdown` resolves.
+pub async fn run_namespaces(
+    ctx: Arc<Context>,
+    metrics: Arc<Metrics>,
+    shutdown: adapter_runtime::flow::Shutdown,
+    namespaces: &[String],
+) {
+    if namespaces.is_empty() {
+        return run(ctx, metrics, shutdown).await;
+    }
+    futures::future::join_all(namespaces.iter().map(|ns| {
+        run_in(
+            ctx.clone(),
+            metrics.clone(),
+            shutdown.clone(),
+            Some(ns.as_str()),
+        )
+    }))
+    .await;
+}
+
+/// The API of `K` in `namespace`, or in every namespace.
+fn scoped<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Every controller, watching `namespace` or (None) the whole cluster.
+async fn run_in(
+    ctx: Arc<Context>,
+    metrics: Arc<Metrics>,
+    shutdown: adapter_runtime::flow::Shutdown,
+    namespace: Option<&str>,
+) {
     let client = ctx.client.clone();
     let labelled =
         watcher::Config::default().labels("app.kubernetes.io/managed-by=tradewind-operator");
     let controller = Controller::new(
-        Api::<Marketplace>::all(client.clone()),
+        scoped::<Marketplace>(&client, namespace),
         watcher::Config::default(),
     );
     let store = controller.store();
     let (s1, s2, s3, s4) = (store.clone(), store.clone(), store.clone(), store.clone());
     let (c1, c2, c3, c4) = (ctx.clone(), ctx.clone(), ctx.clone(), ctx.clone());
     let marketplaces = controller
-        .owns(Api::<Deployment>::all(client.clone()), labelled.clone())
-        .owns(Api::<ConfigMap>::all(client.clone()), labelled.clone())
-        .owns(Api::<Service>::all(client.clone()), labelled.clone())
-        .owns(Api::<ServiceAccount>::all(client.clone()), labelled)
+        .owns(scoped::<Deployment>(&client, namespace), labelled.clone())
+        .owns(scoped::<ConfigMap>(&client, namespace), labelled.clone())
+        .owns(scoped::<Service>(&client, namespace), labelled.clone())
+        .owns(scoped::<ServiceAccount>(&client, namespace), labelled)
         .watches(
-            Api::<ChannelMapping>::all(client.clone()),
+            scoped::<ChannelMapping>(&client, namespace),
             watcher::Config::default(),
             move |o| dependants(&s1, "ChannelMapping", o.namespace(), &o.name_any(), &c1),
         )
         .watches(
-            Api::<RateLimitPolicy>::all(client.clone()),
+            scoped::<RateLimitPolicy>(&client, namespace),
             watcher::Config::default(),
             move |o| dependants(&s2, "RateLimitPolicy", o.namespace(), &o.name_any(), &c2),
         )
         .watches(
-            Api::<ErpConnection>::all(client.clone()),
+            scoped::<ErpConnection>(&client, namespace),
             watcher::Config::default(),
             move |o| dependants(&s3, "ErpConnection", o.namespace(), &o.name_any(), &c3),
         )
         .watches(
-            Api::<Secret>::all(client.clone()),
+            scoped::<Secret>(&client, namespace),
             watcher::Config::default(),
             move |o| dependants(&s4, "Secret", o.namespace(), &o.name_any(), &c4),
         )
         // A schedule's SLO is read into the marketplace's Degraded condition.
         .watches(
-            Api::<SyncSchedule>::all(client.clone()),
+            scoped::<SyncSchedule>(&client, namespace),
             watcher::Config::default(),
             |s| named::<Marketplace>(s.namespace(), Some(s.spec.marketplace_ref.name.clone())),
         )
@@ -126,7 +169,7 @@ pub async fn run(
             async {}
         });
     let mappings = Controller::new(
-        Api::<ChannelMapping>::all(client.clone()),
+        scoped::<ChannelMapping>(&client, namespace),
         watcher::Config::default(),
     )
     .graceful_shutdown_on(stopped(shutdown.clone()))
@@ -141,31 +184,31 @@ pub async fn run(
     let labelled =
         watcher::Config::default().labels("app.kubernetes.io/managed-by=tradewind-operator");
     let controller = Controller::new(
-        Api::<ErpConnection>::all(client.clone()),
+        scoped::<ErpConnection>(&client, namespace),
         watcher::Config::default(),
     );
     let store = controller.store();
     let (e1, e2) = (store.clone(), store);
     let (c1, c2) = (ctx.clone(), ctx.clone());
     let connections = controller
-        .owns(Api::<Deployment>::all(client.clone()), labelled.clone())
-        .owns(Api::<ConfigMap>::all(client.clone()), labelled.clone())
-        .owns(Api::<Service>::all(client.clone()), labelled.clone())
-        .owns(Api::<ServiceAccount>::all(client.clone()), labelled)
+        .owns(scoped::<Deployment>(&client, namespace), labelled.clone())
+        .owns(scoped::<ConfigMap>(&client, namespace), labelled.clone())
+        .owns(scoped::<Service>(&client, namespace), labelled.clone())
+        .owns(scoped::<ServiceAccount>(&client, namespace), labelled)
         .watches(
-            Api::<Marketplace>::all(client.clone()),
+            scoped::<Marketplace>(&client, namespace),
             watcher::Config::default(),
             |m| named::<ErpConnection>(m.namespace(), Some(m.spec.erp_connection_ref.name.clone())),
         )
         .watches(
-            Api::<RateLimitPolicy>::all(client.clone()),
+            scoped::<RateLimitPolicy>(&client, namespace),
             watcher::Config::default(),
             move |o| {
                 connection_dependants(&e1, "RateLimitPolicy", o.namespace(), &o.name_any(), &c1)
             },
         )
         .watches(
-            Api::<Secret>::all(client.clone()),
+            scoped::<Secret>(&client, namespace),
             watcher::Config::default(),
             move |o| connection_dependants(&e2, "Secret", o.namespace(), &o.name_any(), &c2),
         )
@@ -179,11 +222,11 @@ pub async fn run(
     // RateLimitPolicies report who references them: a Marketplace or ErpConnection change re-reconciles the
     // policy it names.
     let policies = Controller::new(
-        Api::<RateLimitPolicy>::all(client.clone()),
+        scoped::<RateLimitPolicy>(&client, namespace),
         watcher::Config::default(),
     )
     .watches(
-        Api::<Marketplace>::all(client.clone()),
+        scoped::<Marketplace>(&client, namespace),
         watcher::Config::default(),
         |m| {
             named::<RateLimitPolicy>(
@@ -193,7 +236,7 @@ pub async fn run(
         },
     )
     .watches(
-        Api::<ErpConnection>::all(client.clone()),
+        scoped::<ErpConnection>(&client, namespace),
         watcher::Config::default(),
         |e| {
             named::<RateLimitPolicy>(
@@ -217,13 +260,13 @@ pub async fn run(
     // SyncSchedules requeue themselves at their next due time; a change of their Marketplace (created,
     // flows changed) re-validates them.
     let controller = Controller::new(
-        Api::<SyncSchedule>::all(client.clone()),
+        scoped::<SyncSchedule>(&client, namespace),
         watcher::Config::default(),
     );
     let store = controller.store();
     let schedules = controller
         .watches(
-            Api::<Marketplace>::all(client),
+            scoped::<Marketplace>(&client, namespace),
             watcher::Config::default(),
             move |m| {
                 store
