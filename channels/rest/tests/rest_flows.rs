@@ -19,7 +19,7 @@ use adapter_runtime::jetstream::{
 };
 use adapter_runtime::metrics::Metrics;
 use adapter_runtime::resilience::Resilience;
-use adapter_runtime::topology::Namespace;
+use adapter_runtime::topology::{Namespace, OrderUpdateKind};
 use channel_rest::webhook::{Accept, Reject};
 use channel_rest::{RestConnector, Webhook};
 use chrono::Utc;
@@ -465,9 +465,51 @@ async fn orders_are_polled_with_the_cursor_and_shipments_are_called_back() {
         polls.iter().map(|c| c.query.clone()).collect::<Vec<_>>()
     );
 
-    // The ERP ships the first order: the shipment callback reaches the portal.
+    // The ERP accepts the first order: the acknowledgement reaches the portal's order updates.
     let js = h.nats.jetstream().await.unwrap();
     let ns = Namespace::new(NS);
+    ensure_stream(&js, &ns.order_update_stream(ERP))
+        .await
+        .unwrap();
+    let acknowledgement: Record =
+        serde_json::from_value(json!({"type": "orderAcknowledgement", "data": {
+            "correlationId": format!("{MP}:{first}"),
+            "marketplace": MP,
+            "orderId": first,
+            "outcome": {"kind": "accepted", "erp_order_number": "SO-88001"},
+            "at": Utc::now(),
+        }}))
+        .unwrap();
+    publish_event(
+        &js,
+        &ns.order_update_subject(ERP, MP, &first, OrderUpdateKind::Accepted),
+        &event(format!("erp:ack:{first}"), acknowledgement),
+        None,
+    )
+    .await
+    .unwrap();
+    eventually(
+        Duration::from_secs(20),
+        "the acknowledgement reaches the portal",
+        || async {
+            h.sandbox
+                .snapshot()
+                .items
+                .get("orderUpdates")
+                .is_some_and(|u| u.contains_key(&first))
+        },
+    )
+    .await;
+    let update = &h.sandbox.snapshot().items["orderUpdates"][&first];
+    assert_eq!(update["kind"], "accepted");
+    assert_eq!(update["outcome"]["erp_order_number"], "SO-88001");
+    let calls = h.sandbox.controls().recorder.calls(Some("orderUpdates"));
+    assert_eq!(
+        (calls[0].method.as_str(), calls[0].path.as_str()),
+        ("POST", "/orders/updates")
+    );
+
+    // The ERP ships the first order: the shipment callback reaches the portal.
     ensure_stream(&js, &ns.shipment_stream(ERP)).await.unwrap();
     let shipment: Record = serde_json::from_value(json!({"type": "shipment", "data": {
         "correlationId": format!("{MP}:{first}"),
