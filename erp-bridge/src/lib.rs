@@ -1,15 +1,18 @@
 //! tradewind-bridge: runs one `ErpConnection`. ERP events come in from the PostgreSQL outbox, a signed
-//! webhook or the ERP's own NATS subject and are published to JetStream; orders that passed each marketplace's order process go out to the ERP's REST API,
-//! exactly once in effect, and the ERP's answers go back to the channels.
-//!
-//! Implemented: the `postgresOutbox`, `webhook` and `nats` sources and the `rest` sink. The `postgres` and
-//! `nats` sinks are refused at start with the field named (see docs/erp.md).
+//! webhook or the ERP's own NATS subject and are published to JetStream with idempotent ids (`outbox`,
+//! `webhook`, `nats_source`, sharing `ingest`); the orders that passed each marketplace's order process, and
+//! the channels' returns and settlements, go out to the ERP's REST API, PostgreSQL database or NATS subjects,
+//! exactly once in effect (`sink` with `rest_sink`, `pg_sink`, `nats_sink`), and the ERP's answers go back to
+//! the channels. See docs/erp.md.
 
 pub mod config;
 pub mod ingest;
+pub mod nats_sink;
 pub mod nats_source;
 pub mod outbox;
+pub mod pg_sink;
 pub mod rest_sink;
+pub mod sink;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -34,19 +37,6 @@ pub use config::BridgeConfig;
 
 /// Orders in flight per marketplace at most, whatever the sink's concurrency.
 const MAX_ACK_PENDING: i64 = 1_000;
-
-/// The parts of the `ErpConnection` this build cannot run yet, by field path.
-pub fn unsupported(config: &BridgeConfig) -> Vec<&'static str> {
-    let spec = &config.spec;
-    let mut out = Vec::new();
-    if spec.sink.postgres.is_some() {
-        out.push("spec.sink.postgres");
-    }
-    if spec.sink.nats.is_some() {
-        out.push("spec.sink.nats");
-    }
-    out
-}
 
 /// Where the bridge serves HTTP: `/metrics`, `/healthz`, `/readyz` and, with a webhook source, the webhook.
 pub struct Http {
@@ -73,13 +63,6 @@ pub async fn run_with(
     metrics: Arc<Metrics>,
     http: Option<Http>,
 ) -> Result<(), String> {
-    let missing = unsupported(&config);
-    if !missing.is_empty() {
-        return Err(format!(
-            "{}: not implemented in this build (supported: spec.source.postgresOutbox, spec.source.webhook, spec.source.nats, spec.sink.rest)",
-            missing.join(", ")
-        ));
-    }
     let client = adapter_runtime::app::connect_nats(
         format!(
             "tradewind-bridge/{}/{}",
@@ -184,42 +167,32 @@ pub async fn run_with(
             let stop = shutdown.clone();
             tasks.spawn(async move { source.run(stop).await });
         }
-        if let Some(rest) = &config.spec.sink.rest {
-            let token = match &rest.token_secret_ref {
-                Some(selector) => Some(config.secret(selector)?),
-                None => None,
-            };
-            let policy = config
-                .sink_rate_limits
-                .clone()
-                .unwrap_or_else(default_policy);
-            let resilience = Arc::new(Resilience::new(policy, 1));
-            let http = adapter_runtime::connectors::http_client(rest.timeout.into())?;
-            for marketplace in &config.marketplaces {
-                ensure_stream(&js, &ns.marketplace_stream(marketplace))
-                    .await
-                    .map_err(e)?;
+        let policy = config
+            .sink_rate_limits
+            .clone()
+            .unwrap_or_else(default_policy);
+        let resilience = Arc::new(Resilience::new(policy, 1));
+        let (target, concurrency) = sink_target(&config, &js, &ns, resilience).await?;
+        let target = Arc::new(target);
+        for marketplace in &config.marketplaces {
+            ensure_stream(&js, &ns.marketplace_stream(marketplace))
+                .await
+                .map_err(e)?;
+            for flow in sink::SINK_FLOWS {
                 let consumer = ensure_consumer(
                     &js,
-                    &ns.erp_sink_consumer(&erp, marketplace, MAX_ACK_PENDING),
+                    &sink::consumer_def(&ns, &erp, marketplace, flow, MAX_ACK_PENDING),
                 )
                 .await
                 .map_err(e)?;
-                let sink = rest_sink::RestSink {
+                let sink = sink::Sink {
                     namespace: ns.clone(),
                     namespace_name: config.namespace.clone(),
                     erp: erp.clone(),
                     marketplace: marketplace.clone(),
-                    orders_url: format!(
-                        "{}{}",
-                        rest.base_url.trim_end_matches('/'),
-                        rest.orders_path
-                    ),
-                    token: token.clone(),
-                    idempotency_header: rest.idempotency_header.clone(),
-                    concurrency: usize::try_from(rest.concurrency).unwrap_or(1).max(1),
-                    http: http.clone(),
-                    resilience: resilience.clone(),
+                    flow,
+                    concurrency,
+                    target: target.clone(),
                     js: js.clone(),
                     consumer,
                     dead_letters: dead_letters.clone(),
@@ -240,6 +213,61 @@ pub async fn run_with(
     // Let in-flight acknowledgements reach the server before the connection is dropped.
     tokio::time::sleep(Duration::from_millis(10)).await;
     Ok(())
+}
+
+/// The target of `spec.sink` and the deliveries in flight per consumer at most.
+async fn sink_target(
+    config: &BridgeConfig,
+    js: &jetstream::Context,
+    ns: &Namespace,
+    resilience: Arc<Resilience>,
+) -> Result<(sink::Target, usize), String> {
+    let sink = &config.spec.sink;
+    let cap = |n: u32| usize::try_from(n).unwrap_or(1).max(1);
+    if let Some(rest) = &sink.rest {
+        let token = match &rest.token_secret_ref {
+            Some(selector) => Some(
+                config
+                    .secret(selector)
+                    .map_err(|e| format!("spec.sink.rest.tokenSecretRef: {e}"))?,
+            ),
+            None => None,
+        };
+        let [orders_url, returns_url, settlements_url] = rest_sink::RestTarget::urls(
+            &rest.base_url,
+            &rest.orders_path,
+            &rest.returns_path,
+            &rest.settlements_path,
+        );
+        let target = rest_sink::RestTarget {
+            orders_url,
+            returns_url,
+            settlements_url,
+            token,
+            idempotency_header: rest.idempotency_header.clone(),
+            http: adapter_runtime::connectors::http_client(rest.timeout.into())?,
+            resilience,
+        };
+        return Ok((sink::Target::Rest(target), cap(rest.concurrency)));
+    }
+    if let Some(pg) = &sink.postgres {
+        let dsn = config
+            .secret(&pg.dsn_secret_ref)
+            .map_err(|e| format!("spec.sink.postgres.dsnSecretRef: {e}"))?;
+        let concurrency = cap(pg.concurrency);
+        let target = pg_sink::PgTarget::new(dsn, pg.schema.clone(), resilience, concurrency);
+        return Ok((sink::Target::Postgres(target), concurrency));
+    }
+    if let Some(nats) = &sink.nats {
+        nats_sink::ensure_capture(js, ns, &config.erp_connection, &nats.subject_prefix).await?;
+        let target = nats_sink::NatsTarget {
+            prefix: nats.subject_prefix.clone(),
+            js: js.clone(),
+            resilience,
+        };
+        return Ok((sink::Target::Nats(target), nats_sink::CONCURRENCY));
+    }
+    Err("spec.sink: set exactly one of rest, postgres, nats".into())
 }
 
 /// The sink's limits when no `RateLimitPolicy` is referenced: the policy defaults (retries with backoff,

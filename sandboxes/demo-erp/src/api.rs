@@ -20,6 +20,8 @@ struct Api {
 pub fn router(db: Arc<Db>, token: String) -> Router {
     Router::new()
         .route("/sales-orders", post(post_order).get(list_orders))
+        .route("/returns", post(post_return))
+        .route("/settlements", post(post_settlement))
         .with_state(Api { db, token })
 }
 
@@ -79,6 +81,62 @@ async fn post_order(State(api): State<Api>, headers: HeaderMap, body: Json<Value
     match api.db.post_order(&order).await {
         Ok(Posted::Created(number)) => (StatusCode::CREATED, Json(json!({ "number": number }))),
         Ok(Posted::Existing(number)) => (StatusCode::OK, Json(json!({ "number": number }))),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+async fn post_return(state: State<Api>, headers: HeaderMap, body: Json<Value>) -> Answer {
+    post_document(state, headers, body, "return", "returnId").await
+}
+
+async fn post_settlement(state: State<Api>, headers: HeaderMap, body: Json<Value>) -> Answer {
+    post_document(state, headers, body, "settlement", "settlementId").await
+}
+
+/// Stores a canonical return or settlement once per idempotency key.
+async fn post_document(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+    kind: &str,
+    id_field: &str,
+) -> Answer {
+    if !authorised(&api, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+    }
+    let Some(key) = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| !k.is_empty())
+    else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "header Idempotency-Key is required",
+        );
+    };
+    let text = |field: &str| {
+        body.get(field)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("{field}: required text"),
+                )
+            })
+    };
+    let (marketplace, document_id) = match (text("marketplace"), text(id_field)) {
+        (Ok(m), Ok(d)) => (m, d),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    match api
+        .db
+        .post_document(kind, key, &marketplace, &document_id, &body)
+        .await
+    {
+        Ok(Posted::Created(id)) => (StatusCode::CREATED, Json(json!({ "id": id }))),
+        Ok(Posted::Existing(id)) => (StatusCode::OK, Json(json!({ "id": id }))),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }

@@ -44,6 +44,19 @@ pub struct ShipmentRow {
     pub tracking_number: String,
 }
 
+/// A return or settlement as posted (`kind` is `return` or `settlement`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Document {
+    pub id: String,
+    pub kind: String,
+    pub idempotency_key: String,
+    pub marketplace: String,
+    pub document_id: String,
+    /// How many times it was posted (retries and redeliveries included).
+    pub posts: i32,
+}
+
 /// An order line as the API receives it (the canonical order's fields the ERP needs).
 #[derive(Clone, Debug)]
 pub struct NewLine {
@@ -227,6 +240,58 @@ impl Db {
             )
             .await?;
         Ok(row.get(0))
+    }
+
+    /// Stores a return or settlement once per idempotency key; a repeat counts the post and answers the id.
+    pub async fn post_document(
+        &self,
+        kind: &str,
+        key: &str,
+        marketplace: &str,
+        document_id: &str,
+        body: &Value,
+    ) -> Result<Posted, Error> {
+        let client = self.client.lock().await;
+        let row = client
+            .query_one(
+                "INSERT INTO channel_documents (kind, idempotency_key, marketplace, document_id, body) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (idempotency_key) \
+                 DO UPDATE SET posts = channel_documents.posts + 1 RETURNING id, posts",
+                &[&kind, &key, &marketplace, &document_id, body],
+            )
+            .await?;
+        let id = format!("{}-{}", kind.to_ascii_uppercase(), row.get::<_, i64>(0));
+        Ok(if row.get::<_, i32>(1) == 1 {
+            Posted::Created(id)
+        } else {
+            Posted::Existing(id)
+        })
+    }
+
+    /// Returns and settlements, in the order they were first posted.
+    pub async fn documents(&self) -> Result<Vec<Document>, Error> {
+        let client = self.client.lock().await;
+        let rows = client
+            .query(
+                "SELECT id, kind, idempotency_key, marketplace, document_id, posts FROM channel_documents ORDER BY id",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Document {
+                id: format!(
+                    "{}-{}",
+                    r.get::<_, String>(1).to_ascii_uppercase(),
+                    r.get::<_, i64>(0)
+                ),
+                kind: r.get(1),
+                idempotency_key: r.get(2),
+                marketplace: r.get(3),
+                document_id: r.get(4),
+                posts: r.get(5),
+            })
+            .collect())
     }
 
     /// Unknown SKUs among `skus`.

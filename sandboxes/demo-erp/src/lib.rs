@@ -6,7 +6,8 @@
 //! The API: `POST /sales-orders` with `Authorization: Bearer <token>`, an `Idempotency-Key` header and a
 //! canonical order as the body answers `201 {"number": "SO-1001"}` — or `200` with the same number when the
 //! key, or the same channel order, was posted before: posting an order twice never makes two sales orders.
-//! `GET /sales-orders` lists them.
+//! `GET /sales-orders` lists them. `POST /returns` and `POST /settlements` take a canonical return or
+//! settlement the same way (`201 {"id": "RETURN-1"}`, `200` with the same id for a repeated key).
 
 mod api;
 mod db;
@@ -15,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use db::{SalesOrder, ShipmentRow, StockRow};
+pub use db::{Document, SalesOrder, ShipmentRow, StockRow};
 
 /// How the demo ERP behaves.
 #[derive(Clone, Debug)]
@@ -132,6 +133,11 @@ impl DemoErp {
 
     pub async fn shipments(&self) -> Result<Vec<ShipmentRow>, Error> {
         self.db.shipments().await
+    }
+
+    /// Returns and settlements posted to `POST /returns` and `POST /settlements`.
+    pub async fn documents(&self) -> Result<Vec<Document>, Error> {
+        self.db.documents().await
     }
 
     /// Outbox rows not yet marked sent by a bridge.

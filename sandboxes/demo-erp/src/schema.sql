@@ -57,6 +57,18 @@ CREATE TABLE IF NOT EXISTS shipments (
     shipped_at      timestamptz NOT NULL DEFAULT now()
 );
 
+-- Returns and settlements posted by the bridge: one row per idempotency key; a repeat answers the same id.
+CREATE TABLE IF NOT EXISTS channel_documents (
+    id              bigserial   PRIMARY KEY,
+    kind            text        NOT NULL CHECK (kind IN ('return', 'settlement')),
+    idempotency_key text        NOT NULL UNIQUE,
+    marketplace     text        NOT NULL,
+    document_id     text        NOT NULL,   -- the channel's return or settlement id
+    body            jsonb       NOT NULL,
+    posts           integer     NOT NULL DEFAULT 1,
+    received_at     timestamptz NOT NULL DEFAULT now()
+);
+
 -- The outbox (documented in docs/erp.md): one row per event, `payload` a canonical record
 -- ({"type": ..., "data": ...}), `sent_at` set by the bridge once JetStream has it.
 CREATE TABLE IF NOT EXISTS tradewind_outbox (

@@ -1,0 +1,356 @@
+//! The sink's consumer loop, the same for every target (REST, PostgreSQL, NATS): orders that passed the order
+//! process, and the channel's returns and settlements, are read from JetStream and delivered to the ERP with
+//! their message id as idempotency key, so a retry or a redelivery after a crash is the same delivery, never a
+//! second one: exactly once in effect. A message is acknowledged only after the target has it.
+//!
+//! Pacing: at most `concurrency` deliveries are in flight per consumer, and each goes through the sink's
+//! rate-limit guard (the target's operation in the `RateLimitPolicy`), so in a flash sale orders wait in
+//! JetStream and the ERP is never overrun.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use adapter_runtime::canonical::{AcknowledgementOutcome, Order, OrderAcknowledgement, Record};
+use adapter_runtime::connector::{ConnectorError, FailureKind};
+use adapter_runtime::envelope::{Event, H_MSG_ID, decode};
+use adapter_runtime::flow::{Shutdown, dead_letter};
+use adapter_runtime::jetstream::{
+    DeadLetterStore, ErrorClass, Step, Timeline, TimelineEntry, from_header_map, publish_event,
+};
+use adapter_runtime::metrics::{Metrics, Outcome};
+use adapter_runtime::topology::{ConsumerDef, Namespace, OrderUpdateKind};
+use async_nats::jetstream::consumer::{Consumer, pull};
+use async_nats::jetstream::{self, AckKind, Message};
+use chrono::Utc;
+use crds::channel::Flow;
+use futures::StreamExt;
+use tracing::{info, warn};
+
+use crate::nats_sink::NatsTarget;
+use crate::pg_sink::PgTarget;
+use crate::rest_sink::RestTarget;
+
+/// The operation names of the three deliveries in the sink's `RateLimitPolicy`, whatever the target.
+pub const POST_ORDER_OPERATION: &str = "postSalesOrder";
+pub const POST_RETURN_OPERATION: &str = "postReturn";
+pub const POST_SETTLEMENT_OPERATION: &str = "postSettlement";
+
+/// The flows a sink delivers, each from its own durable consumer.
+pub const SINK_FLOWS: [Flow; 3] = [Flow::Orders, Flow::Returns, Flow::Settlements];
+
+/// What the ERP has, once a delivery succeeded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivered {
+    /// The ERP answered with its sales-order number (REST orders).
+    SalesOrder(String),
+    /// Stored for the ERP to pick up; `duplicate` when it already had it.
+    Stored { duplicate: bool },
+}
+
+/// Where the records go.
+pub enum Target {
+    Rest(RestTarget),
+    Postgres(PgTarget),
+    Nats(NatsTarget),
+}
+
+impl Target {
+    /// Delivers one event's record with idempotency key `key`.
+    pub async fn deliver(&self, key: &str, event: &Event) -> Result<Delivered, ConnectorError> {
+        match self {
+            Target::Rest(t) => t.deliver(key, &event.record).await,
+            Target::Postgres(t) => t.deliver(key, &event.record).await,
+            Target::Nats(t) => t.deliver(key, event).await,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Target::Rest(_) => "rest",
+            Target::Postgres(_) => "postgres",
+            Target::Nats(_) => "nats",
+        }
+    }
+}
+
+/// The guard operation of a record.
+pub fn operation(record: &Record) -> &'static str {
+    match record {
+        Record::Return(_) => POST_RETURN_OPERATION,
+        Record::Settlement(_) => POST_SETTLEMENT_OPERATION,
+        _ => POST_ORDER_OPERATION,
+    }
+}
+
+/// The durable consumer of `flow` for one marketplace: orders that passed the order process
+/// (`erp_sink_consumer`), or the channel's returns or settlements as published by its inbound flow.
+pub fn consumer_def(
+    ns: &Namespace,
+    erp: &str,
+    marketplace: &str,
+    flow: Flow,
+    max_ack_pending: i64,
+) -> ConsumerDef {
+    let orders = ns.erp_sink_consumer(erp, marketplace, max_ack_pending);
+    if flow == Flow::Orders {
+        return orders;
+    }
+    // `marketplace_subject` with a placeholder key gives the flow's subject; its wildcard replaces the key.
+    let one = ns.marketplace_subject(marketplace, flow, "k");
+    let prefix = one.strip_suffix(".k").unwrap_or(&one);
+    ConsumerDef {
+        durable_name: format!("{}-{}", orders.durable_name, flow.as_str()),
+        filter_subjects: vec![format!("{prefix}.>")],
+        ..orders
+    }
+}
+
+pub struct Sink {
+    pub namespace: Namespace,
+    pub namespace_name: String,
+    pub erp: String,
+    pub marketplace: String,
+    pub flow: Flow,
+    pub concurrency: usize,
+    pub target: Arc<Target>,
+    pub js: jetstream::Context,
+    pub consumer: Consumer<pull::Config>,
+    pub dead_letters: Arc<DeadLetterStore>,
+    pub timeline: Arc<Timeline>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Sink {
+    pub async fn run(self, shutdown: Shutdown) {
+        info!(erp = %self.erp, marketplace = %self.marketplace, flow = %self.flow, target = self.target.name(), "ERP sink started");
+        while !shutdown.is_triggered() {
+            let fetch = self
+                .consumer
+                .fetch()
+                .max_messages(self.concurrency.max(1))
+                .expires(Duration::from_millis(500))
+                .messages();
+            let batch = tokio::select! {
+                batch = fetch => batch,
+                () = shutdown.triggered() => break,
+            };
+            let messages: Vec<Message> = match batch {
+                Ok(stream) => stream.filter_map(|m| async { m.ok() }).collect().await,
+                Err(e) => {
+                    warn!(erp = %self.erp, error = %e, "ERP sink: fetch failed; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_millis(500)) => {},
+                        () = shutdown.triggered() => break,
+                    }
+                    continue;
+                }
+            };
+            futures::future::join_all(messages.iter().map(|m| self.handle(m))).await;
+        }
+        info!(erp = %self.erp, marketplace = %self.marketplace, flow = %self.flow, "ERP sink stopped");
+    }
+
+    async fn handle(&self, message: &Message) {
+        let headers = message
+            .headers
+            .as_ref()
+            .map(from_header_map)
+            .unwrap_or_default();
+        let event = match decode(&headers, &message.payload) {
+            Ok(event) => event,
+            Err(e) => {
+                self.fail(message, ErrorClass::BadPayload, e.to_string())
+                    .await;
+                return;
+            }
+        };
+        let expected = matches!(
+            (self.flow, &event.record),
+            (Flow::Orders, Record::Order(_))
+                | (Flow::Returns, Record::Return(_))
+                | (Flow::Settlements, Record::Settlement(_))
+        );
+        if !expected {
+            // Channels also publish cancellations on these subjects; they are not for the ERP sink.
+            if matches!(
+                event.record,
+                Record::OrderCancellation(_) | Record::OrderAcknowledgement(_)
+            ) {
+                let _ = message.ack().await;
+                return;
+            }
+            self.fail(
+                message,
+                ErrorClass::Permanent,
+                format!(
+                    "the {} sink of {} takes no {} record",
+                    self.flow,
+                    self.erp,
+                    event.record.event_type()
+                ),
+            )
+            .await;
+            return;
+        }
+        let key = headers
+            .get(H_MSG_ID)
+            .cloned()
+            .unwrap_or_else(|| event.id.clone());
+        match self.target.deliver(&key, &event).await {
+            Ok(delivered) => {
+                if self.delivered(&event, &delivered).await {
+                    let _ = message.ack().await;
+                } else {
+                    // The ERP has the record; delivering it again returns the same answer, so the answer is
+                    // published on the redelivery.
+                    let _ = message
+                        .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
+                        .await;
+                }
+            }
+            Err(e) if e.kind == FailureKind::Retryable => {
+                warn!(erp = %self.erp, flow = %self.flow, key = %key, error = %e, "ERP unavailable; the record waits in JetStream");
+                let _ = message
+                    .ack_with(AckKind::Nak(Some(Duration::from_secs(2))))
+                    .await;
+            }
+            Err(e) => {
+                if let Record::Order(order) = &event.record {
+                    self.answer(
+                        &event,
+                        order,
+                        OrderUpdateKind::Rejected,
+                        AcknowledgementOutcome::Rejected {
+                            reason: e.message.chars().take(500).collect(),
+                        },
+                    )
+                    .await;
+                }
+                let class = match e.kind {
+                    FailureKind::Exhausted => ErrorClass::Exhausted,
+                    _ => ErrorClass::Permanent,
+                };
+                self.fail(
+                    message,
+                    class,
+                    format!("the ERP refused the {}: {e}", self.flow),
+                )
+                .await;
+            }
+        }
+    }
+
+    /// Publishes what follows a delivery: the ERP's sales-order number back to the channel, and the timeline.
+    /// False when the answer could not be published (the record is redelivered).
+    async fn delivered(&self, event: &Event, delivered: &Delivered) -> bool {
+        let detail = match (delivered, &event.record) {
+            (Delivered::SalesOrder(number), Record::Order(order)) => {
+                let published = self
+                    .answer(
+                        event,
+                        order,
+                        OrderUpdateKind::Accepted,
+                        AcknowledgementOutcome::Accepted {
+                            erp_order_number: number.clone(),
+                        },
+                    )
+                    .await;
+                if !published {
+                    return false;
+                }
+                number.clone()
+            }
+            (Delivered::SalesOrder(number), _) => number.clone(),
+            (Delivered::Stored { duplicate }, _) => format!(
+                "{} sink{}",
+                self.target.name(),
+                if *duplicate { " (already there)" } else { "" }
+            ),
+        };
+        let _ = self
+            .timeline
+            .append(
+                event.record.correlation_id(),
+                TimelineEntry {
+                    at: Utc::now(),
+                    step: Step::PostedToErp,
+                    detail,
+                    by: format!("erp-bridge/{}", self.erp),
+                },
+            )
+            .await;
+        self.metrics
+            .count(&self.marketplace, self.flow.as_str(), Outcome::Out, 1);
+        true
+    }
+
+    /// Publishes the ERP's answer for the channel flow, with an id derived from the order's so that a
+    /// redelivered order answers once.
+    async fn answer(
+        &self,
+        event: &Event,
+        order: &Order,
+        kind: OrderUpdateKind,
+        outcome: AcknowledgementOutcome,
+    ) -> bool {
+        let subject = self.namespace.order_update_subject(
+            &self.erp,
+            order.marketplace.as_str(),
+            order.order_id.as_str(),
+            kind,
+        );
+        let answer = Event {
+            id: format!("{}:erp-{}", event.id, kind.as_str()),
+            source: crate::ingest::erp_source(&self.namespace_name, &self.erp),
+            time: Utc::now(),
+            traceparent: event.traceparent.clone(),
+            record: Record::OrderAcknowledgement(OrderAcknowledgement {
+                correlation_id: order.correlation_id.clone(),
+                marketplace: order.marketplace.clone(),
+                order_id: order.order_id.clone(),
+                outcome,
+                at: Utc::now(),
+            }),
+        };
+        match publish_event(&self.js, &subject, &answer, Some(order.order_id.as_str())).await {
+            Ok(_) => true,
+            Err(e) => {
+                warn!(erp = %self.erp, order = %order.order_id, error = %e, "cannot publish the ERP's answer");
+                false
+            }
+        }
+    }
+
+    async fn fail(&self, message: &Message, class: ErrorClass, reason: String) {
+        dead_letter(
+            &self.dead_letters,
+            &self.metrics,
+            message,
+            &self.marketplace,
+            self.flow,
+            class,
+            reason,
+            Duration::from_secs(2),
+        )
+        .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn returns_and_settlements_have_consumers_of_their_own() {
+        let ns = Namespace::new("demo");
+        let orders = consumer_def(&ns, "erp", "amazon-us", Flow::Orders, 10);
+        assert_eq!(orders, ns.erp_sink_consumer("erp", "amazon-us", 10));
+        let returns = consumer_def(&ns, "erp", "amazon-us", Flow::Returns, 10);
+        assert_eq!(
+            returns.durable_name,
+            format!("{}-returns", orders.durable_name)
+        );
+        assert_eq!(returns.filter_subjects, ["tw.demo.mp.amazon-us.returns.>"]);
+        assert_eq!(returns.stream, orders.stream);
+    }
+}
