@@ -25,8 +25,30 @@ pub fn router(state: Arc<Shared>) -> Router {
         .route("/v3/token", post(token))
         .route("/v3/inventory", put(update_inventory).get(get_inventory))
         .route("/v3/price", put(update_price))
+        .route("/v3/orders", get(crate::orders::get_all))
+        .route("/v3/orders/{id}", get(crate::orders::get_one))
+        .route(
+            "/v3/orders/{id}/acknowledge",
+            post(crate::orders::acknowledge),
+        )
+        .route("/v3/orders/{id}/cancel", post(crate::orders::cancel))
+        .route("/v3/orders/{id}/shipping", post(crate::orders::shipping))
+        .route("/v3/feeds", post(crate::feeds::submit))
+        .route("/v3/feeds/{id}", get(crate::feeds::status))
+        .route("/v3/returns", get(crate::reports::get_returns))
+        .route(
+            "/v3/report/reconreport/availableReconFiles",
+            get(crate::reports::available_recon),
+        )
+        .route(
+            "/v3/report/reconreport/reconFileJson",
+            get(crate::reports::recon_json),
+        )
         .route("/_sandbox/state", get(sandbox_state))
         .route("/_sandbox/items", post(sandbox_items))
+        .route("/_sandbox/orders", post(crate::orders::sandbox_orders))
+        .route("/_sandbox/returns", post(crate::reports::sandbox_returns))
+        .route("/_sandbox/recon", post(crate::reports::sandbox_recon))
         .with_state(state)
 }
 
@@ -50,7 +72,7 @@ pub fn errors(status: StatusCode, code: &str, field: &str, description: &str) ->
     )
 }
 
-fn json_response(status: StatusCode, body: Value) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: Value) -> Response {
     (
         status,
         [("content-type", "application/json")],
@@ -59,7 +81,7 @@ fn json_response(status: StatusCode, body: Value) -> Response {
         .into_response()
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -67,7 +89,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// The call's `WM_QOS.CORRELATION_ID` (checked present by [`gate`]).
-fn correlation(headers: &HeaderMap) -> &str {
+pub(crate) fn correlation(headers: &HeaderMap) -> &str {
     header(headers, "WM_QOS.CORRELATION_ID").unwrap_or_default()
 }
 
@@ -88,7 +110,7 @@ fn missing_service_headers(headers: &HeaderMap) -> Option<Response> {
 
 /// What every API operation does first: faults, the required headers, the access token, the operation's
 /// bucket. `Some` is the answer to give instead of doing the work.
-async fn gate(state: &Shared, operation: &str, headers: &HeaderMap) -> Option<Response> {
+pub(crate) async fn gate(state: &Shared, operation: &str, headers: &HeaderMap) -> Option<Response> {
     if let Some(response) = state.controls.faults.apply(operation).await {
         return Some(response);
     }
@@ -124,7 +146,7 @@ fn throttled(retry_after_seconds: u64) -> Response {
     response
 }
 
-fn record(
+pub(crate) fn record(
     state: &Shared,
     operation: &str,
     method: Method,
@@ -146,7 +168,7 @@ fn record(
 }
 
 /// `application/x-www-form-urlencoded` pairs (a query string or a form body).
-fn form(text: &str) -> HashMap<String, String> {
+pub(crate) fn form(text: &str) -> HashMap<String, String> {
     text.split('&')
         .filter_map(|pair| {
             let (k, v) = pair.split_once('=')?;
@@ -155,7 +177,7 @@ fn form(text: &str) -> HashMap<String, String> {
         .collect()
 }
 
-fn decode(s: &str) -> String {
+pub(crate) fn decode(s: &str) -> String {
     percent_encoding::percent_decode_str(&s.replace('+', " "))
         .decode_utf8_lossy()
         .into_owned()

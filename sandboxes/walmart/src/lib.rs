@@ -10,14 +10,18 @@
 //! what was received.
 
 mod api;
+mod feeds;
+mod orders;
+mod reports;
 mod state;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use crds::channel::PublishedLimit;
+pub use orders::OrderSpec;
 pub use sandbox::Running;
-pub use state::{Item, ItemPrice, State};
+pub use state::{Feed, Item, ItemPrice, State};
 
 /// The client credentials the sandbox accepts at its token endpoint, and the lifetime of its tokens.
 #[derive(Clone, Debug)]
@@ -45,6 +49,8 @@ pub struct Options {
     /// Limits that replace (or add to) the published ones, by operation name: Walmart publishes no fixed rate
     /// for per-SKU calls, so a test that needs them throttled sets one here.
     pub limits: HashMap<String, PublishedLimit>,
+    /// How long a feed stays `RECEIVED` before it is processed (default 300 ms; Walmart takes minutes).
+    pub feed_processing: Option<std::time::Duration>,
 }
 
 /// A running sandbox with its state, for tests and the local mode.
@@ -74,6 +80,68 @@ impl WalmartSandbox {
         self.state.seed_items(skus);
     }
 
+    /// Places an order of `quantity` × `sku` at `unit_price` (a decimal) for the US; its purchaseOrderId.
+    pub fn place_order(&self, sku: &str, quantity: u32, unit_price: &str) -> String {
+        orders::place(
+            &self.state,
+            &OrderSpec {
+                lines: vec![(sku.to_string(), quantity, unit_price.to_string())],
+                ..OrderSpec::default()
+            },
+        )
+    }
+
+    /// Places an order as specified; its purchaseOrderId.
+    pub fn place(&self, spec: &OrderSpec) -> String {
+        orders::place(&self.state, spec)
+    }
+
+    /// Places `count` orders of random seeded SKUs, quantities and prices; their ids.
+    pub fn generate_orders(&self, count: usize) -> Vec<String> {
+        orders::generate(&self.state, count)
+    }
+
+    /// Serves `order` as it is (for malformed orders): it appears in `getAllOrders` as modified now.
+    pub fn put_raw_order(&self, order: serde_json::Value) {
+        orders::put_raw(&self.state, order);
+    }
+
+    /// The buyer cancels a line of an order (as Walmart shows it: `Cancelled`, `CUSTOMER_CANCEL`).
+    pub fn buyer_cancels(&self, purchase_order_id: &str, line_number: &str) -> bool {
+        orders::buyer_cancels(&self.state, purchase_order_id, line_number)
+    }
+
+    /// A return of `quantity` of a line of an order, refunded `refund` (a decimal); its returnOrderId.
+    pub fn add_return(
+        &self,
+        purchase_order_id: &str,
+        line_number: &str,
+        quantity: u32,
+        refund: &str,
+    ) -> Option<String> {
+        reports::add_return(
+            &self.state,
+            purchase_order_id,
+            line_number,
+            quantity,
+            refund,
+        )
+    }
+
+    /// A reconciliation report for `report_date` (`MMDDYYYY`) with `rows` as served by `reconFileJson`.
+    pub fn add_recon_report(&self, report_date: &str, rows: Vec<serde_json::Value>) {
+        self.state.with(|s| {
+            s.recon_reports.insert(report_date.to_string(), rows);
+        });
+    }
+
+    /// A reconciliation report for `report_date` built from the sandbox's orders and returns: for each order
+    /// its product price, tax and shipping, a 15 % commission, and each return's refund; the PaymentSummary's
+    /// Total Payable is their sum.
+    pub fn generate_recon_report(&self, report_date: &str) {
+        reports::generate_recon(&self.state, report_date);
+    }
+
     /// Planned faults and calls received.
     pub fn controls(&self) -> &sandbox::Controls {
         &self.state.controls
@@ -88,7 +156,13 @@ pub async fn start(address: &str) -> std::io::Result<WalmartSandbox> {
 
 /// Starts the sandbox on `address` with `options`.
 pub async fn start_with(address: &str, options: Options) -> std::io::Result<WalmartSandbox> {
-    let state = Arc::new(state::Shared::new(options.credentials, options.limits));
+    let state = Arc::new(state::Shared::new(
+        options.credentials,
+        options.limits,
+        options
+            .feed_processing
+            .unwrap_or(std::time::Duration::from_millis(300)),
+    ));
     let router = api::router(state.clone());
     let running = sandbox::serve(router, state.controls.clone(), address).await?;
     Ok(WalmartSandbox { running, state })

@@ -9,6 +9,7 @@ use crds::channel::{ChannelKind, PublishedLimit};
 use rust_decimal::Decimal;
 use sandbox::{Controls, ServerBucket};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::Credentials;
 
@@ -45,12 +46,52 @@ pub struct State {
     pub items: BTreeMap<String, Item>,
     /// Access tokens issued so far.
     pub tokens_issued: u64,
+    /// purchaseOrderId -> the order as `getAllOrders` serves it (line statuses change with acknowledgements,
+    /// cancellations and shipping updates).
+    #[serde(default)]
+    pub orders: BTreeMap<String, Value>,
+    /// purchaseOrderId -> when the order last changed (epoch milliseconds), what `lastModifiedStartDate` reads.
+    #[serde(default)]
+    pub order_modified: BTreeMap<String, i64>,
+    /// Orders placed so far (their ids follow it).
+    #[serde(default)]
+    pub order_sequence: u64,
+    /// feedId -> the feed.
+    #[serde(default)]
+    pub feeds: BTreeMap<String, Feed>,
+    /// Return orders as `getReturns` serves them.
+    #[serde(default)]
+    pub returns: Vec<Value>,
+    /// Reconciliation reports by date (`MMDDYYYY`): their rows as `reconFileJson` serves them.
+    #[serde(default)]
+    pub recon_reports: BTreeMap<String, Vec<Value>>,
+}
+
+/// A submitted feed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Feed {
+    pub feed_type: String,
+    /// `RECEIVED` until processed, then `PROCESSED` (or `ERROR` when the file could not be read).
+    pub status: String,
+    /// Milliseconds since the sandbox started at which the feed is processed.
+    pub ready_at_ms: u64,
+    /// The file's elements, in order.
+    pub elements: Vec<Value>,
+    /// Per element once processed: `itemIngestionStatus` entries.
+    pub results: Vec<Value>,
+    /// The file-level error, when the file was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub correlation_id: String,
 }
 
 /// The state behind the routes.
 pub struct Shared {
     pub controls: Arc<Controls>,
     pub credentials: Credentials,
+    /// How long Walmart takes to process a feed.
+    pub feed_processing: Duration,
     started: Instant,
     limits: HashMap<String, PublishedLimit>,
     buckets: Mutex<HashMap<String, ServerBucket>>,
@@ -66,7 +107,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shared {
     /// `overrides` replace (or add) the published limit of an operation, for tests that need a per-SKU
     /// operation throttled (Walmart publishes no fixed rate for those).
-    pub fn new(credentials: Credentials, overrides: HashMap<String, PublishedLimit>) -> Self {
+    pub fn new(
+        credentials: Credentials,
+        overrides: HashMap<String, PublishedLimit>,
+        feed_processing: Duration,
+    ) -> Self {
         let mut limits: HashMap<String, PublishedLimit> = ChannelKind::Walmart
             .operations()
             .iter()
@@ -76,6 +121,7 @@ impl Shared {
         Self {
             controls: Arc::new(Controls::default()),
             credentials,
+            feed_processing,
             started: Instant::now(),
             limits,
             buckets: Mutex::new(HashMap::new()),
@@ -84,7 +130,7 @@ impl Shared {
         }
     }
 
-    fn now_ms(&self) -> u64 {
+    pub fn now_ms(&self) -> u64 {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
@@ -161,5 +207,10 @@ impl Shared {
 
     pub fn snapshot(&self) -> State {
         lock(&self.data).clone()
+    }
+
+    /// Reads or changes the state under its lock.
+    pub fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        f(&mut lock(&self.data))
     }
 }
