@@ -15,7 +15,12 @@ pub fn body(fields: &Value) -> Result<Vec<Segment>, String> {
     let at = record_time(fields, "at")?;
     let kind = field(fields, "kind").unwrap_or_default();
     let outcome = fields.get("outcome");
-    let erp_number = text(outcome.and_then(|o| o.get("erpOrderNumber"))).unwrap_or_default();
+    // The canonical outcome names its fields in snake case (serde renames only its variants).
+    let erp_number = text(outcome.and_then(|o| {
+        o.get("erp_order_number")
+            .or_else(|| o.get("erpOrderNumber"))
+    }))
+    .unwrap_or_default();
     let cancelled: Vec<&Value> = fields
         .get("lines")
         .and_then(Value::as_array)
