@@ -727,6 +727,22 @@ fn watched_namespaces_get_roles_and_nothing_cluster_wide() {
             "namespaces": {"shop-eu": {"url": "tls://nats.eu.svc:4222", "credentialsSecret": "tradewind-nats"}}
         })
     );
+    // The operator reads that file as its per-namespace NATS settings.
+    let overrides =
+        operator::settings::NatsOverrides::parse(settings["data"]["nats.yaml"].as_str().unwrap())
+            .unwrap();
+    let flags = operator::settings::RenderSettings::example().nats;
+    let eu = overrides.for_namespace("shop-eu", &flags);
+    assert_eq!(
+        (
+            eu.url.as_str(),
+            eu.credentials_secret.as_deref(),
+            eu.tls_ca_secret
+        ),
+        ("tls://nats.eu.svc:4222", Some("tradewind-nats"), None)
+    );
+    let other = overrides.for_namespace("shop-us", &flags);
+    assert_eq!(other.tls_ca_secret.as_deref(), Some("nats-ca"));
 
     let workloads = rendered
         .of_kind("ServiceMonitor")
