@@ -278,7 +278,7 @@ impl Running {
     }
 }
 
-fn element<'a>(segment: &'a [String], n: usize) -> &'a str {
+fn element(segment: &[String], n: usize) -> &str {
     segment.get(n).map_or("", String::as_str)
 }
 
