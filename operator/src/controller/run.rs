@@ -67,6 +67,28 @@ fn named<K: kube::Resource<DynamicType = ()>>(
     })
 }
 
+/// `reconcile` with its duration recorded under `kind`.
+fn timed<K, F, Fut>(
+    kind: &'static str,
+    metrics: Arc<Metrics>,
+    reconcile: F,
+) -> impl FnMut(Arc<K>, Arc<Context>) -> futures::future::BoxFuture<'static, Result<Action, Error>>
+where
+    F: Fn(Arc<K>, Arc<Context>) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<Action, Error>> + Send + 'static,
+    K: Send + Sync + 'static,
+{
+    move |object, ctx| {
+        let (metrics, reconcile) = (metrics.clone(), reconcile.clone());
+        Box::pin(async move {
+            let started = std::time::Instant::now();
+            let result = reconcile(object, ctx).await;
+            metrics.observe_duration(kind, started.elapsed());
+            result
+        })
+    }
+}
+
 fn error_policy<K>(_: Arc<K>, error: &Error, _: Arc<Context>) -> Action {
     tracing::warn!(%error, "reconcile failed; retrying");
     Action::requeue(std::time::Duration::from_secs(10))
@@ -163,7 +185,11 @@ async fn run_in(
             |s| named::<Marketplace>(s.namespace(), Some(s.spec.marketplace_ref.name.clone())),
         )
         .graceful_shutdown_on(stopped(shutdown.clone()))
-        .run(marketplace::reconcile, error_policy, ctx.clone())
+        .run(
+            timed("Marketplace", metrics.clone(), marketplace::reconcile),
+            error_policy,
+            ctx.clone(),
+        )
         .for_each(|result| {
             metrics.observe("Marketplace", result.is_ok());
             async {}
@@ -173,7 +199,15 @@ async fn run_in(
         watcher::Config::default(),
     )
     .graceful_shutdown_on(stopped(shutdown.clone()))
-    .run(channel_mapping::reconcile, error_policy, ctx.clone())
+    .run(
+        timed(
+            "ChannelMapping",
+            metrics.clone(),
+            channel_mapping::reconcile,
+        ),
+        error_policy,
+        ctx.clone(),
+    )
     .for_each(|result| {
         metrics.observe("ChannelMapping", result.is_ok());
         async {}
@@ -213,7 +247,11 @@ async fn run_in(
             move |o| connection_dependants(&e2, "Secret", o.namespace(), &o.name_any(), &c2),
         )
         .graceful_shutdown_on(stopped(shutdown.clone()))
-        .run(erp_connection::reconcile, error_policy, ctx.clone())
+        .run(
+            timed("ErpConnection", metrics.clone(), erp_connection::reconcile),
+            error_policy,
+            ctx.clone(),
+        )
         .for_each(|result| {
             metrics.observe("ErpConnection", result.is_ok());
             async {}
@@ -251,7 +289,15 @@ async fn run_in(
         },
     )
     .graceful_shutdown_on(stopped(shutdown.clone()))
-    .run(rate_limit_policy::reconcile, error_policy, ctx.clone())
+    .run(
+        timed(
+            "RateLimitPolicy",
+            metrics.clone(),
+            rate_limit_policy::reconcile,
+        ),
+        error_policy,
+        ctx.clone(),
+    )
     .for_each(|result| {
         metrics.observe("RateLimitPolicy", result.is_ok());
         async {}
@@ -281,7 +327,11 @@ async fn run_in(
             },
         )
         .graceful_shutdown_on(stopped(shutdown))
-        .run(sync_schedule::reconcile, error_policy, ctx)
+        .run(
+            timed("SyncSchedule", metrics.clone(), sync_schedule::reconcile),
+            error_policy,
+            ctx,
+        )
         .for_each(|result| {
             metrics.observe("SyncSchedule", result.is_ok());
             async {}
