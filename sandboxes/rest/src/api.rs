@@ -23,6 +23,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/_sandbox/state", get(sandbox_state))
         .route("/_sandbox/orders", post(sandbox_order))
+        .route("/_sandbox/orders/generate", post(sandbox_generate))
         .route("/_sandbox/push", post(sandbox_push))
         .fallback(dispatch)
         .with_state(shared)
@@ -224,6 +225,22 @@ async fn sandbox_order(
         .collect();
     let order_id = shared.place_order(&lines);
     json_response(StatusCode::CREATED, json!({ "orderId": order_id }))
+}
+
+#[derive(serde::Deserialize)]
+struct GenerateRequest {
+    count: usize,
+    skus: Vec<String>,
+}
+
+/// `POST /_sandbox/orders/generate {"count": 50, "skus": ["TW-1001", "TW-1002"]}`: buyers place random orders.
+async fn sandbox_generate(
+    AxumState(shared): S,
+    axum::Json(request): axum::Json<GenerateRequest>,
+) -> Response {
+    let skus: Vec<&str> = request.skus.iter().map(String::as_str).collect();
+    let ids = shared.generate_orders(request.count.min(10_000), &skus);
+    json_response(StatusCode::CREATED, json!({ "orderIds": ids }))
 }
 
 /// `POST /_sandbox/push {"url": ..., ...}`: pushes an order to a webhook (see [`PushRequest`]).

@@ -181,6 +181,36 @@ impl Shared {
         order_id
     }
 
+    /// Generates `count` orders of one to three lines of `skus` (random quantities 1..=10 and net prices
+    /// 1.00..=99.99), as buyers would place them; returns their ids.
+    pub fn generate_orders(&self, count: usize, skus: &[&str]) -> Vec<String> {
+        use rand::Rng;
+        if skus.is_empty() {
+            return Vec::new();
+        }
+        let mut rng = rand::rng();
+        (0..count)
+            .map(|_| {
+                let lines: Vec<(String, i64, String)> = (0..rng.random_range(1..=3usize))
+                    .map(|_| {
+                        let sku = skus[rng.random_range(0..skus.len())];
+                        let cents: i64 = rng.random_range(100..=9_999);
+                        (
+                            sku.to_string(),
+                            rng.random_range(1..=10),
+                            Decimal::new(cents, 2).to_string(),
+                        )
+                    })
+                    .collect();
+                let lines: Vec<(&str, i64, &str)> = lines
+                    .iter()
+                    .map(|(s, q, p)| (s.as_str(), *q, p.as_str()))
+                    .collect();
+                self.place_order(&lines)
+            })
+            .collect()
+    }
+
     /// Adds an order of the caller's own JSON (a malformed one, say) to the orders served; returns its index.
     pub fn place_raw_order(&self, order: serde_json::Value) -> usize {
         let mut state = self.lock();
@@ -212,6 +242,11 @@ impl RestSandbox {
     /// Generates an order for polling (or to push); returns its id.
     pub fn place_order(&self, lines: &[(&str, i64, &str)]) -> String {
         self.shared.place_order(lines)
+    }
+
+    /// Generates `count` orders of random lines of `skus`; returns their ids.
+    pub fn generate_orders(&self, count: usize, skus: &[&str]) -> Vec<String> {
+        self.shared.generate_orders(count, skus)
     }
 
     /// Adds an order of the caller's own JSON to the orders served (polled or pushed).

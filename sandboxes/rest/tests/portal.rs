@@ -136,3 +136,42 @@ async fn a_rate_limited_endpoint_answers_429_with_retry_after() {
     assert_eq!(throttled.status(), 429);
     assert_eq!(throttled.headers()["retry-after"], "2");
 }
+
+#[tokio::test]
+async fn generated_orders_are_paged_and_add_up() {
+    let sandbox = start("127.0.0.1:0", Portal::default()).await.unwrap();
+    let http = client();
+    let generated: Value = http
+        .post(format!("{}/_sandbox/orders/generate", sandbox.url()))
+        .json(&json!({"count": 60, "skus": ["TW-1001", "TW-1002"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(generated["orderIds"].as_array().unwrap().len(), 60);
+    let page: Value = http
+        .get(format!("{}/orders", sandbox.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["orders"].as_array().unwrap().len(), 50);
+    assert_eq!(page["more"], true);
+    for order in page["orders"].as_array().unwrap() {
+        let amount = |v: &Value| {
+            v.as_str()
+                .unwrap()
+                .parse::<rust_decimal::Decimal>()
+                .unwrap()
+        };
+        let totals = &order["totals"];
+        assert_eq!(
+            amount(&totals["net"]) + amount(&totals["vat"]),
+            amount(&totals["gross"])
+        );
+    }
+}
