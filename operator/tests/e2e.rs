@@ -138,3 +138,64 @@ async fn a_marketplace_runs_an_adapter_and_a_secret_rotation_rolls_it() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn an_erp_connection_runs_its_bridge_and_reports_it() {
+    use crds::v1alpha1::ErpConnection;
+    let Some(client) = cluster().await else {
+        return;
+    };
+    let ns = format!("tw-e2e-erp-{}", std::process::id());
+    let namespace: Namespace = serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &namespace)
+        .await
+        .unwrap();
+    let secret: Secret = serde_json::from_value(
+        json!({"metadata": {"name": "erp-db"}, "stringData": {"dsn": "postgres://e2e@127.0.0.1:1/erp"}}),
+    )
+    .unwrap();
+    Api::<Secret>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    let erp: ErpConnection = serde_json::from_value(json!({"apiVersion": "tradewind.dev/v1alpha1", "kind": "ErpConnection", "metadata": {"name": "erp"}, "spec": {
+        "source": {"postgresOutbox": {"dsnSecretRef": {"name": "erp-db", "key": "dsn"}}},
+        "sink": {"rest": {"baseUrl": "http://127.0.0.1:1"}}}}))
+    .unwrap();
+    let connections = Api::<ErpConnection>::namespaced(client.clone(), &ns);
+    connections
+        .create(&PostParams::default(), &erp)
+        .await
+        .unwrap();
+    let deployments = Api::<Deployment>::namespaced(client.clone(), &ns);
+    eventually(Duration::from_secs(60), "bridge Deployment", || async {
+        deployments
+            .get_opt("erp-erp-bridge")
+            .await
+            .ok()
+            .flatten()
+            .and_then(|d| hash(&d))
+            .is_some()
+    })
+    .await;
+    eventually(Duration::from_secs(60), "ErpConnection Synced", || async {
+        connections
+            .get("erp")
+            .await
+            .ok()
+            .and_then(|e| e.status)
+            .is_some_and(|s| {
+                s.source_kind.as_deref() == Some("postgresOutbox")
+                    && s.common
+                        .conditions
+                        .iter()
+                        .any(|c| c.type_ == "Synced" && c.status == "True")
+            })
+    })
+    .await;
+    Api::<Namespace>::all(client)
+        .delete(&ns, &DeleteParams::default())
+        .await
+        .unwrap();
+}
