@@ -16,7 +16,15 @@ use crds::channel::Flow;
 use crate::x12::MAX_CONTROL_NUMBER;
 
 /// Compare-and-set attempts before a control number allocation gives up (replicas racing for the same key).
-const CAS_ATTEMPTS: usize = 32;
+const CAS_ATTEMPTS: usize = 200;
+
+/// A random number without a dependency: std's randomly keyed hasher.
+fn jitter() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+}
 
 /// One interchange we sent and the partner has not acknowledged yet.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +102,9 @@ impl EdiState {
             if stored {
                 return Ok(next);
             }
+            // Another replica took this number: back off a random few milliseconds so racing replicas
+            // spread out instead of colliding again.
+            tokio::time::sleep(Duration::from_millis(1 + jitter() % 20)).await;
         }
         Err("could not allocate an interchange control number: the KV entry kept changing".into())
     }

@@ -61,7 +61,12 @@ pub fn implied_two_decimals(amount: &str) -> Result<i64, String> {
 }
 
 fn lines(fields: &Value, record: &Value) -> Result<Vec<Segment>, String> {
-    let (source, mapped) = match fields.get("lines").and_then(Value::as_array) {
+    // Mapped lines name X12 elements (`IT102`); without a mapping `fields` is the record itself.
+    let mapped_lines = fields.get("lines").and_then(Value::as_array).filter(|l| {
+        l.iter()
+            .any(|line| line.get("IT102").is_some() || line.get("IT107").is_some())
+    });
+    let (source, mapped) = match mapped_lines {
         Some(l) => (l, true),
         None => (
             record
