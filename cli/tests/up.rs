@@ -61,9 +61,21 @@ fn check_consistent(summary: &Value) {
         "ordersMissing",
         "ordersDuplicated",
         "shipmentsUnconfirmed",
+        "syncRunsIncomplete",
     ] {
         assert_eq!(c[list].as_array().unwrap().len(), 0, "{list}: {c}");
     }
+    // The quickstart's nightly full inventory sync was requested during the run: the adapter resent the
+    // newest stock of every SKU of the demo catalogue and reported it.
+    let nightly = summary["schedules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "amazon-us-inventory-nightly")
+        .unwrap_or_else(|| panic!("the nightly schedule is in the summary: {summary:#}"));
+    assert!(nightly["fired"].as_u64().unwrap() >= 1, "{nightly}");
+    assert_eq!(nightly["lastRun"]["outcome"], "Succeeded", "{nightly}");
+    assert_eq!(nightly["lastRun"]["succeeded"], 10, "{nightly}");
 }
 
 #[test]

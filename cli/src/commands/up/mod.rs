@@ -5,8 +5,10 @@
 
 mod check;
 mod infra;
+mod order_clock;
 mod platform;
 mod scenario;
+mod schedules;
 mod summary;
 
 use std::collections::BTreeMap;
@@ -26,7 +28,9 @@ use sandbox::{Fault, FaultPlan};
 pub use scenario::Scenario;
 pub use summary::Summary;
 
+use order_clock::OrderClock;
 use platform::{LocalErp, LocalMarketplace};
+use schedules::LocalSchedules;
 use summary::{Consistency, FlowSummary, MarketplaceSummary, percentile};
 
 /// What `twctl up` was asked to do.
@@ -154,19 +158,38 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
         ));
     }
 
+    let running: Vec<(String, String)> = marketplaces
+        .iter()
+        .map(|m| (m.namespace.clone(), m.name.clone()))
+        .collect();
+    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await?);
+    let mut schedules = LocalSchedules::new(js, &report.items, &running, chrono::Utc::now());
+    say(format!(
+        "✔ {} SyncSchedule(s) armed: fired when due, and each requested once during the run",
+        schedules.len()
+    ));
+
     let started = Instant::now();
-    let mut stock_log: Vec<(String, Instant)> = Vec::new();
-    drive(&options, &erps, &mut marketplaces, &mut stock_log, started).await?;
-    say("… draining: waiting until every change and order has arrived".to_string());
-    let consistency = drain(&erps, &marketplaces).await?;
+    let mut seen = Observations::default();
+    drive(
+        &options,
+        &erps,
+        &mut marketplaces,
+        &mut schedules,
+        &mut seen,
+        started,
+    )
+    .await?;
+    say("… draining: waiting until every change, order and sync run has arrived".to_string());
+    let consistency = drain(&erps, &marketplaces, &schedules, &mut seen.orders).await?;
     let elapsed = started.elapsed();
     let summary = summarise(
         &options,
-        &erps,
         &marketplaces,
         &nats,
-        &stock_log,
+        &seen,
         consistency,
+        schedules.summaries().await,
         elapsed,
     )
     .await?;
@@ -184,12 +207,21 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
     Ok(summary)
 }
 
+/// What the run saw happen, for the latencies: each stock change made in the ERP (SKU, when), and each order's
+/// placement and arrival.
+#[derive(Default)]
+struct Observations {
+    stock_log: Vec<(String, Instant)>,
+    orders: OrderClock,
+}
+
 /// Runs the scenario until its duration or Ctrl-C, printing progress.
 async fn drive(
     options: &Options,
     erps: &[LocalErp],
     marketplaces: &mut [LocalMarketplace],
-    stock_log: &mut Vec<(String, Instant)>,
+    schedules: &mut LocalSchedules,
+    seen: &mut Observations,
     started: Instant,
 ) -> anyhow::Result<()> {
     let total = options
@@ -201,6 +233,10 @@ async fn drive(
     let mut next_order = Duration::ZERO;
     let mut next_progress = Duration::from_secs(5);
     let mut chaos_faults_planned = false;
+    let mut next_schedule_tick = Duration::ZERO;
+    // A third into the run (10 s when it runs until Ctrl-C), every schedule is requested once.
+    let request_at = options.duration.map_or(Duration::from_secs(10), |d| d / 3);
+    let mut requested = false;
     let mut killed: Option<Duration> = None;
     let tty = std::io::stderr().is_terminal();
     let spinner = tty.then(|| {
@@ -220,17 +256,37 @@ async fn drive(
             for erp in erps {
                 erp.erp.set_stock(sku, "DAL", on_hand).await?;
             }
-            stock_log.push((sku.to_string(), Instant::now()));
+            seen.stock_log.push((sku.to_string(), Instant::now()));
             next_stock = elapsed + scenario.stock_every();
         }
         if elapsed >= next_order {
             for m in marketplaces.iter() {
                 if let Some(sandbox) = &m.sandbox {
                     let (sku, quantity) = scenario::order(&mut rng);
-                    let _ = sandbox.place_order(sku, quantity, &scenario::price_of(sku));
+                    if let Some(id) = sandbox.place_order(sku, quantity, &scenario::price_of(sku)) {
+                        seen.orders.placed(&m.name, id);
+                    }
                 }
             }
             next_order = elapsed + scenario.order_every(elapsed, total);
+        }
+        for erp in erps {
+            seen.orders.seen(&erp.erp.sales_orders().await?);
+        }
+        if elapsed >= next_schedule_tick {
+            let now = chrono::Utc::now();
+            let mut lines = schedules.tick(now).await?;
+            if !requested && elapsed >= request_at {
+                lines.extend(schedules.request_all(now).await?);
+                requested = true;
+            }
+            for line in lines {
+                match &spinner {
+                    Some(bar) => bar.println(line),
+                    None => eprintln!("{line}"),
+                }
+            }
+            next_schedule_tick = elapsed + Duration::from_secs(1);
         }
         if scenario == Scenario::Chaos {
             if !chaos_faults_planned && elapsed >= total / 4 {
@@ -336,11 +392,32 @@ async fn progress_line(erps: &[LocalErp], marketplaces: &[LocalMarketplace]) -> 
 async fn drain(
     erps: &[LocalErp],
     marketplaces: &[LocalMarketplace],
+    schedules: &LocalSchedules,
+    orders: &mut OrderClock,
 ) -> anyhow::Result<Consistency> {
     let deadline = Instant::now() + DRAIN_LIMIT;
     loop {
-        let consistency = consistency(erps, marketplaces).await?;
-        if consistency.is_consistent() || Instant::now() >= deadline {
+        for erp in erps {
+            orders.seen(&erp.erp.sales_orders().await?);
+        }
+        let mut consistency = consistency(erps, marketplaces).await?;
+        let settled = schedules.settled().await;
+        if (consistency.is_consistent() && settled) || Instant::now() >= deadline {
+            consistency.sync_runs_incomplete = schedules
+                .summaries()
+                .await
+                .into_iter()
+                .filter(|s| !s.completed())
+                .map(|s| {
+                    let outcome = s
+                        .last_run
+                        .as_ref()
+                        .map_or("no report".to_string(), |r| format!("{:?}", r.outcome));
+                    format!("{}: {outcome} {}", s.name, s.message)
+                        .trim_end()
+                        .to_string()
+                })
+                .collect();
             return Ok(consistency);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -378,11 +455,11 @@ async fn consistency(
 
 async fn summarise(
     options: &Options,
-    _erps: &[LocalErp],
     marketplaces: &[LocalMarketplace],
     nats: &infra::Nats,
-    stock_log: &[(String, Instant)],
+    seen: &Observations,
     consistency: Consistency,
+    schedules: Vec<schedules::ScheduleSummary>,
     elapsed: Duration,
 ) -> anyhow::Result<Summary> {
     let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await?);
@@ -391,7 +468,9 @@ async fn summarise(
         let Some(sandbox) = &m.sandbox else { continue };
         let recorder = &sandbox.controls().recorder;
         let view = sandbox.view();
-        let mut latencies = inventory_latencies(recorder, sandbox.update_operations(), stock_log);
+        let mut latencies =
+            inventory_latencies(recorder, sandbox.update_operations(), &seen.stock_log);
+        let mut order_latencies = seen.orders.latencies(&m.name);
         let throttled = recorder
             .calls(None)
             .iter()
@@ -415,8 +494,8 @@ async fn summarise(
                 FlowSummary {
                     flow: "orders".into(),
                     events: view.orders.len() as u64,
-                    p50_ms: None,
-                    p99_ms: None,
+                    p50_ms: percentile(&mut order_latencies, 50),
+                    p99_ms: percentile(&mut order_latencies, 99),
                 },
                 FlowSummary {
                     flow: "shipments".into(),
@@ -434,6 +513,7 @@ async fn summarise(
         scenario: options.scenario.name().to_string(),
         duration_seconds: elapsed.as_secs(),
         marketplaces: out,
+        schedules,
         consistency,
         passed,
     })

@@ -13,6 +13,8 @@ pub struct Summary {
     pub scenario: String,
     pub duration_seconds: u64,
     pub marketplaces: Vec<MarketplaceSummary>,
+    /// Each `SyncSchedule` of a marketplace that ran: runs fired and the last run's outcome and counts.
+    pub schedules: Vec<super::schedules::ScheduleSummary>,
     pub consistency: Consistency,
     /// The consistency check found nothing wrong.
     pub passed: bool,
@@ -53,6 +55,8 @@ pub struct Consistency {
     pub orders_duplicated: Vec<String>,
     /// Shipments the ERP made that the channel has not confirmed.
     pub shipments_unconfirmed: Vec<String>,
+    /// Sync runs fired that did not finish, or failed (`<schedule>: <outcome> <why>`).
+    pub sync_runs_incomplete: Vec<String>,
     /// How much was compared, so that "nothing wrong" cannot mean "nothing checked".
     pub skus_checked: u64,
     pub orders_checked: u64,
@@ -65,6 +69,7 @@ impl Consistency {
             && self.orders_missing.is_empty()
             && self.orders_duplicated.is_empty()
             && self.shipments_unconfirmed.is_empty()
+            && self.sync_runs_incomplete.is_empty()
     }
 }
 
@@ -132,6 +137,31 @@ pub fn render(summary: &Summary) -> String {
         }
     }
     out.push_str(&table.render(120));
+    if !summary.schedules.is_empty() {
+        let mut table = crate::table::Table::new([
+            "SYNC SCHEDULE",
+            "MARKETPLACE",
+            "FLOW",
+            "FIRED",
+            "LAST RUN",
+            "RECORDS",
+            "DEAD LETTERS",
+        ]);
+        for s in &summary.schedules {
+            let run = s.last_run.as_ref();
+            table.row([
+                s.name.clone(),
+                s.marketplace.clone(),
+                format!("{} ({})", s.flow, s.mode),
+                s.fired.to_string(),
+                run.map_or("-".to_string(), |r| format!("{:?}", r.outcome)),
+                run.map_or("-".to_string(), |r| r.succeeded.to_string()),
+                run.map_or("-".to_string(), |r| r.dead_lettered.to_string()),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&table.render(120));
+    }
     let c = &summary.consistency;
     let _ = writeln!(
         out,
@@ -163,10 +193,15 @@ pub fn render(summary: &Summary) -> String {
             .iter()
             .map(|s| format!("shipment {s} is not confirmed on the channel")),
     );
+    problems.extend(
+        c.sync_runs_incomplete
+            .iter()
+            .map(|s| format!("sync run of {s}")),
+    );
     if problems.is_empty() {
         let _ = writeln!(
             out,
-            "  ✔ every marketplace's stock equals the ERP's sellable quantity\n  ✔ every marketplace order is in the ERP exactly once\n  ✔ every shipment is confirmed"
+            "  ✔ every marketplace's stock equals the ERP's sellable quantity\n  ✔ every marketplace order is in the ERP exactly once\n  ✔ every shipment is confirmed\n  ✔ every sync run fired has finished"
         );
     } else {
         for p in &problems {
