@@ -46,11 +46,19 @@ fn marketplace(name: &str, policy: &str) -> Value {
 }
 
 fn context(client: &Client, overrides: NatsOverrides) -> Arc<Context> {
+    context_with(client, overrides, None)
+}
+
+fn context_with(
+    client: &Client,
+    overrides: NatsOverrides,
+    jetstream: Option<async_nats::jetstream::Context>,
+) -> Arc<Context> {
     Arc::new(Context {
         client: client.clone(),
         settings: RenderSettings::example(),
         nats_overrides: overrides,
-        jetstream: None,
+        jetstream,
         recorder: Recorder::new(
             client.clone(),
             Reporter {
@@ -297,4 +305,32 @@ async fn a_policy_reports_validity_and_who_references_it() {
     assert_eq!(quota, "False");
     assert!(message.contains("spec.operations[0].name"), "{message}");
     assert_eq!(condition(&status.common.conditions, "Ready").0, "False");
+}
+
+#[tokio::test]
+async fn orders_waiting_in_the_sink_consumers_are_pending() {
+    use adapter_runtime::jetstream::{ensure_consumer, ensure_stream};
+    use adapter_runtime::topology::Namespace;
+    let nats = test_support::NatsServer::start().await.unwrap();
+    let js = nats.jetstream().await.unwrap();
+    let (client, _) = setup(false).await;
+    let ctx = context_with(&client, NatsOverrides::default(), Some(js.clone()));
+    let ns = Namespace::new(NS);
+    for marketplace in ["portal-a", "portal-b"] {
+        ensure_stream(&js, &ns.marketplace_stream(marketplace))
+            .await
+            .unwrap();
+        ensure_consumer(&js, &ns.erp_sink_consumer("erp", marketplace, 100))
+            .await
+            .unwrap();
+    }
+    for (marketplace, order) in [("portal-a", "1"), ("portal-a", "2"), ("portal-b", "3")] {
+        js.publish(ns.erp_order_subject(marketplace, order), "{}".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let status = reconcile_erp(&client, &ctx).await.status.unwrap();
+    assert_eq!(status.pending, Some(3));
 }

@@ -152,6 +152,10 @@ pub async fn reconcile(erp: Arc<ErpConnection>, ctx: Arc<Context>) -> Result<Act
         &Time(jiff_now()),
     );
     let (source_kind, sink_kind) = kinds(&erp.spec);
+    let pending = match &ctx.jetstream {
+        Some(js) => Some(sink_pending(js, &namespace, &name, &marketplaces).await),
+        None => previous.pending,
+    };
     let status = ErpConnectionStatus {
         common: CommonStatus {
             observed_generation: generation,
@@ -161,6 +165,7 @@ pub async fn reconcile(erp: Arc<ErpConnection>, ctx: Arc<Context>) -> Result<Act
         source_kind,
         sink_kind,
         used_by: Some(u32::try_from(marketplaces.len()).unwrap_or(u32::MAX)),
+        pending,
         ..previous.clone()
     };
     write_status(client, &*erp, &previous, &status).await?;
@@ -175,6 +180,27 @@ pub async fn reconcile(erp: Arc<ErpConnection>, ctx: Arc<Context>) -> Result<Act
         .await;
     }
     Ok(Action::requeue(ctx.resync))
+}
+
+/// Orders waiting for the ERP: pending and unacknowledged in the bridge's sink consumer of each marketplace. A
+/// consumer not there yet (the bridge has not started) counts as zero.
+pub async fn sink_pending(
+    js: &async_nats::jetstream::Context,
+    namespace: &str,
+    erp: &str,
+    marketplaces: &[String],
+) -> u64 {
+    let ns = adapter_runtime::topology::Namespace::new(namespace);
+    let mut total = 0;
+    for marketplace in marketplaces {
+        let def = ns.erp_sink_consumer(erp, marketplace, 1);
+        if let Ok(stream) = js.get_stream(&def.stream).await
+            && let Ok(info) = stream.consumer_info(&def.durable_name).await
+        {
+            total += info.num_pending + info.num_ack_pending as u64;
+        }
+    }
+    total
 }
 
 /// Whether `erp` references the object `kind`/`name` (for the watches that re-reconcile it).
