@@ -1,4 +1,7 @@
-//! Walmart Marketplace API connector: client credentials, inventory and price per SKU.
+//! Walmart Marketplace API connector: client credentials; inventory and price per SKU or by bulk feed, item
+//! (catalog) updates by feed, with each feed's per-item status read back; orders polled with
+//! `lastModifiedStartDate` and `nextCursor`, acknowledged once the ERP accepted them, shipped with tracking,
+//! cancelled both ways; returns with their refunds; the reconciliation report as settlements matched to orders.
 //!
 //! Every call carries `WM_SEC.ACCESS_TOKEN` (a client-credentials token cached until shortly before its 900 s
 //! run out), `WM_QOS.CORRELATION_ID` (the record's correlation id, so Walmart's logs and ours name the same
@@ -6,33 +9,44 @@
 //! `RateLimitPolicy` paces it and a 429's `Retry-After` holds the operation back.
 //!
 //! URLs: `spec.endpoint.baseUrl` (default `https://marketplace.walmartapis.com`) and `spec.endpoint.tokenUrl`
-//! (default `<baseUrl>/v3/token`). Secret keys: `client_id`, `client_secret`.
+//! (default `<baseUrl>/v3/token`). Secret keys: `client_id`, `client_secret`. See docs/channels/walmart.md.
 
+pub mod actions;
 mod auth;
+pub mod bulk;
+mod deliver;
 pub mod errors;
+pub mod feeds;
 mod headers;
+pub mod orders;
+mod poll;
+pub mod recon;
 pub mod render;
+pub mod returns;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use adapter_runtime::config::AdapterConfig;
-use adapter_runtime::connector::{Connector, ConnectorError, OutboundItem, PollPage};
-use adapter_runtime::connectors::http::{HttpAnswer, send_guarded};
+use adapter_runtime::connector::{Connector, ConnectorError, OutboundItem, PollPage, Rejected};
+use adapter_runtime::connectors::http::{HttpAnswer, read_json, send_guarded};
 use adapter_runtime::connectors::{http_client, read_credential};
 use adapter_runtime::resilience::{Failure, Resilience};
 use crds::channel::Flow;
+use crds::v1alpha1::{DeliveryMode, RateLimitPolicySpec};
 use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::auth::TokenCache;
 use crate::headers::{SERVICE_NAME, WM_QOS_CORRELATION_ID, WM_SEC_ACCESS_TOKEN, WM_SVC_NAME};
+use crate::recon::KnownOrder;
 
 /// Walmart Marketplace (US) production API.
 pub const PRODUCTION_URL: &str = "https://marketplace.walmartapis.com";
 
-/// Where and as whom the connector calls.
+/// Where and as whom the connector calls, and how it paces feeds.
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub base_url: String,
@@ -40,13 +54,38 @@ pub struct Settings {
     pub client_id: String,
     pub client_secret: String,
     pub timeout: Duration,
+    /// The Marketplace's name: the prefix of order correlation ids.
+    pub marketplace: String,
+    /// The `RateLimitPolicy`, whose per-SKU buckets decide between per-SKU calls and feeds.
+    pub rate_limits: RateLimitPolicySpec,
+    /// Delivery per outbound flow (inventory, price): per SKU, feed, or whichever drains a backlog sooner.
+    pub inventory_delivery: DeliveryMode,
+    pub price_delivery: DeliveryMode,
+    /// Whether an order the ERP accepted is acknowledged (Walmart requires it before shipping).
+    pub acknowledge: bool,
+    /// First wait before a feed's status is read; it doubles up to 30 s.
+    pub feed_first_check: Duration,
+    /// How long a feed may stay in processing before its items are sent again.
+    pub feed_timeout: Duration,
 }
 
 pub struct WalmartConnector {
     base_url: String,
+    marketplace: String,
     tokens: TokenCache,
     http: reqwest::Client,
     resilience: Arc<Resilience>,
+    rate_limits: RateLimitPolicySpec,
+    inventory_delivery: DeliveryMode,
+    price_delivery: DeliveryMode,
+    acknowledge: bool,
+    feed_first_check: Duration,
+    feed_timeout: Duration,
+    /// Milliseconds the last feed took from submission to processed (an estimate of 2 minutes before any).
+    feed_turnaround_millis: AtomicU64,
+    /// What the buyer was charged per order polled, and refunds per (order, return), for reconciliation.
+    known_orders: Mutex<BTreeMap<String, KnownOrder>>,
+    refunds: Mutex<BTreeMap<(String, String), rust_decimal::Decimal>>,
 }
 
 impl WalmartConnector {
@@ -70,6 +109,7 @@ impl WalmartConnector {
             .token_url
             .clone()
             .unwrap_or_else(|| format!("{base_url}/v3/token"));
+        let flows = &config.spec.flows;
         Self::new(
             Settings {
                 base_url,
@@ -77,6 +117,17 @@ impl WalmartConnector {
                 client_id: read_credential(&config.credentials_dir, "client_id")?,
                 client_secret: read_credential(&config.credentials_dir, "client_secret")?,
                 timeout: Duration::from_secs(30),
+                marketplace: config.marketplace.clone(),
+                rate_limits: config.rate_limits.spec.clone(),
+                inventory_delivery: flows
+                    .inventory
+                    .as_ref()
+                    .map(|f| f.delivery.delivery)
+                    .unwrap_or_default(),
+                price_delivery: flows.price.as_ref().map(|f| f.delivery).unwrap_or_default(),
+                acknowledge: flows.orders.as_ref().is_none_or(|o| o.acknowledge),
+                feed_first_check: Duration::from_secs(1),
+                feed_timeout: Duration::from_secs(15 * 60),
             },
             resilience,
         )
@@ -85,6 +136,7 @@ impl WalmartConnector {
     pub fn new(settings: Settings, resilience: Arc<Resilience>) -> Result<Self, String> {
         Ok(Self {
             base_url: settings.base_url.trim_end_matches('/').to_string(),
+            marketplace: settings.marketplace,
             tokens: TokenCache::new(
                 settings.token_url,
                 settings.client_id,
@@ -92,6 +144,15 @@ impl WalmartConnector {
             ),
             http: http_client(settings.timeout)?,
             resilience,
+            rate_limits: settings.rate_limits,
+            inventory_delivery: settings.inventory_delivery,
+            price_delivery: settings.price_delivery,
+            acknowledge: settings.acknowledge,
+            feed_first_check: settings.feed_first_check,
+            feed_timeout: settings.feed_timeout,
+            feed_turnaround_millis: AtomicU64::new(120_000),
+            known_orders: Mutex::new(BTreeMap::new()),
+            refunds: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -141,69 +202,100 @@ impl WalmartConnector {
         ))
     }
 
-    async fn put_json(
+    /// A call whose answer is JSON.
+    async fn call_json(
         &self,
         operation: &str,
-        url: &str,
-        query: &[(&str, &str)],
-        item: &OutboundItem,
-        body: &Value,
-    ) -> Result<(), ConnectorError> {
-        self.call(operation, item.correlation_id.as_str(), || {
-            self.http.put(url).query(query).json(body)
-        })
-        .await
-        .map(|_| ())
+        correlation_id: &str,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<Value, ConnectorError> {
+        let response = self.call(operation, correlation_id, build).await?;
+        read_json(response, &format!("Walmart's {operation} answer")).await
     }
 
-    async fn update_inventory(&self, item: &OutboundItem) -> Result<(), ConnectorError> {
-        let body =
-            render::inventory_body(&item.key, &item.fields).map_err(ConnectorError::permanent)?;
-        let url = format!("{}/v3/inventory", self.base_url);
-        self.put_json(
-            "updateInventoryForAnItem",
-            &url,
-            &[("sku", &item.key)],
-            item,
-            &body,
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// A correlation id for calls that belong to no record (polls, feed status reads).
+    fn new_correlation(&self, what: &str) -> String {
+        format!(
+            "{}:{what}:{}",
+            self.marketplace,
+            uuid::Uuid::new_v4().simple()
         )
-        .await
-    }
-
-    async fn update_price(&self, item: &OutboundItem) -> Result<(), ConnectorError> {
-        let body =
-            render::price_body(&item.key, &item.fields).map_err(ConnectorError::permanent)?;
-        let url = format!("{}/v3/price", self.base_url);
-        self.put_json("updatePrice", &url, &[], item, &body).await
     }
 }
 
+/// A path segment, percent-encoded (purchase order ids are digits, but nothing checks that for us).
+fn encode(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 impl Connector for WalmartConnector {
-    fn max_batch(&self, _: Flow) -> usize {
-        1
+    fn max_batch(&self, flow: Flow) -> usize {
+        match flow {
+            // A batch is either worked through per SKU under the operation's guard or sent as feeds.
+            Flow::Inventory | Flow::Price | Flow::Catalog => 10_000,
+            _ => 1,
+        }
+    }
+
+    fn fetch_batch(&self, flow: Flow) -> usize {
+        match flow {
+            // The backlog at hand decides between per-SKU calls and feeds: fetch as much as JetStream allows.
+            Flow::Inventory | Flow::Price | Flow::Catalog => 10_000,
+            _ => 500,
+        }
     }
 
     async fn deliver(&self, flow: Flow, items: &[OutboundItem]) -> Vec<Result<(), ConnectorError>> {
-        let mut results = Vec::with_capacity(items.len());
-        for item in items {
-            let result = match flow {
-                Flow::Inventory => self.update_inventory(item).await,
-                Flow::Price => self.update_price(item).await,
-                other => Err(ConnectorError::permanent(format!(
-                    "the Walmart connector does not deliver the {other} flow yet"
-                ))),
-            };
-            results.push(result);
+        match flow {
+            Flow::Inventory | Flow::Price | Flow::Catalog => {
+                self.deliver_listing(flow, items).await
+            }
+            _ => {
+                let mut results = Vec::with_capacity(items.len());
+                for item in items {
+                    let result = match flow {
+                        Flow::Orders => self.order_update(item).await,
+                        Flow::Shipments => self.ship(item).await,
+                        other => Err(ConnectorError::permanent(format!(
+                            "the Walmart connector has no outbound {other} flow"
+                        ))),
+                    };
+                    results.push(result);
+                }
+                results
+            }
         }
-        results
     }
 
-    async fn poll(&self, _: Flow, cursor: Option<&str>) -> Result<PollPage, ConnectorError> {
-        // No inbound flow yet: the cursor stays where it is.
-        Ok(PollPage {
-            records: Vec::new(),
-            next_cursor: cursor.map(str::to_string),
-            more: false,
-        })
+    async fn poll(&self, flow: Flow, cursor: Option<&str>) -> Result<PollPage, ConnectorError> {
+        self.poll_checked(flow, cursor).await.map(|(page, _)| page)
+    }
+
+    async fn poll_checked(
+        &self,
+        flow: Flow,
+        cursor: Option<&str>,
+    ) -> Result<(PollPage, Vec<Rejected>), ConnectorError> {
+        match flow {
+            Flow::Orders => self.poll_orders(cursor).await,
+            Flow::Returns => self.poll_returns(cursor).await.map(|p| (p, Vec::new())),
+            Flow::Settlements => self.poll_settlements(cursor).await,
+            other => Err(ConnectorError::permanent(format!(
+                "the Walmart connector has no inbound {other} flow"
+            ))),
+        }
     }
 }

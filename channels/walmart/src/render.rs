@@ -27,9 +27,18 @@ const CURRENCIES: [&str; 2] = ["USD", "CAD"];
 /// amount}}]}`. The price is the field `price` as canonical Money (`{"amount": "12.99", "currency"}`) or a
 /// decimal with `currency` beside it.
 pub fn price_body(sku: &str, fields: &Value) -> Result<Value, String> {
-    let price = fields
-        .get("price")
-        .ok_or_else(|| format!("price for {sku} has no field price"))?;
+    // A mapping that writes Walmart's own `pricing` (one entry or a list): its BASE current price.
+    let mapped_pricing = match fields.get("pricing") {
+        Some(Value::Array(list)) => list
+            .iter()
+            .find(|p| p.get("currentPriceType").and_then(Value::as_str) != Some("REDUCED")),
+        Some(entry @ Value::Object(_)) => Some(entry),
+        _ => None,
+    }
+    .and_then(|p| p.get("currentPrice"));
+    let price = mapped_pricing
+        .or_else(|| fields.get("price"))
+        .ok_or_else(|| format!("price for {sku} has no field price (or pricing.currentPrice)"))?;
     let (amount, currency) = match price {
         Value::Object(money) => (money.get("amount"), money.get("currency")),
         other => (Some(other), fields.get("currency")),
@@ -114,6 +123,17 @@ mod tests {
         assert_eq!(
             body.map(|b| b["pricing"][0]["currentPrice"].clone()),
             Some(json!({"currency": "CAD", "amount": 5}))
+        );
+    }
+
+    #[test]
+    fn price_from_walmarts_mapped_pricing() {
+        let fields = json!({"pricing": {"currentPriceType": "BASE", "currentPrice": {"currency": "USD", "amount": 12.99}}});
+        assert_eq!(
+            price_body("A-1", &fields)
+                .ok()
+                .map(|b| b["pricing"][0]["currentPrice"].clone()),
+            Some(json!({"currency": "USD", "amount": 12.99}))
         );
     }
 
