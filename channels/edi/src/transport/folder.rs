@@ -72,13 +72,19 @@ impl Folder {
             .map_err(|e| io(format!("reading {}", path.display()), e))
     }
 
-    pub async fn move_to(&self, dir: &str, name: &str, to: &str) -> Result<(), ConnectorError> {
+    pub async fn move_to(
+        &self,
+        dir: &str,
+        name: &str,
+        to: &str,
+        new_name: &str,
+    ) -> Result<(), ConnectorError> {
         let target_dir = self.dir(dir).join(to);
         tokio::fs::create_dir_all(&target_dir)
             .await
             .map_err(|e| io(format!("creating {}", target_dir.display()), e))?;
         let from = self.dir(dir).join(name);
-        match tokio::fs::rename(&from, target_dir.join(name)).await {
+        match tokio::fs::rename(&from, target_dir.join(new_name)).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io(format!("moving {}", from.display()), e)),

@@ -45,12 +45,14 @@ impl Transport {
         }
     }
 
-    /// Moves `dir/name` into `dir/<to>/name`, creating `dir/<to>`. A file already gone is not an error (another
-    /// replica moved it).
+    /// Moves `dir/name` into `dir/<to>/<UTC time>-name`, creating `dir/<to>`: the time keeps a partner that
+    /// reuses a file name from colliding with what is already archived (an SFTP rename onto an existing file
+    /// fails). A file already gone is not an error (another replica moved it).
     pub async fn move_to(&self, dir: &str, name: &str, to: &str) -> Result<(), ConnectorError> {
+        let stamped = format!("{}-{name}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"));
         match self {
-            Transport::Folder(f) => f.move_to(dir, name, to).await,
-            Transport::Sftp(s) => s.move_to(dir, name, to).await,
+            Transport::Folder(f) => f.move_to(dir, name, to, &stamped).await,
+            Transport::Sftp(s) => s.move_to(dir, name, to, &stamped).await,
         }
     }
 }

@@ -265,7 +265,13 @@ impl Sftp {
         result
     }
 
-    pub async fn move_to(&self, dir: &str, name: &str, to: &str) -> Result<(), ConnectorError> {
+    pub async fn move_to(
+        &self,
+        dir: &str,
+        name: &str,
+        to: &str,
+        new_name: &str,
+    ) -> Result<(), ConnectorError> {
         let (sftp, handle) = self.session().await?;
         let result = async {
             Self::ensure_dir(&sftp, &self.path(dir, to)).await?;
@@ -277,7 +283,7 @@ impl Sftp {
             {
                 return Ok(());
             }
-            let target = self.path(dir, &format!("{to}/{name}"));
+            let target = self.path(dir, &format!("{to}/{new_name}"));
             sftp.rename(&from, &target)
                 .await
                 .map_err(|e| retryable(&format!("move {from}"), e))
