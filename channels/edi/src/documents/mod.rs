@@ -71,3 +71,6 @@ pub(crate) fn quantity(value: &str, what: &str) -> Result<i64, String> {
         .parse::<i64>()
         .map_err(|_| format!("{what} {value:?} is not a whole number"))
 }
+
+#[cfg(test)]
+mod tests;
