@@ -14,6 +14,8 @@
 
 pub mod documents;
 pub mod envelope;
+mod inbound;
+mod outbound;
 pub mod settings;
 pub mod state;
 pub mod transport;
@@ -28,9 +30,9 @@ use chrono::Utc;
 use crds::channel::Flow;
 use serde_json::Value;
 use tokio::sync::OnceCell;
-use tracing::{info, warn};
+use tracing::warn;
 
-use adapter_runtime::canonical::{Currency, MarketplaceName, Record};
+use adapter_runtime::canonical::{Currency, MarketplaceName};
 use adapter_runtime::config::{AdapterConfig, NatsSettings};
 use adapter_runtime::connector::{Connector, ConnectorError, FailureKind, OutboundItem, PollPage};
 use adapter_runtime::connectors::read_credential;
@@ -41,11 +43,11 @@ use adapter_runtime::jetstream::{
 use adapter_runtime::resilience::{Failure, Resilience};
 use adapter_runtime::topology::Namespace;
 
-use documents::functional_ack::{self, AckStatus};
+use documents::functional_ack::AckStatus;
 use settings::Partner;
-use state::{EdiState, Pending};
-use transport::{ARCHIVE_DIR, REJECTED_DIR, Transport};
-use x12::{Group, Interchange, Segment};
+use state::EdiState;
+use transport::Transport;
+use x12::Interchange;
 
 /// Most SKUs in one 846, and records in one delivery of the other flows.
 pub const MAX_INVENTORY_BATCH: usize = 10_000;
@@ -158,95 +160,6 @@ impl EdiConnector {
             .map_err(ConnectorError::from_outcome)
     }
 
-    /// Sends one interchange of `set_id` sets and records it as awaiting its 997.
-    async fn send(
-        &self,
-        flow: Flow,
-        set_id: &str,
-        bodies: Vec<Vec<Segment>>,
-        keys: Vec<String>,
-    ) -> Result<u32, ConnectorError> {
-        let links = self.links().await?;
-        let control = links
-            .state
-            .next_control_number()
-            .await
-            .map_err(ConnectorError::retryable)?;
-        let now = Utc::now();
-        let sets = bodies.len();
-        let ic = envelope::interchange(&self.partner, control, now, set_id, bodies)
-            .map_err(ConnectorError::permanent)?;
-        let text =
-            x12::write(&ic).map_err(|e| ConnectorError::permanent(format!("{set_id}: {e}")))?;
-        let name = envelope::file_name(control, set_id);
-        let dir = self.partner.outbound_dir.as_str();
-        self.guarded("send", || self.transport.put(dir, &name, text.as_bytes()))
-            .await?;
-        if set_id != "997" {
-            let pending = Pending {
-                control_number: control,
-                set_id: set_id.to_string(),
-                sets,
-                flow,
-                file: name.clone(),
-                sent_at: now,
-                keys: keys.into_iter().take(Pending::KEYS).collect(),
-            };
-            if let Err(e) = links.state.expect_ack(&pending).await {
-                // Sent already: retrying would send it twice. The missing 997 entry only loses the reminder.
-                warn!(marketplace = %self.marketplace, control, error = %e, "interchange sent, not recorded as awaiting its 997");
-            }
-        }
-        info!(marketplace = %self.marketplace, control, set_id, sets, file = %name, "interchange sent");
-        Ok(control)
-    }
-
-    /// Delivers items as one interchange: each item's body from `build` (an item it cannot be built for fails
-    /// alone), `one_set` puts every body's segments in a single set (the 846).
-    async fn deliver_sets(
-        &self,
-        flow: Flow,
-        set_id: &str,
-        items: &[OutboundItem],
-        build: impl Fn(&OutboundItem) -> Result<Vec<Segment>, String>,
-        one_set: bool,
-    ) -> Vec<Result<(), ConnectorError>> {
-        let built: Vec<Result<Vec<Segment>, String>> = items.iter().map(&build).collect();
-        let mut results: Vec<Result<(), ConnectorError>> = built
-            .iter()
-            .zip(items)
-            .map(|(b, item)| match b {
-                Ok(_) => Ok(()),
-                Err(e) => Err(ConnectorError::permanent(format!(
-                    "{set_id} for {}: {e}",
-                    item.key
-                ))),
-            })
-            .collect();
-        let keys: Vec<String> = built
-            .iter()
-            .zip(items)
-            .filter(|(b, _)| b.is_ok())
-            .map(|(_, item)| item.key.clone())
-            .collect();
-        let good: Vec<Vec<Segment>> = built.into_iter().filter_map(Result::ok).collect();
-        if good.is_empty() {
-            return results;
-        }
-        let bodies = if one_set {
-            let reference = format!("{}-{}", self.marketplace, Utc::now().format("%Y%m%d%H%M%S"));
-            vec![documents::inventory::body(&reference, Utc::now(), good)]
-        } else {
-            good
-        };
-        if let Err(e) = self.send(flow, set_id, bodies, keys).await {
-            for r in results.iter_mut().filter(|r| r.is_ok()) {
-                *r = Err(e.clone());
-            }
-        }
-        results
-    }
-
     async fn dead_letter(&self, flow: Flow, id: String, reason: String, payload: Vec<u8>) {
         let Ok(links) = self.links().await else {
             warn!(marketplace = %self.marketplace, %reason, "not dead-lettered: NATS unreachable");
@@ -275,265 +188,6 @@ impl EdiConnector {
                 warn!(marketplace = %self.marketplace, %reason, error = %e, "could not dead-letter")
             }
         }
-    }
-
-    /// Interchanges past the acknowledgement deadline without a 997: dead-lettered and forgotten.
-    pub async fn reconcile(&self) -> Result<usize, ConnectorError> {
-        let links = self.links().await?;
-        let overdue = links
-            .state
-            .overdue(self.partner.acknowledgement_deadline, Utc::now())
-            .await
-            .map_err(ConnectorError::retryable)?;
-        for p in &overdue {
-            let reason = format!(
-                "interchange {:09} ({} {} set(s), file {}) sent {} has no 997 from {} after {}: the partner may \
-                 not have received it (records: {})",
-                p.control_number,
-                p.sets,
-                p.set_id,
-                p.file,
-                p.sent_at.to_rfc3339(),
-                self.partner.partner_id,
-                humanize(self.partner.acknowledgement_deadline),
-                p.keys.join(", ")
-            );
-            let payload = serde_json::to_vec(p).unwrap_or_default();
-            self.dead_letter(
-                p.flow,
-                format!(
-                    "edi-unacknowledged:{}:{}",
-                    self.marketplace, p.control_number
-                ),
-                reason,
-                payload,
-            )
-            .await;
-            links
-                .state
-                .acknowledged(p.control_number)
-                .await
-                .map_err(ConnectorError::retryable)?;
-        }
-        Ok(overdue.len())
-    }
-
-    /// Settles our interchanges with a partner's 997 group.
-    async fn settle(&self, file: &str, group: &Group) -> Result<(), ConnectorError> {
-        let links = self.links().await?;
-        for set in &group.transactions {
-            let ack = match functional_ack::read(set) {
-                Ok(ack) => ack,
-                Err(e) => {
-                    self.dead_letter(
-                        Flow::Orders,
-                        format!(
-                            "edi-bad-997:{}:{file}:{}",
-                            self.marketplace, set.control_number
-                        ),
-                        format!("997 {} in file {file}: {e}", set.control_number),
-                        Vec::new(),
-                    )
-                    .await;
-                    continue;
-                }
-            };
-            let pending = links
-                .state
-                .acknowledged(ack.group_control_number)
-                .await
-                .map_err(ConnectorError::retryable)?;
-            match (pending, ack.status.accepted()) {
-                (Some(p), true) => {
-                    info!(marketplace = %self.marketplace, control = p.control_number, status = ack.status.code(), "interchange acknowledged");
-                }
-                (Some(p), false) => {
-                    let sets: Vec<String> = ack
-                        .rejected_sets
-                        .iter()
-                        .map(|(s, c, code)| format!("{s} {c} ({code})"))
-                        .collect();
-                    self.dead_letter(
-                        p.flow,
-                        format!("edi-rejected:{}:{}", self.marketplace, p.control_number),
-                        format!(
-                            "the partner rejected interchange {:09} ({} {} set(s), file {}): AK9 {}, sets {}; \
-                             records: {}",
-                            p.control_number,
-                            p.sets,
-                            p.set_id,
-                            p.file,
-                            ack.status.code(),
-                            sets.join(", "),
-                            p.keys.join(", ")
-                        ),
-                        serde_json::to_vec(&p).unwrap_or_default(),
-                    )
-                    .await;
-                }
-                (None, _) => {
-                    info!(marketplace = %self.marketplace, group = ack.group_control_number, "997 for a group not awaiting one (already settled or reported)");
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Reads one partner file: its orders, and what it settles. `Ok(None)`: nothing to publish (the file can be
-    /// archived at once).
-    async fn read_file(&self, name: &str, bytes: &[u8]) -> Result<Option<Vec<Record>>, FileError> {
-        let ic = x12::parse(bytes).map_err(|e| FileError::Rejected(e.to_string()))?;
-        envelope::check_addressing(&self.partner, &ic).map_err(FileError::Rejected)?;
-        let mut records = Vec::new();
-        let mut answers = Vec::new();
-        for group in &ic.groups {
-            match group.functional_id.as_str() {
-                "FA" => {
-                    self.settle(name, group).await.map_err(FileError::Retry)?;
-                    continue;
-                }
-                "PO" => {
-                    let mut accepted = Vec::new();
-                    for set in &group.transactions {
-                        if set.set_id != "850" {
-                            accepted.push(false);
-                            continue;
-                        }
-                        match documents::purchase_order::to_order(
-                            &self.marketplace,
-                            self.currency,
-                            group,
-                            set,
-                        ) {
-                            Ok(order) => {
-                                accepted.push(true);
-                                records.push(Record::Order(Box::new(order)));
-                            }
-                            Err(e) => {
-                                accepted.push(false);
-                                self.dead_letter(
-                                    Flow::Orders,
-                                    format!(
-                                        "edi-bad-850:{}:{}:{}:{}",
-                                        self.marketplace,
-                                        ic.header.control_number,
-                                        group.control_number,
-                                        set.control_number
-                                    ),
-                                    format!(
-                                        "file {name}, interchange {:09}: {e}",
-                                        ic.header.control_number
-                                    ),
-                                    bytes.to_vec(),
-                                )
-                                .await;
-                            }
-                        }
-                    }
-                    answers.push(functional_ack::answer(group, &accepted));
-                }
-                _ => {
-                    let all = vec![true; group.transactions.len()];
-                    answers.push(functional_ack::answer(group, &all));
-                }
-            }
-        }
-        if !answers.is_empty() {
-            let links = self.links().await.map_err(FileError::Retry)?;
-            let (sender, number) = (&ic.header.sender_id, ic.header.control_number);
-            let seen = links
-                .state
-                .was_received(sender, number)
-                .await
-                .map_err(|e| FileError::Retry(ConnectorError::retryable(e)))?;
-            if !seen {
-                // Sent before it is marked: a crash in between sends the 997 again, never not at all.
-                self.send(Flow::Orders, "997", answers, Vec::new())
-                    .await
-                    .map_err(|e| {
-                        FileError::Retry(ConnectorError::retryable(format!(
-                            "the 997 for {name} could not be sent: {e}"
-                        )))
-                    })?;
-                if let Err(e) = links.state.mark_received(sender, number).await {
-                    warn!(marketplace = %self.marketplace, file = name, error = %e, "997 sent, not recorded");
-                }
-            }
-        }
-        Ok((!records.is_empty()).then_some(records))
-    }
-
-    async fn poll_orders(&self, cursor: Option<&str>) -> Result<PollPage, ConnectorError> {
-        let dir = self.partner.inbound_dir.as_str();
-        // The cursor names the file whose orders the last poll returned: they are published now.
-        let cursor = cursor.filter(|c| !c.is_empty());
-        if let Some(done) = cursor {
-            self.guarded("receive", || self.transport.move_to(dir, done, ARCHIVE_DIR))
-                .await?;
-        }
-        if let Err(e) = self.reconcile().await {
-            warn!(marketplace = %self.marketplace, error = %e, "997 reconciliation failed; will retry");
-        }
-        let files = self.guarded("receive", || self.transport.list(dir)).await?;
-        for (i, name) in files.iter().enumerate() {
-            let bytes = self
-                .guarded("receive", || self.transport.get(dir, name))
-                .await?;
-            match self.read_file(name, &bytes).await {
-                Ok(Some(records)) => {
-                    return Ok(PollPage {
-                        records,
-                        next_cursor: Some(name.clone()),
-                        more: i + 1 < files.len(),
-                    });
-                }
-                Ok(None) => {
-                    self.guarded("receive", || self.transport.move_to(dir, name, ARCHIVE_DIR))
-                        .await?;
-                }
-                Err(FileError::Retry(e)) => return Err(e),
-                Err(FileError::Rejected(reason)) => {
-                    self.dead_letter(
-                        Flow::Orders,
-                        format!("edi-rejected-file:{}:{name}", self.marketplace),
-                        format!(
-                            "file {name} from {} rejected: {reason}",
-                            self.partner.partner_id
-                        ),
-                        bytes.clone(),
-                    )
-                    .await;
-                    self.guarded("receive", || {
-                        self.transport.move_to(dir, name, REJECTED_DIR)
-                    })
-                    .await?;
-                }
-            }
-        }
-        Ok(PollPage {
-            records: Vec::new(),
-            next_cursor: cursor.map(|_| String::new()),
-            more: false,
-        })
-    }
-}
-
-/// Why a partner file was not read.
-enum FileError {
-    /// The file is not a usable interchange for us: moved to `rejected/` and dead-lettered.
-    Rejected(String),
-    /// Something on our side failed (NATS, the transport): the file stays and is read again.
-    Retry(ConnectorError),
-}
-
-fn humanize(d: Duration) -> String {
-    let s = d.as_secs();
-    if s.is_multiple_of(3600) {
-        format!("{}h", s / 3600)
-    } else if s.is_multiple_of(60) {
-        format!("{}m", s / 60)
-    } else {
-        format!("{s}s")
     }
 }
 
