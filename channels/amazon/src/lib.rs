@@ -412,7 +412,8 @@ impl Connector for AmazonConnector {
                 .poll_orders(cursor)
                 .await
                 .map(|page| (page, Vec::new())),
-            Flow::Returns | Flow::Settlements => self.poll_reports(flow, cursor).await,
+            Flow::Returns => self.poll_returns(cursor).await,
+            Flow::Settlements => self.poll_settlements(cursor).await,
             other => Err(ConnectorError::permanent(format!(
                 "the Amazon connector has no inbound {other} flow"
             ))),

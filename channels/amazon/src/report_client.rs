@@ -1,7 +1,9 @@
-//! Returns and settlements: reports found with `getReports` (done reports of the flow's type created since
-//! the cursor, oldest first, one report per poll), downloaded with `getReportDocument`, parsed into canonical
-//! records; a settlement is reconciled against the orders and refunds this connector knows, and every
-//! mismatch is handed back to the flow to dead-letter as a settlement exception.
+//! Returns and settlements from Amazon's reports. Returns: a returns report requested with `createReport` for
+//! the window since the cursor and read once `getReport` says it is done. Settlements: the settlement reports
+//! Amazon generates, found with `getReports` (done reports created since the cursor, oldest first, one per
+//! poll). Both are downloaded with `getReportDocument` and parsed into canonical records; a settlement is
+//! reconciled against the orders and refunds this connector knows, and every mismatch is handed back to the
+//! flow to dead-letter as a settlement exception.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +15,7 @@ use crds::channel::Flow;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tracing::warn;
 
 use crate::reconcile::{self, KnownOrder};
 use crate::{AmazonConnector, encode, orders, returns_report, settlement_report};
@@ -29,6 +32,26 @@ pub struct ReportsCursor {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub done: Vec<String>,
 }
+
+/// Where the returns poll stands: returns requested up to `after` are read; `requested` is the report asked
+/// for the window from `after` to its `until`, while Amazon prepares it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReturnsCursor {
+    pub after: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested: Option<RequestedReport>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestedReport {
+    pub report_id: String,
+    pub until: DateTime<Utc>,
+}
+
+/// A requested window ends this long before now: Amazon refuses a `dataEndTime` after its own clock.
+const CLOCK_MARGIN: chrono::Duration = chrono::Duration::seconds(2);
 
 /// One report as `getReports` lists it.
 #[derive(Clone, Debug)]
@@ -93,15 +116,142 @@ impl AmazonConnector {
         }
     }
 
-    pub(crate) async fn poll_reports(
+    pub(crate) async fn poll_returns(
         &self,
-        flow: Flow,
         cursor: Option<&str>,
     ) -> Result<(PollPage, Vec<Rejected>), ConnectorError> {
-        let report_type = match flow {
-            Flow::Returns => returns_report::REPORT_TYPE,
-            _ => settlement_report::REPORT_TYPE,
+        let cursor: ReturnsCursor = match cursor {
+            Some(text) => serde_json::from_str(text).map_err(|e| {
+                ConnectorError::permanent(format!(
+                    "the stored returns cursor is not Amazon's (value: {text:?}): {e}"
+                ))
+            })?,
+            None => ReturnsCursor {
+                after: Utc::now() - FIRST_POLL_LOOKBACK,
+                requested: None,
+            },
         };
+        let page = |records: Vec<Record>, next: &ReturnsCursor| PollPage {
+            records,
+            next_cursor: serde_json::to_string(next).ok(),
+            more: false,
+        };
+        let Some(requested) = &cursor.requested else {
+            let until = Utc::now() - CLOCK_MARGIN;
+            if until <= cursor.after {
+                return Ok((page(Vec::new(), &cursor), Vec::new()));
+            }
+            let report_id = self.create_returns_report(cursor.after, until).await?;
+            let next = ReturnsCursor {
+                after: cursor.after,
+                requested: Some(RequestedReport { report_id, until }),
+            };
+            return Ok((page(Vec::new(), &next), Vec::new()));
+        };
+        let url = format!(
+            "{}/reports/2021-06-30/reports/{}",
+            self.base_url,
+            encode(&requested.report_id)
+        );
+        let response = self.call("getReport", |_| self.http.get(&url)).await?;
+        let report: Value = read_json(response, "the getReport answer").await?;
+        let status = report
+            .get("processingStatus")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let read = ReturnsCursor {
+            after: requested.until,
+            requested: None,
+        };
+        match status {
+            "DONE" => {
+                let Some(document) = report.get("reportDocumentId").and_then(Value::as_str) else {
+                    return Err(ConnectorError::retryable(format!(
+                        "returns report {} is done without a reportDocumentId",
+                        requested.report_id
+                    )));
+                };
+                let mut rejected = Vec::new();
+                let records = match self.download_report(document).await? {
+                    Ok(text) => match returns_report::parse(&text, &self.marketplace) {
+                        Ok(returns) => self.note_returns(returns),
+                        Err(e) => {
+                            rejected.push(self.unreadable(Flow::Returns, &requested.report_id, e));
+                            Vec::new()
+                        }
+                    },
+                    Err(e) => {
+                        rejected.push(self.unreadable(Flow::Returns, &requested.report_id, e));
+                        Vec::new()
+                    }
+                };
+                Ok((page(records, &read), rejected))
+            }
+            // Amazon cancels a report that has no data: nothing was returned in the window.
+            "CANCELLED" => Ok((page(Vec::new(), &read), Vec::new())),
+            "FATAL" => {
+                warn!(marketplace = %self.marketplace, report = %requested.report_id,
+                    "Amazon could not produce the returns report; it is requested again");
+                let again = ReturnsCursor {
+                    after: cursor.after,
+                    requested: None,
+                };
+                Ok((page(Vec::new(), &again), Vec::new()))
+            }
+            // IN_QUEUE, IN_PROGRESS: read again at the next poll.
+            _ => Ok((page(Vec::new(), &cursor), Vec::new())),
+        }
+    }
+
+    /// `createReport` for the returns requested from `after` to `until`; the report id.
+    async fn create_returns_report(
+        &self,
+        after: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<String, ConnectorError> {
+        let url = format!("{}/reports/2021-06-30/reports", self.base_url);
+        let spec = json!({
+            "reportType": returns_report::REPORT_TYPE,
+            "marketplaceIds": [self.marketplace_id],
+            "dataStartTime": after.to_rfc3339_opts(SecondsFormat::Millis, true),
+            "dataEndTime": until.to_rfc3339_opts(SecondsFormat::Millis, true),
+        });
+        let response = self
+            .call("createReport", |_| self.http.post(&url).json(&spec))
+            .await?;
+        let created: Value = read_json(response, "the createReport answer").await?;
+        created
+            .get("reportId")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| {
+                ConnectorError::retryable(format!(
+                    "the createReport answer has no reportId (body: {created})"
+                ))
+            })
+    }
+
+    /// Remembers the refunds of returns read, for reconciliation; the returns as records.
+    fn note_returns(&self, returns: Vec<adapter_runtime::canonical::Return>) -> Vec<Record> {
+        let mut known = self.knowledge.lock().unwrap_or_else(|p| p.into_inner());
+        for r in &returns {
+            if let Some(refund) = r.refund {
+                known
+                    .refunds
+                    .entry(r.order_id.to_string())
+                    .or_default()
+                    .insert(r.return_id.clone(), refund.amount);
+            }
+        }
+        returns.into_iter().map(Record::Return).collect()
+    }
+
+    pub(crate) async fn poll_settlements(
+        &self,
+        cursor: Option<&str>,
+    ) -> Result<(PollPage, Vec<Rejected>), ConnectorError> {
+        let flow = Flow::Settlements;
+        let report_type = settlement_report::REPORT_TYPE;
         let cursor: ReportsCursor = match cursor {
             Some(text) => serde_json::from_str(text).map_err(|e| {
                 ConnectorError::permanent(format!(
@@ -139,36 +289,15 @@ impl AmazonConnector {
                 rejected.push(self.unreadable(flow, &report.id, unreadable));
                 Vec::new()
             }
-            Ok(text) => match flow {
-                Flow::Returns => match returns_report::parse(&text, &self.marketplace) {
-                    Ok(returns) => {
-                        let mut known = self.knowledge.lock().unwrap_or_else(|p| p.into_inner());
-                        for r in &returns {
-                            if let Some(refund) = r.refund {
-                                known
-                                    .refunds
-                                    .entry(r.order_id.to_string())
-                                    .or_default()
-                                    .insert(r.return_id.clone(), refund.amount);
-                            }
-                        }
-                        returns.into_iter().map(Record::Return).collect()
-                    }
-                    Err(e) => {
-                        rejected.push(self.unreadable(flow, &report.id, e));
-                        Vec::new()
-                    }
-                },
-                _ => match settlement_report::parse(&text, &self.marketplace) {
-                    Ok(parsed) => {
-                        rejected.extend(self.settlement_exceptions(&parsed).await?);
-                        vec![Record::Settlement(parsed.settlement)]
-                    }
-                    Err(e) => {
-                        rejected.push(self.unreadable(flow, &report.id, e));
-                        Vec::new()
-                    }
-                },
+            Ok(text) => match settlement_report::parse(&text, &self.marketplace) {
+                Ok(parsed) => {
+                    rejected.extend(self.settlement_exceptions(&parsed).await?);
+                    vec![Record::Settlement(parsed.settlement)]
+                }
+                Err(e) => {
+                    rejected.push(self.unreadable(flow, &report.id, e));
+                    Vec::new()
+                }
             },
         };
         let done = if report.created == cursor.after {

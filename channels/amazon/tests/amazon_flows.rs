@@ -635,7 +635,6 @@ async fn returns_and_settlements_come_in_and_mismatches_are_settlement_exception
     let a = h.sandbox.place_order("TW-1001", 2, "19.99");
     let b = h.sandbox.place_order("TW-2002", 1, "5.00");
     let rma = h.sandbox.return_order(&a, 1, "DEFECTIVE").unwrap();
-    h.sandbox.publish_returns_report();
     run(&h, None, |config| {
         let every = || crds::v1alpha1::PolledFlow {
             poll_interval: Duration::from_secs(2).into(),
@@ -738,6 +737,12 @@ async fn returns_and_settlements_come_in_and_mismatches_are_settlement_exception
             .iter()
             .any(|l| l["kind"] == "Refund" && l["orderId"] == a.as_str())
     );
+    let spec = model_validator("reports_2021-06-30.json", "CreateReportSpecification");
+    let requests = h.sandbox.controls().recorder.calls(Some("createReport"));
+    assert!(!requests.is_empty());
+    for call in requests {
+        assert_valid(&spec, "createReport", &call.body);
+    }
     h.shutdown.trigger();
 }
 
@@ -828,6 +833,19 @@ async fn sandbox_listing_order_and_report_answers_match_the_response_schemas() {
     );
 
     let reports = "reports_2021-06-30.json";
+    let requested = http
+        .post(format!("{base}/reports/2021-06-30/reports"))
+        .header("x-amz-access-token", &token)
+        .json(&json!({"reportType": "GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE", "marketplaceIds": ["ATVPDKIKX0DER"], "dataStartTime": "2020-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(requested.status(), 202);
+    assert_valid(
+        &model_validator(reports, "CreateReportResponse"),
+        "createReport",
+        &requested.json().await.unwrap(),
+    );
     for report_type in [
         "GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE",
         "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2",

@@ -45,7 +45,10 @@ pub fn router(state: Arc<Shared>) -> Router {
         .route("/_sandbox/uploads/{id}", put(feeds::upload))
         .route("/_sandbox/documents/{id}", get(feeds::download))
         .route("/_sandbox/refusals", post(sandbox_refusal))
-        .route("/reports/2021-06-30/reports", get(reports::get_reports))
+        .route(
+            "/reports/2021-06-30/reports",
+            get(reports::get_reports).post(reports::create_report),
+        )
         .route("/reports/2021-06-30/reports/{id}", get(reports::get_report))
         .route(
             "/reports/2021-06-30/documents/{id}",

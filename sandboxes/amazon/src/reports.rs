@@ -256,6 +256,21 @@ impl Shared {
         report_id
     }
 
+    /// A returns report requested with `createReport`: the returns asked for in `[start, end)`; its report id.
+    pub fn request_returns_report(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+        let content = {
+            let s = self.lock();
+            let returns: Vec<PlacedReturn> = s
+                .returns
+                .iter()
+                .filter(|r| r.requested >= start && r.requested < end)
+                .cloned()
+                .collect();
+            returns_report(&returns, &s.orders)
+        };
+        self.add_report(RETURNS_REPORT, start, end, content)
+    }
+
     /// A returns report of the returns not reported yet; its report id.
     pub fn publish_returns_report(&self) -> String {
         let (content, start) = {
@@ -503,6 +518,91 @@ pub async fn get_reports(
         b"",
         response,
     )
+}
+
+pub async fn create_report(AxumState(state): S, headers: HeaderMap, body: Bytes) -> Response {
+    const OP: &str = "createReport";
+    let response = match gate(&state, OP, &headers).await {
+        Some(response) => response,
+        None => request_report(&state, &body),
+    };
+    record(
+        &state,
+        OP,
+        Method::POST,
+        "/reports/2021-06-30/reports".into(),
+        None,
+        &body,
+        response,
+    )
+}
+
+fn request_report(state: &Shared, body: &[u8]) -> Response {
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return errors(
+            StatusCode::BAD_REQUEST,
+            "InvalidInput",
+            "Request body is not valid JSON",
+        );
+    };
+    let marketplaces = request
+        .get("marketplaceIds")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    if !(1..=25).contains(&marketplaces) {
+        return errors(
+            StatusCode::BAD_REQUEST,
+            "InvalidInput",
+            "marketplaceIds needs 1 to 25 marketplace ids",
+        );
+    }
+    let now = Utc::now();
+    let time = |name: &str| -> Result<DateTime<Utc>, String> {
+        match request.get(name).and_then(Value::as_str) {
+            None => Ok(now),
+            Some(text) => match DateTime::parse_from_rfc3339(text) {
+                Ok(t) if t.with_timezone(&Utc) <= now => Ok(t.with_timezone(&Utc)),
+                _ => Err(format!(
+                    "{name} must be an ISO 8601 date-time not after now (value: {text})"
+                )),
+            },
+        }
+    };
+    let (start, end) = match (time("dataStartTime"), time("dataEndTime")) {
+        (Ok(start), Ok(end)) if start <= end => (start, end),
+        (Err(e), _) | (_, Err(e)) => {
+            return errors(StatusCode::BAD_REQUEST, "InvalidInput", &e);
+        }
+        _ => {
+            return errors(
+                StatusCode::BAD_REQUEST,
+                "InvalidInput",
+                "dataStartTime is after dataEndTime",
+            );
+        }
+    };
+    match request.get("reportType").and_then(Value::as_str) {
+        Some(RETURNS_REPORT) => {
+            let id = state.request_returns_report(start, end);
+            json_response(StatusCode::ACCEPTED, json!({ "reportId": id }))
+        }
+        // Amazon generates settlement reports itself; they cannot be requested.
+        Some(SETTLEMENT_REPORT) => errors(
+            StatusCode::BAD_REQUEST,
+            "InvalidInput",
+            "Report type GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2 cannot be requested",
+        ),
+        Some(other) => errors(
+            StatusCode::BAD_REQUEST,
+            "InvalidInput",
+            &format!("Report type {other} is not supported by the sandbox"),
+        ),
+        None => errors(
+            StatusCode::BAD_REQUEST,
+            "InvalidInput",
+            "reportType is required",
+        ),
+    }
 }
 
 pub async fn get_report(
