@@ -235,6 +235,15 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_ddl_is_the_one_the_bridge_runs() {
+        let docs = include_str!("../../docs/erp.md");
+        assert!(
+            docs.contains(ddl("public").trim()),
+            "docs/erp.md shows another DDL"
+        );
+    }
+
+    #[test]
     fn inserts_ignore_duplicates_and_keep_money_exact() {
         let order: adapter_runtime::canonical::Order = serde_json::from_str(include_str!(
             "../../adapter-runtime/tests/fixtures/order.json"
