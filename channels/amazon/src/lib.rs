@@ -28,6 +28,7 @@ use adapter_runtime::connectors::{http_client, read_credential};
 use adapter_runtime::resilience::{Failure, Resilience};
 use chrono::{DateTime, Utc};
 use crds::channel::Flow;
+use crds::v1alpha1::DeliveryMode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::{info, warn};
@@ -68,6 +69,8 @@ pub struct AmazonConnector {
     feed_turnaround: std::sync::Mutex<Duration>,
     /// The orders and refunds this connector has read, for settlement reconciliation.
     knowledge: std::sync::Mutex<report_client::Knowledge>,
+    /// Per listings flow: how the Marketplace asks it to be delivered, and its most records per feed.
+    delivery: Vec<(Flow, DeliveryMode, usize)>,
 }
 
 /// Where the orders poll stands: orders updated after `after`, and the page token while paging.
@@ -101,6 +104,26 @@ impl AmazonConnector {
             .seller_id
             .clone()
             .ok_or("spec.endpoint.sellerId: Amazon needs the selling partner id")?;
+        let flows = &config.spec.flows;
+        let delivery = [
+            (
+                Flow::Inventory,
+                flows.inventory.as_ref().map(|f| &f.delivery),
+            ),
+            (Flow::Price, flows.price.as_ref()),
+            (Flow::Catalog, flows.catalog.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(flow, settings)| {
+            let settings = settings?;
+            let per_feed = settings
+                .max_batch_size
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or(feeds::MAX_MESSAGES)
+                .clamp(1, feeds::MAX_MESSAGES);
+            Some((flow, settings.delivery, per_feed))
+        })
+        .collect();
         let dir = &config.credentials_dir;
         let lwa = auth::Lwa::new(
             endpoint
@@ -121,6 +144,7 @@ impl AmazonConnector {
             resilience,
             feed_turnaround: std::sync::Mutex::new(DEFAULT_FEED_TURNAROUND),
             knowledge: std::sync::Mutex::new(report_client::Knowledge::default()),
+            delivery,
         })
     }
 
@@ -146,8 +170,9 @@ impl AmazonConnector {
             .unwrap_or_else(|p| p.into_inner()) = turnaround;
     }
 
-    /// Patches or a feed for `backlog` SKU updates, under Amazon's published limits.
-    pub fn plan(&self, backlog: usize) -> bulk::Plan {
+    /// Patches or a feed for `backlog` SKU updates with at most `per_feed` messages per feed, under Amazon's
+    /// published limits.
+    pub fn plan(&self, backlog: usize, per_feed: usize) -> bulk::Plan {
         let published = |name: &str| {
             crds::channel::ChannelKind::Amazon
                 .operation(name)
@@ -168,24 +193,37 @@ impl AmazonConnector {
             backlog as u64,
             &patch,
             &[create, regional],
-            feeds::MAX_MESSAGES as u64,
+            per_feed as u64,
             u64::try_from(self.feed_turnaround().as_millis()).unwrap_or(u64::MAX),
         )
     }
 
-    /// Inventory, price or catalog updates: by patches or by feed, whichever drains them sooner.
+    /// Inventory, price or catalog updates: by patches or by feed as the flow's `delivery` says (`Auto`:
+    /// whichever drains them sooner).
     async fn deliver_listings(
         &self,
         flow: Flow,
         items: &[OutboundItem],
     ) -> Vec<Result<(), ConnectorError>> {
-        let plan = self.plan(items.len());
-        info!(marketplace = %self.marketplace, %flow, items = items.len(), route = ?plan.route,
+        let (mode, per_feed) = self
+            .delivery
+            .iter()
+            .find(|(f, _, _)| *f == flow)
+            .map_or((DeliveryMode::Auto, feeds::MAX_MESSAGES), |(_, mode, n)| {
+                (*mode, *n)
+            });
+        let plan = self.plan(items.len(), per_feed);
+        let route = match mode {
+            DeliveryMode::Auto => plan.route,
+            DeliveryMode::PerRecord => bulk::Route::Patches,
+            DeliveryMode::Bulk => bulk::Route::Feed,
+        };
+        info!(marketplace = %self.marketplace, %flow, items = items.len(), ?mode, ?route,
             patches_ms = plan.patches_millis as u64, feed_ms = plan.feed_millis as u64, "listings batch");
-        match plan.route {
+        match route {
             bulk::Route::Feed => {
                 let mut results = Vec::with_capacity(items.len());
-                for chunk in items.chunks(feeds::MAX_MESSAGES) {
+                for chunk in items.chunks(per_feed) {
                     results.extend(self.send_feed(chunk).await);
                 }
                 results

@@ -71,6 +71,25 @@ fn canonical_attributes(record: &Map<String, Value>) -> Result<Vec<(String, Valu
                 json!({ "value": description }),
             ));
         }
+        if let Some(brand) = record.get("brand") {
+            out.push(("brand".to_string(), json!({ "value": brand })));
+        }
+        if let Some(Value::Array(images)) = record.get("images") {
+            // Amazon's image attributes: the main image, then up to eight others.
+            for (i, image) in images.iter().take(9).enumerate() {
+                let name = match i {
+                    0 => "main_product_image_locator".to_string(),
+                    n => format!("other_product_image_locator_{n}"),
+                };
+                out.push((name, json!({ "media_location": image })));
+            }
+        }
+        if let Some(Value::Object(attributes)) = record.get("attributes") {
+            // Without a mapping, the ERP's attribute names are taken as Amazon's.
+            for (name, value) in attributes {
+                out.push((name.clone(), json!({ "value": value })));
+            }
+        }
     }
     Ok(merge_repeated(out))
 }
@@ -208,6 +227,32 @@ mod tests {
         let request = patch_request(&record, "M").unwrap();
         assert_eq!(request["patches"][0]["value"][0]["quantity"], 3);
         assert_eq!(request["patches"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_canonical_product_becomes_content_attributes() {
+        let record = json!({"sku": "A", "asOf": "2026-11-28T00:00:00Z", "title": "Tea", "bulletPoints": ["Green", "Loose"],
+            "brand": "Tw", "images": ["https://img/1.jpg", "https://img/2.jpg"], "attributes": {"color": "green"}});
+        let request = patch_request(&record, "M").unwrap();
+        let paths: Vec<&str> = request["patches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["path"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            paths,
+            vec![
+                "/attributes/item_name",
+                "/attributes/bullet_point",
+                "/attributes/brand",
+                "/attributes/main_product_image_locator",
+                "/attributes/other_product_image_locator_1",
+                "/attributes/color"
+            ]
+        );
+        assert_eq!(request["patches"][1]["value"][1]["value"], "Loose");
+        assert_eq!(request["patches"][3]["value"][0]["marketplace_id"], "M");
     }
 
     #[test]

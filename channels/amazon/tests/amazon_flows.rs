@@ -909,3 +909,78 @@ async fn sandbox_listing_order_and_report_answers_match_the_response_schemas() {
     );
     h.shutdown.trigger();
 }
+
+#[tokio::test]
+async fn catalog_content_goes_by_feed_when_the_marketplace_asks_for_bulk() {
+    let h = prepare().await;
+    let js = h.nats.jetstream().await.unwrap();
+    let ns = Namespace::new(NS);
+    ensure_stream(&js, &ns.erp_stream(ERP, Flow::Catalog))
+        .await
+        .unwrap();
+    for (sku, title) in [
+        ("TW-C-1", "Green tea, loose"),
+        ("TW-C-2", "Black tea, bags"),
+    ] {
+        let id = format!("erp:product:{sku}");
+        let product = Record::Product(
+            serde_json::from_value(json!({
+                "correlationId": id, "sku": sku, "title": title, "description": "From the ERP",
+                "bulletPoints": ["Organic", "250 g"], "images": [format!("https://img.example/{sku}.jpg")],
+                "asOf": Utc::now(),
+            }))
+            .unwrap(),
+        );
+        publish_event(
+            &js,
+            &ns.erp_subject(ERP, Flow::Catalog, sku),
+            &event(id, product),
+            Some(sku),
+        )
+        .await
+        .unwrap();
+    }
+    run(&h, None, |config| {
+        config.spec.flows.catalog = Some(crds::v1alpha1::OutboundFlow {
+            delivery: crds::v1alpha1::DeliveryMode::Bulk,
+            ..Default::default()
+        });
+    });
+    eventually(
+        Duration::from_secs(20),
+        "both products' content is on Amazon",
+        || async {
+            let state = h.sandbox.snapshot();
+            ["TW-C-1", "TW-C-2"].iter().all(|sku| {
+                state
+                    .listings
+                    .get(*sku)
+                    .is_some_and(|l| l.attributes.contains_key("item_name"))
+            })
+        },
+    )
+    .await;
+    let state = h.sandbox.snapshot();
+    let listing = &state.listings["TW-C-1"];
+    assert_eq!(
+        listing.attributes["item_name"][0]["value"],
+        "Green tea, loose"
+    );
+    assert_eq!(listing.attributes["bullet_point"][1]["value"], "250 g");
+    assert_eq!(
+        listing.attributes["main_product_image_locator"][0]["media_location"],
+        "https://img.example/TW-C-1.jpg"
+    );
+    assert_eq!(state.feeds.len(), 1, "Bulk: a feed even for two products");
+    let uploads = h
+        .sandbox
+        .controls()
+        .recorder
+        .calls(Some("uploadFeedDocument"));
+    assert_valid(
+        &document_validator("listings-feed-schema-v2.json"),
+        "the catalog feed",
+        &uploads[0].body,
+    );
+    h.shutdown.trigger();
+}
