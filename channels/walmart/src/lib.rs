@@ -291,7 +291,7 @@ impl Connector for WalmartConnector {
     ) -> Result<(PollPage, Vec<Rejected>), ConnectorError> {
         match flow {
             Flow::Orders => self.poll_orders(cursor).await,
-            Flow::Returns => self.poll_returns(cursor).await.map(|p| (p, Vec::new())),
+            Flow::Returns => self.poll_returns(cursor).await,
             Flow::Settlements => self.poll_settlements(cursor).await,
             other => Err(ConnectorError::permanent(format!(
                 "the Walmart connector has no inbound {other} flow"

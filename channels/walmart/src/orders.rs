@@ -190,6 +190,7 @@ pub fn to_records(order: &Value, marketplace: &str) -> Result<Vec<Record>, Strin
     let mut cancelled = Vec::new();
     let mut cancelled_at: Option<DateTime<Utc>> = None;
     let mut requested_by = CancelledBy::Buyer;
+    let mut reasons: Vec<String> = Vec::new();
     let mut active = 0;
     let mut currency: Option<Currency> = None;
     let (mut shipping, mut tax) = (Decimal::ZERO, Decimal::ZERO);
@@ -243,6 +244,15 @@ pub fn to_records(order: &Value, marketplace: &str) -> Result<Vec<Record>, Strin
         {
             if let Some(by) = cancelled_by(line) {
                 requested_by = by;
+                let reason = statuses(line)
+                    .iter()
+                    .find_map(|s| s.get("cancellationReason").and_then(Value::as_str))
+                    .or_else(|| line.get("intentToCancel").and_then(Value::as_str))
+                    .unwrap_or("cancelled on Walmart")
+                    .to_string();
+                if !reasons.contains(&reason) {
+                    reasons.push(reason);
+                }
                 cancelled_at = Some(cancelled_at.map_or(status_date, |t| t.max(status_date)));
                 cancelled.push(LineQuantity {
                     line_id: line_id.clone(),
@@ -347,7 +357,8 @@ pub fn to_records(order: &Value, marketplace: &str) -> Result<Vec<Record>, Strin
             requested_by,
             // Every line cancelled: the whole order.
             lines: if active == 0 { Vec::new() } else { cancelled },
-            reason: "cancelled on Walmart".into(),
+            // Walmart's own reason codes (CUSTOMER_CANCEL, ...).
+            reason: reasons.join(", "),
             at,
         }));
     }
@@ -421,7 +432,7 @@ mod tests {
         let records = to_records(&o, "walmart-us").unwrap_or_default();
         assert_eq!(records.len(), 1);
         assert!(matches!(&records[0], Record::OrderCancellation(c)
-            if c.requested_by == CancelledBy::Buyer && c.lines.is_empty()));
+            if c.requested_by == CancelledBy::Buyer && c.lines.is_empty() && c.reason == "CUSTOMER_CANCEL"));
         // A cancellation the seller made (from the ERP) is not sent back to the ERP.
         o["orderLines"]["orderLine"][0]["orderLineStatuses"]["orderLineStatus"][0]["cancellationReason"] =
             json!("SELLER_CANCEL_OUT_OF_STOCK");

@@ -17,6 +17,8 @@ use crate::{WalmartConnector, encode, orders, recon, returns};
 const FIRST_POLL_LOOKBACK: chrono::Duration = chrono::Duration::days(7);
 /// Walmart's largest orders page.
 const ORDERS_PAGE: &str = "200";
+/// Most orders (and refunds) kept in memory for reconciliation.
+const KNOWN_ORDERS: usize = 200_000;
 /// Rows per reconciliation report page.
 const RECON_PAGE: usize = 1_000;
 
@@ -176,16 +178,22 @@ impl WalmartConnector {
         })
     }
 
+    /// Keeps what the buyer was charged for reconciliation. The memory is bounded: past
+    /// [`KNOWN_ORDERS`] the lowest ids (Walmart's purchase order ids grow over time) are forgotten, and a
+    /// settlement that names them reads them back from Walmart.
     fn remember_order(&self, order: &str, charged: Decimal) {
         let mut known = self.known_orders.lock().unwrap_or_else(|e| e.into_inner());
         known.entry(order.to_string()).or_default().charged = charged;
+        while known.len() > KNOWN_ORDERS {
+            known.pop_first();
+        }
     }
 
-    /// One page of returns, modified from the cursor's time.
+    /// One page of returns, modified from the cursor's time; a malformed return is rejected (dead-lettered).
     pub(crate) async fn poll_returns(
         &self,
         cursor: Option<&str>,
-    ) -> Result<PollPage, ConnectorError> {
+    ) -> Result<(PollPage, Vec<Rejected>), ConnectorError> {
         let cursor = read_cursor(cursor, "returns")?;
         let query: Vec<(String, String)> = match &cursor.next {
             Some(next) => cursor_query(next),
@@ -201,6 +209,7 @@ impl WalmartConnector {
             })
             .await?;
         let mut records = Vec::new();
+        let mut rejected = Vec::new();
         let mut newest = cursor.after;
         for ret in returns::returns_of(&answer) {
             let modified = ret
@@ -221,27 +230,50 @@ impl WalmartConnector {
                     if let Record::Return(r) = &record
                         && let Some(refund) = &r.refund
                     {
-                        self.refunds
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
+                        let mut refunds = self.refunds.lock().unwrap_or_else(|e| e.into_inner());
+                        refunds
                             .insert((r.order_id.to_string(), r.return_id.clone()), refund.amount);
+                        while refunds.len() > KNOWN_ORDERS {
+                            refunds.pop_first();
+                        }
                     }
                     records.push(record);
                 }
-                // Returns carry no money the ERP acts on without a person; a malformed one is logged and
-                // left on Walmart (the orders flow is where malformed records are dead-lettered).
-                Err(e) => {
-                    tracing::warn!(marketplace = %self.marketplace, error = %e, "a Walmart return cannot be read")
+                Err(reason) => {
+                    let id = ret
+                        .get("returnOrderId")
+                        .and_then(Value::as_str)
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or("unknown")
+                        .to_string();
+                    rejected.push(Rejected {
+                        key: id.clone(),
+                        id: format!(
+                            "{}:return-invalid:{id}:{}",
+                            self.marketplace,
+                            modified.map(|t| t.timestamp_millis()).unwrap_or_default()
+                        ),
+                        correlation_id: CorrelationId::try_from(
+                            format!("{}:{id}", self.marketplace).as_str(),
+                        )
+                        .or_else(|_| CorrelationId::try_from(self.marketplace.as_str()))
+                        .map_err(ConnectorError::permanent)?,
+                        payload: ret.clone(),
+                        reason: format!("Walmart return cannot be read: {reason}"),
+                    });
                 }
             }
         }
         let next = orders::next_cursor(&answer);
         let more = next.is_some();
-        Ok(PollPage {
-            records,
-            next_cursor: next_cursor(&cursor, next, newest),
-            more,
-        })
+        Ok((
+            PollPage {
+                records,
+                next_cursor: next_cursor(&cursor, next, newest),
+                more,
+            },
+            rejected,
+        ))
     }
 
     /// The next reconciliation report after the cursor's report date (`MMDDYYYY`), as a settlement, with the
