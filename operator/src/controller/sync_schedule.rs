@@ -332,7 +332,10 @@ async fn bookmark(
     );
     api.patch(
         &schedule.name_any(),
-        &PatchParams::default(),
+        &PatchParams {
+            field_manager: Some(super::FIELD_MANAGER.into()),
+            ..Default::default()
+        },
         &Patch::Merge(
             serde_json::json!({"metadata": {"annotations": {EVALUATED_ANNOTATION: value}}}),
         ),
