@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use adapter_runtime::canonical::{
     AcknowledgementOutcome, CancelledBy, InventoryPosition, LocationStock, Money,
-    OrderAcknowledgement, Price, Product, Record, ReturnStatus, Shipment,
+    OrderAcknowledgement, OrderCancellation, Price, Product, Record, ReturnStatus, Shipment,
 };
 use adapter_runtime::config::AdapterConfig;
 use adapter_runtime::envelope::Event;
@@ -339,6 +339,10 @@ async fn orders_are_read_acknowledged_shipped_and_cancelled_both_ways() {
         }));
         ids.push(sandbox.place_order("WM-2", 1, "5.00"));
         ids.push(sandbox.place_order("WM-2", 3, "5.00"));
+        ids.push(sandbox.place(&OrderSpec {
+            lines: vec![("WM-1".into(), 1, "12.99".into()), ("WM-2".into(), 2, "5.00".into())],
+            ..OrderSpec::default()
+        }));
         // A malformed order: its line has no charges.
         sandbox.put_raw_order(json!({
             "purchaseOrderId": "BAD-1", "customerOrderId": "5BAD", "customerEmailId": "x@relay.walmart.com",
@@ -351,7 +355,12 @@ async fn orders_are_read_acknowledged_shipped_and_cancelled_both_ways() {
         }));
     })
     .await;
-    let (shipped, refused, buyer) = (ids[0].clone(), ids[1].clone(), ids[2].clone());
+    let (shipped, refused, buyer, partly) = (
+        ids[0].clone(),
+        ids[1].clone(),
+        ids[2].clone(),
+        ids[3].clone(),
+    );
 
     // The order reaches the stream with its lines, buyer, ship-to and totals.
     let record = run
@@ -477,6 +486,62 @@ async fn orders_are_read_acknowledged_shipped_and_cancelled_both_ways() {
     };
     assert_eq!(cancellation.requested_by, CancelledBy::Buyer);
 
+    // The ERP cancels one line of an accepted order: only that line is cancelled, for the ERP's reason.
+    run.wait_record(
+        Flow::Orders,
+        &partly,
+        "the fourth order is published",
+        |r| matches!(r, Record::Order(_)),
+    )
+    .await;
+    run.order_update(
+        &partly,
+        AcknowledgementOutcome::Accepted {
+            erp_order_number: "SO-4".into(),
+        },
+    )
+    .await;
+    eventually(
+        Duration::from_secs(20),
+        "the fourth order is acknowledged",
+        || async { run.line_status(&partly, 1) == "Acknowledged" },
+    )
+    .await;
+    let cancellation = Record::OrderCancellation(OrderCancellation {
+        correlation_id: format!("{MP}:{partly}").as_str().try_into().unwrap(),
+        marketplace: MP.try_into().unwrap(),
+        order_id: partly.as_str().try_into().unwrap(),
+        requested_by: CancelledBy::Seller,
+        lines: vec![
+            serde_json::from_value(json!({"lineId": "2", "sku": "WM-2", "quantity": 2})).unwrap(),
+        ],
+        reason: "pricing error on WM-2".into(),
+        at: Utc::now(),
+    });
+    run.publish(
+        run.ns
+            .order_update_subject(ERP, MP, &partly, OrderUpdateKind::Cancelled),
+        event(&format!("erp:cancel:{partly}"), cancellation),
+        None,
+    )
+    .await;
+    eventually(
+        Duration::from_secs(20),
+        "the second line is cancelled",
+        || async { run.line_status(&partly, 1) == "Cancelled" },
+    )
+    .await;
+    assert_eq!(
+        run.line_status(&partly, 0),
+        "Acknowledged",
+        "the first line stays"
+    );
+    assert_eq!(
+        run.sandbox.snapshot().orders[&partly]["orderLines"]["orderLine"][1]["orderLineStatuses"]["orderLineStatus"]
+            [0]["cancellationReason"],
+        "SELLER_CANCEL_PRICING_ERROR"
+    );
+
     // Bodies as Walmart's specifications define them.
     let orders = "walmart-marketplace-orders.yml";
     assert_bodies_valid(
@@ -501,7 +566,7 @@ async fn orders_are_read_acknowledged_shipped_and_cancelled_both_ways() {
         0,
         "never shipped before acknowledging"
     );
-    assert_eq!(recorder.count("acknowledgeOrders", 200), 1);
+    assert_eq!(recorder.count("acknowledgeOrders", 200), 2);
     run.shutdown.trigger();
 }
 
