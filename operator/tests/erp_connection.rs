@@ -334,3 +334,29 @@ async fn orders_waiting_in_the_sink_consumers_are_pending() {
     let status = reconcile_erp(&client, &ctx).await.status.unwrap();
     assert_eq!(status.pending, Some(3));
 }
+
+#[tokio::test]
+async fn a_bridge_deleted_out_of_band_is_recreated_and_a_spec_change_rolls_it() {
+    let (client, ctx) = setup(false).await;
+    reconcile_erp(&client, &ctx).await;
+    let first = hash(&bridge(&client).await.unwrap());
+    Api::<Deployment>::namespaced(client.clone(), NS)
+        .delete("erp-erp-bridge", &DeleteParams::default())
+        .await
+        .unwrap();
+    assert!(bridge(&client).await.is_none());
+    reconcile_erp(&client, &ctx).await;
+    assert_eq!(hash(&bridge(&client).await.unwrap()), first);
+    Api::<ErpConnection>::namespaced(client.clone(), NS)
+        .patch(
+            "erp",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"sink": {"rest": {"concurrency": 8}}}})),
+        )
+        .await
+        .unwrap();
+    let erp = reconcile_erp(&client, &ctx).await;
+    assert_ne!(hash(&bridge(&client).await.unwrap()), first);
+    let status = erp.status.unwrap();
+    assert_eq!(status.common.observed_generation, erp.metadata.generation);
+}
