@@ -349,7 +349,8 @@ pub async fn get_one(AxumState(state): S, Path(id): Path<String>, headers: Heade
     let response = match gate(&state, OP, &headers).await {
         Some(response) => response,
         None => match state.with(|s| s.orders.get(&id).cloned()) {
-            Some(order) => json_response(StatusCode::OK, json!({"order": order})),
+            // The specification answers the order itself here (the actions wrap it in `order`).
+            Some(order) => json_response(StatusCode::OK, order),
             None => not_found(&id),
         },
     };
