@@ -1,8 +1,8 @@
 //! Two figures, measured in one run, as ratios:
 //! 1. Reading and writing a 10,000-SKU 846 with `x12::{parse, write}`, against serde_json reading and writing
 //!    the same positions as JSON (the runtime's own encoding) on this machine.
-//! 2. Putting a small interchange through SFTP (a real local sshd, one SSH session per call, as the connector
-//!    does) against putting it into a local folder: what a session per call costs.
+//! 2. Putting a small interchange through SFTP (a real local sshd, the connector's transport keeping its
+//!    session between calls, the first put connecting) against putting it into a local folder.
 //!
 //! `cargo bench -p channel-edi --bench edi_throughput`
 
@@ -126,7 +126,7 @@ async fn transports() {
     let folder_put = puts(&local, &bytes).await;
     let sftp_put = puts(&sftp, &bytes).await;
     println!(
-        "put of a 4 KiB interchange: folder {:?}, SFTP (session per call) {:?}: ratio {:.0}",
+        "put of a 4 KiB interchange: folder {:?}, SFTP (session kept) {:?}: ratio {:.0}",
         folder_put,
         sftp_put,
         sftp_put.as_secs_f64() / folder_put.as_secs_f64()

@@ -233,7 +233,7 @@ pub fn transport_for(
     let known_hosts = read_credential(credentials_dir, "known_hosts")?;
     let known_hosts = transport::sftp::host_keys(&known_hosts, &host, port)
         .map_err(|e| format!("credentials Secret key \"known_hosts\": {e}"))?;
-    Ok(Transport::Sftp(transport::sftp::Sftp::new(
+    Ok(Transport::Sftp(Box::new(transport::sftp::Sftp::new(
         transport::sftp::SftpSettings {
             host,
             port,
@@ -243,7 +243,7 @@ pub fn transport_for(
             known_hosts,
             timeout: Duration::from_secs(30),
         },
-    )))
+    ))))
 }
 
 /// The JSON fields a document reads: the mapped fields, or the record itself when the flow has no mapping.

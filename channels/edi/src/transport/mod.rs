@@ -15,7 +15,7 @@ pub const REJECTED_DIR: &str = "rejected";
 /// A transport, chosen by the URL scheme of `spec.endpoint.baseUrl`.
 pub enum Transport {
     Folder(folder::Folder),
-    Sftp(sftp::Sftp),
+    Sftp(Box<sftp::Sftp>),
 }
 
 impl Transport {

@@ -1,7 +1,7 @@
 //! SFTP (`sftp://host:port/dir`) with russh and russh-sftp, pure Rust: public-key authentication with the
 //! Secret's `ssh_private_key`, and the server's host key checked against the Secret's `known_hosts` line(s)
-//! before anything is sent. One SSH session per connector call (EDI traffic is a few files an hour; a
-//! partner's server often closes idle sessions anyway).
+//! before anything is sent. The session is kept between calls and opened again when the server closed it
+//! (partners' servers close idle sessions) or a call failed on it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,6 +102,13 @@ impl client::Handler for Verifier {
 
 pub struct Sftp {
     settings: SftpSettings,
+    open: tokio::sync::Mutex<Option<Connected>>,
+}
+
+/// An authenticated SSH connection with its SFTP session, kept between calls.
+struct Connected {
+    sftp: SftpSession,
+    handle: client::Handle<Verifier>,
 }
 
 fn retryable(action: &str, e: impl std::fmt::Display) -> ConnectorError {
@@ -110,7 +117,10 @@ fn retryable(action: &str, e: impl std::fmt::Display) -> ConnectorError {
 
 impl Sftp {
     pub fn new(settings: SftpSettings) -> Self {
-        Self { settings }
+        Self {
+            settings,
+            open: tokio::sync::Mutex::new(None),
+        }
     }
 
     fn path(&self, dir: &str, name: &str) -> String {
@@ -182,13 +192,6 @@ impl Sftp {
         Ok((sftp, handle))
     }
 
-    async fn done(sftp: SftpSession, handle: client::Handle<Verifier>) {
-        let _ = sftp.close().await;
-        let _ = handle
-            .disconnect(russh::Disconnect::ByApplication, "", "en")
-            .await;
-    }
-
     async fn ensure_dir(sftp: &SftpSession, path: &str) -> Result<(), ConnectorError> {
         if !sftp
             .try_exists(path)
@@ -202,12 +205,49 @@ impl Sftp {
         Ok(())
     }
 
+    /// The open session, connecting first when there is none or the last one was closed (by the server after
+    /// idling, or by a failed call). The lock makes this connector's transfers one at a time, as the policy's
+    /// concurrency of 1 does anyway.
+    async fn connected(
+        &self,
+    ) -> Result<tokio::sync::MutexGuard<'_, Option<Connected>>, ConnectorError> {
+        let mut guard = self.open.lock().await;
+        if guard.as_ref().is_none_or(|c| c.handle.is_closed()) {
+            *guard = None;
+            let (sftp, handle) = self.session().await?;
+            *guard = Some(Connected { sftp, handle });
+        }
+        Ok(guard)
+    }
+
+    /// Runs one operation on the session; a failure drops the session, so a retry starts on a fresh one.
+    async fn with<T>(
+        &self,
+        operation: impl AsyncFnOnce(&SftpSession) -> Result<T, ConnectorError>,
+    ) -> Result<T, ConnectorError> {
+        let mut guard = self.connected().await?;
+        let result = match guard.as_ref() {
+            Some(c) => operation(&c.sftp).await,
+            None => Err(retryable("connect", "no session")),
+        };
+        if result.is_err()
+            && let Some(c) = guard.take()
+        {
+            let _ = c.sftp.close().await;
+            let _ = c
+                .handle
+                .disconnect(russh::Disconnect::ByApplication, "", "en")
+                .await;
+        }
+        result
+    }
+
     pub async fn put(&self, dir: &str, name: &str, bytes: &[u8]) -> Result<(), ConnectorError> {
-        let (sftp, handle) = self.session().await?;
-        let result = async {
-            Self::ensure_dir(&sftp, &self.path(dir, "")).await?;
-            let part = self.path(dir, &temporary(name));
-            let target = self.path(dir, name);
+        let folder = self.path(dir, "");
+        let part = self.path(dir, &temporary(name));
+        let target = self.path(dir, name);
+        self.with(async |sftp| {
+            Self::ensure_dir(sftp, &folder).await?;
             let mut file = sftp
                 .create(&part)
                 .await
@@ -222,16 +262,13 @@ impl Sftp {
             sftp.rename(&part, &target)
                 .await
                 .map_err(|e| retryable(&format!("rename to {target}"), e))
-        }
-        .await;
-        Self::done(sftp, handle).await;
-        result
+        })
+        .await
     }
 
     pub async fn list(&self, dir: &str) -> Result<Vec<String>, ConnectorError> {
-        let (sftp, handle) = self.session().await?;
         let path = self.path(dir, "");
-        let result = async {
+        self.with(async |sftp| {
             if !sftp
                 .try_exists(&path)
                 .await
@@ -248,21 +285,18 @@ impl Sftp {
                 .map(|e| e.file_name())
                 .filter(|n| safe_name(n))
                 .collect())
-        }
-        .await;
-        Self::done(sftp, handle).await;
-        result
+        })
+        .await
     }
 
     pub async fn get(&self, dir: &str, name: &str) -> Result<Vec<u8>, ConnectorError> {
-        let (sftp, handle) = self.session().await?;
         let path = self.path(dir, name);
-        let result = sftp
-            .read(&path)
-            .await
-            .map_err(|e| retryable(&format!("read {path}"), e));
-        Self::done(sftp, handle).await;
-        result
+        self.with(async |sftp| {
+            sftp.read(&path)
+                .await
+                .map_err(|e| retryable(&format!("read {path}"), e))
+        })
+        .await
     }
 
     pub async fn move_to(
@@ -272,10 +306,11 @@ impl Sftp {
         to: &str,
         new_name: &str,
     ) -> Result<(), ConnectorError> {
-        let (sftp, handle) = self.session().await?;
-        let result = async {
-            Self::ensure_dir(&sftp, &self.path(dir, to)).await?;
-            let from = self.path(dir, name);
+        let folder = self.path(dir, to);
+        let from = self.path(dir, name);
+        let target = self.path(dir, &format!("{to}/{new_name}"));
+        self.with(async |sftp| {
+            Self::ensure_dir(sftp, &folder).await?;
             if !sftp
                 .try_exists(&from)
                 .await
@@ -283,13 +318,10 @@ impl Sftp {
             {
                 return Ok(());
             }
-            let target = self.path(dir, &format!("{to}/{new_name}"));
             sftp.rename(&from, &target)
                 .await
                 .map_err(|e| retryable(&format!("move {from}"), e))
-        }
-        .await;
-        Self::done(sftp, handle).await;
-        result
+        })
+        .await
     }
 }
