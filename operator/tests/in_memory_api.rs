@@ -391,3 +391,47 @@ async fn lag_over_a_schedules_slo_degrades_the_marketplace_with_the_reason() {
     );
     assert_eq!(h.condition("Synced").await.0, "True");
 }
+
+#[tokio::test]
+async fn the_last_acknowledgement_is_the_flows_last_success_time() {
+    use adapter_runtime::topology::Namespace;
+    use async_nats::jetstream::consumer::pull;
+    use crds::channel::Flow;
+    use futures::StreamExt;
+    let h = harness().await;
+    h.reconcile().await;
+    h.reconcile().await;
+    let status = h.marketplace().await.unwrap().status.unwrap();
+    assert_eq!(status.last_sync_time, None, "nothing acknowledged yet");
+    let js = h.ctx.jetstream.clone().unwrap();
+    let ns = Namespace::new(NS);
+    for sku in ["a", "b"] {
+        js.publish(ns.erp_subject("erp", Flow::Inventory, sku), "{}".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    // The adapter's part: take one record and acknowledge it.
+    let consumer: async_nats::jetstream::consumer::Consumer<pull::Config> = js
+        .get_stream("TW_SHOP_ERP_ERP_INVENTORY")
+        .await
+        .unwrap()
+        .get_consumer("portal-inventory")
+        .await
+        .unwrap();
+    let mut batch = consumer.fetch().max_messages(1).messages().await.unwrap();
+    let message = batch.next().await.unwrap().unwrap();
+    message.double_ack().await.unwrap();
+    h.reconcile().await;
+    let status = h.marketplace().await.unwrap().status.unwrap();
+    let inventory = status
+        .flows
+        .iter()
+        .find(|f| f.flow == Flow::Inventory)
+        .unwrap();
+    assert_eq!(inventory.pending, 1);
+    let at = inventory.last_success_time.clone().unwrap();
+    assert!(at.ends_with('Z'), "{at}");
+    assert_eq!(status.last_sync_time, Some(at));
+}

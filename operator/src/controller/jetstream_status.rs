@@ -83,6 +83,10 @@ pub async fn read_counts(
         {
             counts.pending = info.num_pending;
             counts.ack_pending = info.num_ack_pending as u64;
+            counts.last_ack_at = info
+                .ack_floor
+                .last_active
+                .and_then(|t| chrono::DateTime::from_timestamp(t.unix_timestamp(), t.nanosecond()));
             if counts.pending + counts.ack_pending > 0 {
                 counts.oldest_unacked_at = oldest_after(
                     &stream,

@@ -159,6 +159,12 @@ async fn apply_marketplace(mp: Arc<Marketplace>, ctx: Arc<Context>) -> Result<Ac
         }
         None => (Vec::new(), None, None),
     };
+    // RFC 3339 in UTC to the second sorts as time does.
+    let last_sync_time = flows
+        .iter()
+        .filter_map(|f| f.last_success_time.clone())
+        .max()
+        .or(previous_last_sync(&mp));
 
     let previous = mp.status.clone().unwrap_or_default();
     let generation = mp.metadata.generation;
@@ -179,6 +185,7 @@ async fn apply_marketplace(mp: Arc<Marketplace>, ctx: Arc<Context>) -> Result<Ac
         flows,
         pending,
         dead_letters,
+        last_sync_time,
         ..previous.clone()
     };
     if status != previous {
@@ -211,6 +218,11 @@ async fn apply_marketplace(mp: Arc<Marketplace>, ctx: Arc<Context>) -> Result<Ac
     } else {
         ctx.resync
     }))
+}
+
+/// The last sync time already reported (kept while JetStream is not read).
+fn previous_last_sync(mp: &Marketplace) -> Option<String> {
+    mp.status.as_ref().and_then(|s| s.last_sync_time.clone())
 }
 
 /// How often a marketplace with an SLO is checked at least.

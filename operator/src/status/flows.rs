@@ -15,6 +15,9 @@ pub struct FlowCounts {
     pub dead_letters: u64,
     /// When the oldest record not yet acknowledged by the flow's consumer was stored (its lag starts then).
     pub oldest_unacked_at: Option<DateTime<Utc>>,
+    /// When the flow's consumer last acknowledged a record: the adapter acknowledges once the channel took the
+    /// record (or once it is dead-lettered, which `dead_letters` and `Degraded` show).
+    pub last_ack_at: Option<DateTime<Utc>>,
 }
 
 /// A `SyncSchedule`'s SLO on one flow of the marketplace.
@@ -76,7 +79,9 @@ pub fn summarize(
             pending: c.pending,
             ack_pending: c.ack_pending,
             dead_letters: c.dead_letters,
-            last_success_time: None,
+            last_success_time: c
+                .last_ack_at
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         })
         .collect();
     let pending = flows.iter().map(|f| f.pending).sum();
@@ -129,6 +134,7 @@ mod tests {
                     ack_pending: 1,
                     dead_letters: 0,
                     oldest_unacked_at: None,
+                    last_ack_at: None,
                 },
             ),
             (
@@ -138,6 +144,7 @@ mod tests {
                     ack_pending: 0,
                     dead_letters: 4,
                     oldest_unacked_at: None,
+                    last_ack_at: None,
                 },
             ),
         ];
@@ -163,6 +170,7 @@ mod tests {
                 ack_pending: 10,
                 dead_letters: 0,
                 oldest_unacked_at: Some("2026-01-05T09:40:00Z".parse().unwrap()),
+                last_ack_at: None,
             },
         )];
         let slo = |max_pending, secs: Option<u64>| FlowSlo {
