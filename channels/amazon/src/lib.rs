@@ -29,6 +29,8 @@ use adapter_runtime::resilience::{Failure, Resilience};
 use chrono::{DateTime, Utc};
 use crds::channel::Flow;
 use crds::v1alpha1::DeliveryMode;
+use futures::StreamExt;
+use futures::stream::FuturesOrdered;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::{info, warn};
@@ -53,6 +55,9 @@ pub const DEFAULT_FEED_TURNAROUND: Duration = Duration::from_secs(120);
 /// Records fetched at once on the listings flows (the consumer's max ack pending): the backlog one choice
 /// between patches and a feed is made for.
 pub const LISTINGS_BATCH: usize = 1_000;
+
+/// Patch calls in flight at once: the usage plan's burst. The guard's concurrency setting still applies.
+const PATCHES_IN_FLIGHT: usize = 5;
 
 /// How far back the first poll of a new marketplace reads orders.
 const FIRST_POLL_LOOKBACK: chrono::Duration = chrono::Duration::days(7);
@@ -228,10 +233,21 @@ impl AmazonConnector {
                 }
                 results
             }
+            // Several in flight, so that Amazon's latency does not lower the rate; the operation's guard paces
+            // them and bounds how many run at once. Results stay in the items' order.
             bulk::Route::Patches => {
+                let mut in_flight = FuturesOrdered::new();
                 let mut results = Vec::with_capacity(items.len());
                 for item in items {
-                    results.push(self.patch_listing(item).await);
+                    if in_flight.len() >= PATCHES_IN_FLIGHT
+                        && let Some(result) = in_flight.next().await
+                    {
+                        results.push(result);
+                    }
+                    in_flight.push_back(self.patch_listing(item));
+                }
+                while let Some(result) = in_flight.next().await {
+                    results.push(result);
                 }
                 results
             }
