@@ -186,7 +186,6 @@ async fn apply_marketplace(mp: Arc<Marketplace>, ctx: Arc<Context>) -> Result<Ac
         pending,
         dead_letters,
         last_sync_time,
-        ..previous.clone()
     };
     if status != previous {
         let api: Api<Marketplace> = Api::namespaced(client.clone(), &namespace);
