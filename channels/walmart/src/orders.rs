@@ -43,14 +43,19 @@ fn optional_text(value: &Value, pointer: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Walmart's times are epoch milliseconds (numbers, sometimes strings).
+/// Walmart's times are epoch milliseconds (numbers, sometimes strings); `getAnOrder` writes `orderDate` as an
+/// RFC 3339 date-time.
 fn epoch_millis(value: &Value, pointer: &str) -> Result<DateTime<Utc>, String> {
     let raw = value
         .pointer(pointer)
         .ok_or_else(|| format!("{}: missing", path(pointer)))?;
     let millis = match raw {
         Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.parse::<i64>().ok(),
+        Value::String(s) => s.parse::<i64>().ok().or_else(|| {
+            DateTime::parse_from_rfc3339(s)
+                .ok()
+                .map(|t| t.timestamp_millis())
+        }),
         _ => None,
     };
     millis
@@ -437,6 +442,16 @@ mod tests {
         o["orderLines"]["orderLine"][0]["orderLineStatuses"]["orderLineStatus"][0]["cancellationReason"] =
             json!("SELLER_CANCEL_OUT_OF_STOCK");
         assert!(to_records(&o, "walmart-us").unwrap_or_default().is_empty());
+    }
+
+    #[test]
+    fn get_an_orders_date_time_is_read_too() {
+        let mut o = order();
+        o["orderDate"] = json!("2027-01-15T08:00:00.000Z");
+        let records = to_records(&o, "walmart-us").unwrap_or_default();
+        assert!(
+            matches!(&records[0], Record::Order(o) if o.placed_at.to_rfc3339() == "2027-01-15T08:00:00+00:00")
+        );
     }
 
     #[test]

@@ -755,7 +755,7 @@ async fn returns_come_in_with_refunds_and_the_report_is_settled_against_the_orde
     assert_eq!(ret.lines[0].sku.as_str(), "WM-1");
 
     // Walmart's report: the first order and its refund as Tradewind has them, the second settled a dollar
-    // higher than it was charged (5.00 + 0.41 tax), and a commission.
+    // higher than it was charged (5.00 + 0.41 tax), a commission, and an order nobody knows.
     let row = |kind: &str, amount_type: &str, amount: &str, order: &str| {
         json!({"Transaction Type": kind, "Amount Type": amount_type, "Amount": amount, "Purchase Order #": order,
             "Partner Item Id": "WM-1", "Transaction Posted Timestamp": "11/21/2026", "Transaction Description": "Purchase"})
@@ -764,13 +764,15 @@ async fn returns_come_in_with_refunds_and_the_report_is_settled_against_the_orde
         "11272026",
         vec![
             json!({"Period Start Date": "11/20/2026", "Period End Date": "11/27/2026", "Currency": "USD",
-                "Transaction Type": "PaymentSummary", "Total Payable": "14.23"}),
+                "Transaction Type": "PaymentSummary", "Total Payable": "15.23"}),
             row("Sale", "Product Price", "20.00", &returned),
             row("Sale", "Product tax", "1.65", &returned),
             row("Sale", "Commission on Product", "-3.00", &returned),
             row("Refund", "Product Price", "-10.83", &returned),
             row("Sale", "Product Price", "6.00", &other),
             row("Sale", "Product tax", "0.41", &other),
+            // An order Walmart does not know either (getAnOrder answers 404).
+            row("Sale", "Product Price", "1.00", "999"),
         ],
     );
     let record = run
@@ -784,18 +786,26 @@ async fn returns_come_in_with_refunds_and_the_report_is_settled_against_the_orde
     let Record::Settlement(settlement) = record else {
         unreachable!()
     };
-    assert_eq!(settlement.lines.len(), 6);
-    assert_eq!(settlement.total, usd("14.23"));
+    assert_eq!(settlement.lines.len(), 7);
+    assert_eq!(settlement.total, usd("15.23"));
     let letters = run
-        .wait_dead_letters(Flow::Settlements, 1, "the mismatch is dead-lettered")
+        .wait_dead_letters(Flow::Settlements, 2, "the mismatches are dead-lettered")
         .await;
     let reasons: Vec<&str> = letters.iter().map(|l| l.letter.reason.as_str()).collect();
     assert_eq!(
         reasons,
-        vec![format!(
-            "settlement exception: order {other} sales settled 6.41 USD by Walmart but Tradewind has 5.41 USD"
-        )],
-        "only the second order differs"
+        vec![
+            format!(
+                "settlement exception: order {other} sales settled 6.41 USD by Walmart but Tradewind has 5.41 USD"
+            ),
+            "settlement exception: order 999 is unknown to Tradewind; Walmart settled sales and refunds 1.00 USD"
+                .to_string(),
+        ],
+        "the first order matches; the second differs; the third is unknown"
+    );
+    assert!(
+        run.sandbox.controls().recorder.count("getAnOrder", 404) >= 1,
+        "the unknown order was looked up on Walmart"
     );
     run.shutdown.trigger();
 }

@@ -349,8 +349,19 @@ pub async fn get_one(AxumState(state): S, Path(id): Path<String>, headers: Heade
     let response = match gate(&state, OP, &headers).await {
         Some(response) => response,
         None => match state.with(|s| s.orders.get(&id).cloned()) {
-            // The specification answers the order itself here (the actions wrap it in `order`).
-            Some(order) => json_response(StatusCode::OK, order),
+            // The specification answers the order itself here (the actions wrap it in `order`), with
+            // `orderDate` as a date-time string where the other answers give epoch milliseconds.
+            Some(mut order) => {
+                if let Some(date) = order
+                    .get("orderDate")
+                    .and_then(Value::as_i64)
+                    .and_then(DateTime::<Utc>::from_timestamp_millis)
+                {
+                    order["orderDate"] =
+                        Value::from(date.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+                }
+                json_response(StatusCode::OK, order)
+            }
             None => not_found(&id),
         },
     };

@@ -177,10 +177,19 @@ async fn orders_are_paged_by_200_and_must_be_acknowledged_before_shipping() {
             .contains("must be acknowledged before it is shipped"),
         "{body}"
     );
-    let (status, _) = api
+    let orders = "walmart-marketplace-orders.yml";
+    let (status, answer) = api
         .post(&format!("/v3/orders/{id}/acknowledge"), None)
         .await;
     assert_eq!(status, 200);
+    assert_valid(
+        &spec_validator(
+            orders,
+            "/paths/~1v3~1orders~1{purchaseOrderId}~1acknowledge/post/responses/200/content/application~1json/schema",
+        ),
+        &answer,
+        "an acknowledge answer",
+    );
     let (status, body) = api
         .post(
             &format!("/v3/orders/{id}/shipping"),
@@ -192,13 +201,31 @@ async fn orders_are_paged_by_200_and_must_be_acknowledged_before_shipping() {
         body["errors"][0]["field"],
         "orderLine[0].orderLineStatuses.orderLineStatus.trackingInfo.carrierName.carrier"
     );
-    let (status, _) = api
+    let (status, answer) = api
         .post(
             &format!("/v3/orders/{id}/shipping"),
             Some(shipment("1", "UPS")),
         )
         .await;
     assert_eq!(status, 200);
+    assert_valid(
+        &spec_validator(
+            orders,
+            "/paths/~1v3~1orders~1{purchaseOrderId}~1shipping/post/responses/200/content/application~1json/schema",
+        ),
+        &answer,
+        "a shipping answer",
+    );
+    let (status, answer) = api.get(&format!("/v3/orders/{id}")).await;
+    assert_eq!(status, 200);
+    assert_valid(
+        &spec_validator(
+            orders,
+            "/paths/~1v3~1orders~1{purchaseOrderId}/get/responses/200/content/application~1json/schema",
+        ),
+        &answer,
+        "a getAnOrder answer",
+    );
     let state: Value = api
         .client
         .get(format!("{}/_sandbox/state", api.sandbox.url()))
