@@ -115,7 +115,8 @@ impl WalmartConnector {
             .call_json("getAllOrders", &self.new_correlation("orders"), || {
                 self.http.get(&url).query(&query)
             })
-            .await?;
+            .await
+            .or_else(nothing_found)?;
         let mut records = Vec::new();
         let mut rejected = Vec::new();
         let mut newest = cursor.after;
@@ -207,7 +208,8 @@ impl WalmartConnector {
             .call_json("getReturns", &self.new_correlation("returns"), || {
                 self.http.get(&url).query(&query)
             })
-            .await?;
+            .await
+            .or_else(nothing_found)?;
         let mut records = Vec::new();
         let mut rejected = Vec::new();
         let mut newest = cursor.after;
@@ -441,6 +443,19 @@ impl WalmartConnector {
     }
 }
 
+/// Walmart answers a search that matches nothing with `404 CONTENT_NOT_FOUND` rather than an empty list: that
+/// is an empty page (the cursor stays), not a failure.
+fn nothing_found(error: ConnectorError) -> Result<Value, ConnectorError> {
+    if error.kind == FailureKind::Permanent
+        && error.message.starts_with("404")
+        && error.message.contains("CONTENT_NOT_FOUND")
+    {
+        Ok(json!({}))
+    } else {
+        Err(error)
+    }
+}
+
 /// Walmart's report dates: `MMDDYYYY`.
 fn parse_report_date(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text, "%m%d%Y").ok()
@@ -449,6 +464,21 @@ fn parse_report_date(text: &str) -> Option<NaiveDate> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_search_that_finds_nothing_is_an_empty_page() {
+        let none = ConnectorError::permanent(
+            "404 CONTENT_NOT_FOUND.GMP_ORDER_API (purchaseOrderId): No orders found",
+        );
+        assert_eq!(nothing_found(none).ok(), Some(json!({})));
+        assert!(
+            nothing_found(ConnectorError::permanent(
+                "400 INVALID_REQUEST_PARAM.GMP_ORDER_API: limit"
+            ))
+            .is_err()
+        );
+        assert!(orders::orders_of(&json!({})).is_empty());
+    }
 
     #[test]
     fn next_cursor_query_is_read_back() {
