@@ -121,7 +121,13 @@ impl EdiConnector {
     /// Reads one partner file: its orders, and what it settles. `Ok(None)`: nothing to publish (the file can be
     /// archived at once).
     async fn read_file(&self, name: &str, bytes: &[u8]) -> Result<Option<Vec<Record>>, FileError> {
-        let ic = x12::parse(bytes).map_err(|e| FileError::Rejected(e.to_string()))?;
+        let ic = match x12::parse(bytes) {
+            Ok(ic) => ic,
+            Err(e) => {
+                self.answer_refused(name, bytes, &e).await?;
+                return Err(FileError::Rejected(e.to_string()));
+            }
+        };
         envelope::check_addressing(&self.partner, &ic).map_err(FileError::Rejected)?;
         let mut records = Vec::new();
         let mut answers = Vec::new();
@@ -178,28 +184,70 @@ impl EdiConnector {
             }
         }
         if !answers.is_empty() {
-            let links = self.links().await.map_err(FileError::Retry)?;
-            let (sender, number) = (&ic.header.sender_id, ic.header.control_number);
-            let seen = links
-                .state
-                .was_received(sender, number)
-                .await
-                .map_err(|e| FileError::Retry(ConnectorError::retryable(e)))?;
-            if !seen {
-                // Sent before it is marked: a crash in between sends the 997 again, never not at all.
-                self.send(Flow::Orders, "997", answers, Vec::new())
-                    .await
-                    .map_err(|e| {
-                        FileError::Retry(ConnectorError::retryable(format!(
-                            "the 997 for {name} could not be sent: {e}"
-                        )))
-                    })?;
-                if let Err(e) = links.state.mark_received(sender, number).await {
-                    warn!(marketplace = %self.marketplace, file = name, error = %e, "997 sent, not recorded");
-                }
-            }
+            self.acknowledge_once(
+                name,
+                &ic.header.sender_id,
+                ic.header.control_number,
+                answers,
+            )
+            .await?;
         }
         Ok((!records.is_empty()).then_some(records))
+    }
+
+    /// Sends our 997 `bodies` for a partner interchange, unless it was answered already (a file read again).
+    async fn acknowledge_once(
+        &self,
+        name: &str,
+        sender: &str,
+        number: u32,
+        bodies: Vec<Vec<crate::x12::Segment>>,
+    ) -> Result<(), FileError> {
+        let links = self.links().await.map_err(FileError::Retry)?;
+        let seen = links
+            .state
+            .was_received(sender, number)
+            .await
+            .map_err(|e| FileError::Retry(ConnectorError::retryable(e)))?;
+        if seen {
+            return Ok(());
+        }
+        // Sent before it is marked: a crash in between sends the 997 again, never not at all.
+        self.send(Flow::Orders, "997", bodies, Vec::new())
+            .await
+            .map_err(|e| {
+                FileError::Retry(ConnectorError::retryable(format!(
+                    "the 997 for {name} could not be sent: {e}"
+                )))
+            })?;
+        if let Err(e) = links.state.mark_received(sender, number).await {
+            warn!(marketplace = %self.marketplace, file = name, error = %e, "997 sent, not recorded");
+        }
+        Ok(())
+    }
+
+    /// Answers an interchange the reader refused with 997s rejecting its groups and naming the error's set,
+    /// segment and element, when its ISA is readable and it comes from the partner to us (otherwise there is no
+    /// trustworthy envelope to answer; the file is only dead-lettered).
+    async fn answer_refused(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        error: &x12::X12Error,
+    ) -> Result<(), FileError> {
+        let Some(scanned) = x12::scan::scan(bytes) else {
+            return Ok(());
+        };
+        let h = &scanned.header;
+        if h.sender_id != self.partner.partner_id || h.receiver_id != self.partner.our_id {
+            return Ok(());
+        }
+        let bodies = functional_ack::reject(&scanned, error);
+        if bodies.is_empty() {
+            return Ok(());
+        }
+        self.acknowledge_once(name, &h.sender_id, h.control_number, bodies)
+            .await
     }
 
     pub(crate) async fn poll_orders(

@@ -596,7 +596,7 @@ async fn purchase_orders_through_a_folder_become_orders_and_get_997_855_856() {
 }
 
 #[tokio::test]
-async fn malformed_interchanges_are_rejected_with_their_position_and_bad_sets_refused_in_the_997() {
+async fn malformed_interchanges_are_rejected_with_their_position_in_a_997_and_bad_sets_refused() {
     let run = start(Options::default()).await.unwrap();
     // An interchange whose SE counts one segment too many.
     let po = PurchaseOrder::sample("PO-BAD", &[("A-1", 1, "1.00")]);
@@ -630,6 +630,19 @@ async fn malformed_interchanges_are_rejected_with_their_position_and_bad_sets_re
         },
     )
     .await;
+
+    // The partner is told too: a 997 rejecting the group, AK5 code 4 (the segment count is wrong).
+    let refusal = run
+        .wait_for("997", "the partner receives a rejecting 997", |r| {
+            r.segments("AK9").iter().any(|s| element(s, 1) == "R")
+        })
+        .await;
+    let ak2 = &refusal.segments("AK2")[0];
+    assert_eq!((element(ak2, 1), element(ak2, 2)), ("850", "0001"));
+    let ak5 = &refusal.segments("AK5")[0];
+    assert_eq!((element(ak5, 1), element(ak5, 2)), ("R", "4"));
+    let ak9 = &refusal.segments("AK9")[0];
+    assert_eq!((element(ak9, 2), element(ak9, 4)), ("1", "0"));
 
     // A well-formed interchange with one good and one unusable purchase order: the good one is published,
     // the bad one dead-lettered and refused in the 997 (AK9 P).

@@ -213,6 +213,26 @@ proptest! {
         if let Err(e) = x12::parse(&bytes) {
             prop_assert!(e.segment <= segment_bound(&bytes), "{e}");
             prop_assert!(!e.to_string().is_empty());
+            // The refusal's 997 can always be built (or there is no envelope to answer), and is writable.
+            if let Some(scanned) = x12::scan::scan(&bytes) {
+                for body in channel_edi::documents::functional_ack::reject(&scanned, &e) {
+                    let ic = Interchange {
+                        header: scanned.header.clone(),
+                        delimiters: Delimiters::default(),
+                        groups: vec![Group {
+                            functional_id: "FA".into(),
+                            sender_code: "US".into(),
+                            receiver_code: "THEM".into(),
+                            date: "20260101".into(),
+                            time: "1200".into(),
+                            control_number: 1,
+                            version: "004010".into(),
+                            transactions: vec![Transaction { set_id: "997".into(), control_number: "0001".into(), segments: body }],
+                        }],
+                    };
+                    let _ = x12::write(&ic);
+                }
+            }
         }
     }
 

@@ -1,7 +1,8 @@
 //! 997 Functional Acknowledgment, both ways: what we answer for each group a partner sends, and what a
 //! partner's 997 says about one of ours.
 
-use crate::x12::{Group, Segment, Transaction};
+use crate::x12::scan::{self, Scanned};
+use crate::x12::{Group, Segment, Transaction, X12Error};
 
 /// AK9/AK5 codes: accepted, accepted with errors, partially accepted, rejected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,4 +128,59 @@ pub fn read(t: &Transaction) -> Result<Acknowledged, String> {
         status: status.ok_or("the 997 has no AK9 (the group's status)")?,
         rejected_sets: rejected,
     })
+}
+
+/// The bodies of our 997s for an interchange the reader refused, one per group found (a partner's 997 groups
+/// are never answered). Nothing of the interchange was taken in, so every group is rejected (AK9 `R`, none
+/// accepted); the group holding the error says where: at its own envelope with AK905, or in a set with AK2,
+/// AK3 (segment id, position in the set counting ST as 1, `8` data element errors or `2` unexpected), AK4
+/// (element position, `6` invalid character or `7` invalid value) and AK5 with the set's error code.
+pub fn reject(scanned: &Scanned, error: &X12Error) -> Vec<Vec<Segment>> {
+    let located = scanned.locate(error.segment);
+    scanned
+        .groups
+        .iter()
+        .filter(|g| g.functional_id != "FA")
+        .map(|g| {
+            let mut segments = vec![Segment::new(
+                "AK1",
+                &[&g.functional_id, &g.control_number.to_string()],
+            )];
+            let n = g.sets.len().to_string();
+            let mut group_code = "";
+            let holds_error = located.is_some_and(|(lg, _)| std::ptr::eq(lg, g));
+            if holds_error {
+                match (scan::group_error_code(error), located.and_then(|(_, s)| s)) {
+                    (Some(code), _) => group_code = code,
+                    (None, Some(set)) if error.segment_id != "IEA" => {
+                        segments.push(Segment::new("AK2", &[&set.set_id, &set.control_number]));
+                        let code = scan::set_error_code(error);
+                        if code == "5" && !error.segment_id.is_empty() {
+                            let position = (error.segment + 1).saturating_sub(set.position);
+                            let syntax = if error.element.is_some() { "8" } else { "2" };
+                            segments.push(Segment::new(
+                                "AK3",
+                                &[&error.segment_id, &position.to_string(), "", syntax],
+                            ));
+                            if let Some(element) = error.element {
+                                let invalid = if error.reason.contains("control character") {
+                                    "6"
+                                } else {
+                                    "7"
+                                };
+                                segments.push(Segment::new(
+                                    "AK4",
+                                    &[&element.to_string(), "", invalid],
+                                ));
+                            }
+                        }
+                        segments.push(Segment::new("AK5", &["R", code]));
+                    }
+                    _ => {}
+                }
+            }
+            segments.push(Segment::new("AK9", &["R", &n, &n, "0", group_code]).trimmed());
+            segments
+        })
+        .collect()
 }

@@ -252,3 +252,41 @@ fn an_856_without_a_mapping_reads_the_canonical_shipment() {
         ship_notice::body(&json!({}), &json!({"shippedAt": "2026-01-06T15:45:00Z"})).unwrap_err();
     assert!(e.contains("BSN.BSN02"), "{e}");
 }
+
+#[test]
+fn a_refused_interchange_is_answered_naming_set_segment_and_element() {
+    let text = "ISA*00*          *00*          *ZZ*ACMERETAIL     *ZZ*TRADEWINDDIST  *260105*0930*U*00401*000000123*0*P*>~\
+        GS*PO*ACMERETAIL*TRADEWINDDIST*20260105*0930*123*X*004010~\
+        ST*850*0001~BEG*00*SA*PO-1**20260105~PO1*1*2*EA*1**VN*A~CTT*1~SE*5*0001~\
+        ST*850*0002~BEG*00*SA*PO-2**20260105~PO1*1*2*EA*1**VN*A~CTT*1\u{7}~SE*5*0002~\
+        GE*2*123~IEA*1*000000123~";
+    let error = crate::x12::parse(text.as_bytes()).unwrap_err();
+    assert_eq!(
+        (error.segment, error.segment_id.as_str(), error.element),
+        (11, "CTT", Some(1))
+    );
+    let scanned = crate::x12::scan::scan(text.as_bytes()).expect("envelope readable");
+    let bodies = functional_ack::reject(&scanned, &error);
+    let lines: Vec<String> = bodies[0]
+        .iter()
+        .map(|s| format!("{}*{}", s.id, s.elements.join("*")))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "AK1*PO*123",
+            "AK2*850*0002",
+            "AK3*CTT*4**8",
+            "AK4*1**6",
+            "AK5*R*5",
+            "AK9*R*2*2*0"
+        ]
+    );
+    // An error in the group trailer is the group's, with AK905.
+    let bad_ge = text.replace('\u{7}', "").replace("GE*2*123", "GE*3*123");
+    let error = crate::x12::parse(bad_ge.as_bytes()).unwrap_err();
+    let scanned = crate::x12::scan::scan(bad_ge.as_bytes()).expect("envelope readable");
+    let body = &functional_ack::reject(&scanned, &error)[0];
+    let last = body.last().map(|s| s.elements.join("*"));
+    assert_eq!(last.as_deref(), Some("R*2*2*0*5"));
+}

@@ -6,6 +6,7 @@
 //! id) and, where one is at fault, the element (1-based, as in `BEG03`).
 
 mod parse;
+pub mod scan;
 mod write;
 
 use std::fmt;

@@ -13,7 +13,7 @@ pub const MAX_INTERCHANGE_BYTES: usize = 16 * 1024 * 1024;
 /// ISA is fixed length: these are its elements' widths, ISA01 to ISA16.
 const ISA_WIDTHS: [usize; 16] = [2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1];
 /// "ISA", the separators and the terminator around those widths.
-const ISA_LENGTH: usize = 106;
+pub(super) const ISA_LENGTH: usize = 106;
 
 /// Reads one interchange. Leading whitespace (and a UTF-8 byte-order mark) is skipped, as is a line break
 /// after each segment terminator; anything else that is not X12 is an error naming where it is.
@@ -64,7 +64,7 @@ fn isa_error(element: Option<usize>, reason: String) -> X12Error {
     X12Error::new(1, "ISA", element, reason)
 }
 
-fn parse_isa(input: &[u8]) -> Result<(InterchangeHeader, Delimiters), X12Error> {
+pub(super) fn parse_isa(input: &[u8]) -> Result<(InterchangeHeader, Delimiters), X12Error> {
     if !input.starts_with(b"ISA") {
         return Err(X12Error::new(
             1,
