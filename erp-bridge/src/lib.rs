@@ -174,6 +174,7 @@ pub async fn run_with(
         let resilience = Arc::new(Resilience::new(policy, 1));
         let (target, concurrency) = sink_target(&config, &js, &ns, resilience).await?;
         let target = Arc::new(target);
+        let permits = Arc::new(tokio::sync::Semaphore::new(concurrency));
         for marketplace in &config.marketplaces {
             ensure_stream(&js, &ns.marketplace_stream(marketplace))
                 .await
@@ -192,6 +193,7 @@ pub async fn run_with(
                     marketplace: marketplace.clone(),
                     flow,
                     concurrency,
+                    permits: permits.clone(),
                     target: target.clone(),
                     js: js.clone(),
                     consumer,

@@ -3,8 +3,8 @@
 //! their message id as idempotency key, so a retry or a redelivery after a crash is the same delivery, never a
 //! second one: exactly once in effect. A message is acknowledged only after the target has it.
 //!
-//! Pacing: at most `concurrency` deliveries are in flight per consumer, and each goes through the sink's
-//! rate-limit guard (the target's operation in the `RateLimitPolicy`), so in a flash sale orders wait in
+//! Pacing: at most `concurrency` deliveries are in flight in the whole bridge (one semaphore shared by every
+//! marketplace's and flow's consumer), and each goes through the sink's rate-limit guard (the target's operation in the `RateLimitPolicy`), so in a flash sale orders wait in
 //! JetStream and the ERP is never overrun.
 
 use std::sync::Arc;
@@ -111,7 +111,10 @@ pub struct Sink {
     pub erp: String,
     pub marketplace: String,
     pub flow: Flow,
+    /// Records fetched per round trip.
     pub concurrency: usize,
+    /// Deliveries in flight across every consumer of the sink, at most the sink's concurrency.
+    pub permits: Arc<tokio::sync::Semaphore>,
     pub target: Arc<Target>,
     pub js: jetstream::Context,
     pub consumer: Consumer<pull::Config>,
@@ -196,6 +199,9 @@ impl Sink {
             .get(H_MSG_ID)
             .cloned()
             .unwrap_or_else(|| event.id.clone());
+        let Ok(_permit) = self.permits.acquire().await else {
+            return; // closed only when the bridge stops; the message is redelivered
+        };
         match self.target.deliver(&key, &event).await {
             Ok(delivered) => {
                 if self.delivered(&event, &delivered).await {

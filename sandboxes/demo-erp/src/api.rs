@@ -1,6 +1,8 @@
 //! The demo ERP's REST API for sales orders.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
@@ -15,14 +17,54 @@ use crate::db::{Db, NewLine, NewOrder, Posted};
 struct Api {
     db: Arc<Db>,
     token: String,
+    load: Arc<Load>,
+    delay: Duration,
 }
 
-pub fn router(db: Arc<Db>, token: String) -> Router {
+/// Posts being answered now, and the most there ever were at once: how hard a client pushes the ERP.
+#[derive(Debug, Default)]
+pub struct Load {
+    now: AtomicUsize,
+    max: AtomicUsize,
+}
+
+impl Load {
+    pub fn max(&self) -> usize {
+        self.max.load(Ordering::SeqCst)
+    }
+
+    /// Counts a post in, and holds it for the API's answer delay.
+    async fn enter(self: &Arc<Self>, delay: Duration) -> InFlight {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max.fetch_max(now, Ordering::SeqCst);
+        let in_flight = InFlight(self.clone());
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        in_flight
+    }
+}
+
+/// One post in flight; counted out when dropped, however the handler ends.
+struct InFlight(Arc<Load>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+pub fn router(db: Arc<Db>, token: String, load: Arc<Load>, delay: Duration) -> Router {
     Router::new()
         .route("/sales-orders", post(post_order).get(list_orders))
         .route("/returns", post(post_return))
         .route("/settlements", post(post_settlement))
-        .with_state(Api { db, token })
+        .with_state(Api {
+            db,
+            token,
+            load,
+            delay,
+        })
 }
 
 type Answer = (StatusCode, Json<Value>);
@@ -50,6 +92,7 @@ async fn list_orders(State(api): State<Api>, headers: HeaderMap) -> Answer {
 }
 
 async fn post_order(State(api): State<Api>, headers: HeaderMap, body: Json<Value>) -> Answer {
+    let _in_flight = api.load.enter(api.delay).await;
     if !authorised(&api, &headers) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
     }
@@ -101,6 +144,7 @@ async fn post_document(
     kind: &str,
     id_field: &str,
 ) -> Answer {
+    let _in_flight = api.load.enter(api.delay).await;
     if !authorised(&api, &headers) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
     }

@@ -27,6 +27,8 @@ pub struct Options {
     pub ship_after: Duration,
     /// The carrier code shipments carry (the ERP's own code; mappings turn it into the channel's).
     pub carrier: String,
+    /// How long the API takes to answer a post, like a busy ERP (posts overlap for that long).
+    pub answer_delay: Duration,
 }
 
 impl Default for Options {
@@ -35,6 +37,7 @@ impl Default for Options {
             api_token: "demo-only-token".into(),
             ship_after: Duration::from_secs(2),
             carrier: "ups".into(),
+            answer_delay: Duration::ZERO,
         }
     }
 }
@@ -53,6 +56,7 @@ pub enum Error {
 pub struct DemoErp {
     address: SocketAddr,
     db: Arc<db::Db>,
+    load: Arc<api::Load>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -72,7 +76,13 @@ impl DemoErp {
         db.create_schema().await?;
         let listener = tokio::net::TcpListener::bind(address).await?;
         let address = listener.local_addr()?;
-        let app = api::router(db.clone(), options.api_token.clone());
+        let load = Arc::new(api::Load::default());
+        let app = api::router(
+            db.clone(),
+            options.api_token.clone(),
+            load.clone(),
+            options.answer_delay,
+        );
         let serve = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -91,6 +101,7 @@ impl DemoErp {
         Ok(DemoErp {
             address,
             db,
+            load,
             tasks: vec![serve, shipper],
         })
     }
@@ -138,6 +149,11 @@ impl DemoErp {
     /// Returns and settlements posted to `POST /returns` and `POST /settlements`.
     pub async fn documents(&self) -> Result<Vec<Document>, Error> {
         self.db.documents().await
+    }
+
+    /// The most posts (sales orders, returns, settlements) the API was answering at once since it started.
+    pub fn max_concurrent_posts(&self) -> usize {
+        self.load.max()
     }
 
     /// Outbox rows not yet marked sent by a bridge.
