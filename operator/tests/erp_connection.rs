@@ -308,7 +308,7 @@ async fn a_policy_reports_validity_and_who_references_it() {
 }
 
 #[tokio::test]
-async fn orders_waiting_in_the_sink_consumers_are_pending() {
+async fn orders_and_returns_waiting_in_the_sink_consumers_are_pending() {
     use adapter_runtime::jetstream::{ensure_consumer, ensure_stream};
     use adapter_runtime::topology::Namespace;
     let nats = test_support::NatsServer::start().await.unwrap();
@@ -320,17 +320,30 @@ async fn orders_waiting_in_the_sink_consumers_are_pending() {
         ensure_stream(&js, &ns.marketplace_stream(marketplace))
             .await
             .unwrap();
-        ensure_consumer(&js, &ns.erp_sink_consumer("erp", marketplace, 100))
-            .await
-            .unwrap();
+        // The consumers as the bridge itself defines them, and as the operator reads them.
+        let ours = erp_connection::sink_consumers(&ns, "erp", marketplace);
+        for (i, flow) in erp_bridge::sink::SINK_FLOWS.into_iter().enumerate() {
+            let theirs = erp_bridge::sink::consumer_def(&ns, "erp", marketplace, flow, 100);
+            assert_eq!(ours[i].durable_name, theirs.durable_name);
+            assert_eq!(ours[i].stream, theirs.stream);
+            ensure_consumer(&js, &theirs).await.unwrap();
+        }
     }
-    for (marketplace, order) in [("portal-a", "1"), ("portal-a", "2"), ("portal-b", "3")] {
+    for (marketplace, order) in [("portal-a", "1"), ("portal-b", "3")] {
         js.publish(ns.erp_order_subject(marketplace, order), "{}".into())
             .await
             .unwrap()
             .await
             .unwrap();
     }
+    js.publish(
+        ns.marketplace_subject("portal-a", crds::channel::Flow::Returns, "r-1"),
+        "{}".into(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
     let status = reconcile_erp(&client, &ctx).await.status.unwrap();
     assert_eq!(status.pending, Some(3));
 }

@@ -182,8 +182,30 @@ pub async fn reconcile(erp: Arc<ErpConnection>, ctx: Arc<Context>) -> Result<Act
     Ok(Action::requeue(ctx.resync))
 }
 
-/// Orders waiting for the ERP: pending and unacknowledged in the bridge's sink consumer of each marketplace. A
-/// consumer not there yet (the bridge has not started) counts as zero.
+/// The durable consumers of the bridge's sink for `marketplace`: orders (`erp_sink_consumer`), then returns
+/// and settlements (`<orders consumer>-<flow>`), as `erp_bridge::sink::consumer_def` names them (the test
+/// checks the two agree).
+pub fn sink_consumers(
+    ns: &adapter_runtime::topology::Namespace,
+    erp: &str,
+    marketplace: &str,
+) -> Vec<adapter_runtime::topology::ConsumerDef> {
+    let orders = ns.erp_sink_consumer(erp, marketplace, 1);
+    let mut out = vec![orders.clone()];
+    for flow in [
+        crds::channel::Flow::Returns,
+        crds::channel::Flow::Settlements,
+    ] {
+        out.push(adapter_runtime::topology::ConsumerDef {
+            durable_name: format!("{}-{}", orders.durable_name, flow.as_str()),
+            ..orders.clone()
+        });
+    }
+    out
+}
+
+/// Orders, returns and settlements waiting for the ERP: pending and unacknowledged in the bridge's sink
+/// consumers of each marketplace. A consumer not there yet (the bridge has not started) counts as zero.
 pub async fn sink_pending(
     js: &async_nats::jetstream::Context,
     namespace: &str,
@@ -193,11 +215,13 @@ pub async fn sink_pending(
     let ns = adapter_runtime::topology::Namespace::new(namespace);
     let mut total = 0;
     for marketplace in marketplaces {
-        let def = ns.erp_sink_consumer(erp, marketplace, 1);
-        if let Ok(stream) = js.get_stream(&def.stream).await
-            && let Ok(info) = stream.consumer_info(&def.durable_name).await
-        {
-            total += info.num_pending + info.num_ack_pending as u64;
+        let Ok(stream) = js.get_stream(ns.marketplace_stream(marketplace).name).await else {
+            continue;
+        };
+        for def in sink_consumers(&ns, erp, marketplace) {
+            if let Ok(info) = stream.consumer_info(&def.durable_name).await {
+                total += info.num_pending + info.num_ack_pending as u64;
+            }
         }
     }
     total
