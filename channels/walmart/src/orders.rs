@@ -148,6 +148,19 @@ fn cancelled_by(line: &Value) -> Option<CancelledBy> {
     }
 }
 
+/// The unit price of a line whose PRODUCT charge (for the whole quantity) is `product`: the charge divided by
+/// the quantity when that is exact to the cent; otherwise rounded up to the cent, with the difference as the
+/// line's discount, so that quantity × unit price − discount is exactly what Walmart charged (10.00 for 3 is
+/// 3.34 each less 0.02).
+pub fn unit_price(product: Decimal, quantity: i64) -> (Decimal, Option<Decimal>) {
+    let exact = product / Decimal::from(quantity);
+    if exact.round_dp(2) == exact {
+        return (exact.normalize(), None);
+    }
+    let unit = exact.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::ToPositiveInfinity);
+    (unit, Some(unit * Decimal::from(quantity) - product))
+}
+
 /// The orders of a `getAllOrders` answer (`list.elements.order`).
 pub fn orders_of(answer: &Value) -> Vec<Value> {
     answer
@@ -272,13 +285,14 @@ pub fn to_records(order: &Value, marketplace: &str) -> Result<Vec<Record>, Strin
         active += 1;
         tax += line_tax;
         shipping += line_shipping;
+        let (unit, discount) = unit_price(product.amount, quantity);
         lines.push(OrderLine {
             line_id,
             sku: sku.try_into().map_err(at)?,
             quantity,
-            unit_price: Money::new(product.amount / Decimal::from(quantity), product.currency),
+            unit_price: Money::new(unit, product.currency),
             tax: Money::new(line_tax, product.currency),
-            discount: None,
+            discount: discount.map(|d| Money::new(d, product.currency)),
         });
     }
     let currency = currency.ok_or_else(|| context("no charged line".into()))?;
@@ -305,6 +319,10 @@ pub fn to_records(order: &Value, marketplace: &str) -> Result<Vec<Record>, Strin
         let subtotal = lines
             .iter()
             .map(|l| l.unit_price.amount * Decimal::from(l.quantity))
+            .sum::<Decimal>();
+        let discount = lines
+            .iter()
+            .filter_map(|l| l.discount.map(|d| d.amount))
             .sum::<Decimal>();
         let status = if items
             .iter()
@@ -340,8 +358,8 @@ pub fn to_records(order: &Value, marketplace: &str) -> Result<Vec<Record>, Strin
                 subtotal: Money::new(subtotal, currency),
                 shipping: Money::new(shipping, currency),
                 tax: Money::new(tax, currency),
-                discount: Money::zero(currency),
-                total: Money::new(subtotal + shipping + tax, currency),
+                discount: Money::new(discount, currency),
+                total: Money::new(subtotal + shipping + tax - discount, currency),
             },
             fulfilment: Fulfilment {
                 by: match order.pointer("/shipNode/type").and_then(Value::as_str) {
@@ -426,6 +444,30 @@ mod tests {
         assert_eq!(o.status, OrderStatus::Pending);
         assert_eq!(o.buyer.email.as_deref(), Some("b@example.com"));
         assert!(o.totals_mismatch().is_none());
+    }
+
+    #[test]
+    fn an_uneven_line_charge_is_a_unit_price_and_a_discount() {
+        assert_eq!(
+            unit_price(Decimal::new(2598, 2), 2),
+            (Decimal::new(1299, 2), None)
+        );
+        assert_eq!(
+            unit_price(Decimal::new(1000, 2), 3),
+            (Decimal::new(334, 2), Some(Decimal::new(2, 2)))
+        );
+        let mut o = order();
+        o["orderLines"]["orderLine"][0]["orderLineQuantity"]["amount"] = json!("3");
+        let records = to_records(&o, "walmart-us").unwrap_or_default();
+        let Some(Record::Order(o)) = records.first() else {
+            panic!("an order")
+        };
+        assert!(o.totals_mismatch().is_none(), "{:?}", o.totals_mismatch());
+        assert_eq!(
+            o.totals.total.amount,
+            Decimal::new(3178, 2),
+            "what Walmart charged"
+        );
     }
 
     #[test]
