@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crds::v1alpha1::{ErpConnectionSpec, RateLimitPolicySpec, SecretKeySelector};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, NatsSettings};
+use crate::config::{ConfigError, EmbeddedSpec, NatsSettings, parse_checked, read};
 
 /// A resolved bridge configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,52 +49,28 @@ fn default_http_address() -> String {
 impl BridgeConfig {
     /// Reads and checks a configuration file (YAML or JSON).
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
-        Self::parse(&path.display().to_string(), &text)
+        Self::parse(&path.display().to_string(), &read(path)?)
     }
 
     /// Parses a configuration and checks the embedded specs against their CRD schemas and CEL rules, as the API
     /// server would have. Errors name the field.
     pub fn parse(origin: &str, text: &str) -> Result<Self, ConfigError> {
-        let invalid = |field: String, message: String| ConfigError::Invalid {
-            path: origin.to_string(),
-            field,
-            message,
-        };
-        let raw: serde_json::Value =
-            serde_yaml_ng::from_str(text).map_err(|e| invalid(String::new(), e.to_string()))?;
-        let config: Self = serde_path_to_error::deserialize(&raw)
-            .map_err(|e| invalid(e.path().to_string(), e.inner().to_string()))?;
-        let schemas = crds::schema::SchemaSet::generated()
-            .map_err(|e| invalid(String::new(), e.to_string()))?;
-        let embedded = [
-            ("spec", "ErpConnection", raw.get("spec")),
-            (
-                "sinkRateLimits",
-                "RateLimitPolicy",
-                raw.get("sinkRateLimits"),
-            ),
-        ];
-        for (at, kind, spec) in embedded {
-            let Some(spec) = spec else { continue };
-            let document = serde_json::json!({
-                "apiVersion": crds::v1alpha1::API_VERSION,
-                "kind": kind,
-                "metadata": {"name": "config"},
-                "spec": spec,
-            });
-            if let Some(problem) = schemas.check(kind, &document).into_iter().next() {
-                let field = problem
-                    .field_path
-                    .strip_prefix("spec")
-                    .unwrap_or(&problem.field_path);
-                return Err(invalid(format!("{at}{field}"), problem.message));
-            }
-        }
-        Ok(config)
+        parse_checked(
+            origin,
+            text,
+            &[
+                EmbeddedSpec {
+                    at: "spec",
+                    kind: "ErpConnection",
+                    pointer: "/spec",
+                },
+                EmbeddedSpec {
+                    at: "sinkRateLimits",
+                    kind: "RateLimitPolicy",
+                    pointer: "/sinkRateLimits",
+                },
+            ],
+        )
     }
 
     /// The value of a referenced Secret key, trimmed. The error names the Secret and the key, never a value.

@@ -107,58 +107,93 @@ pub enum ConfigError {
 impl AdapterConfig {
     /// Reads and checks a configuration file (YAML or JSON).
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
-        Self::parse(&path.display().to_string(), &text)
+        Self::parse(&path.display().to_string(), &read(path)?)
     }
 
     /// Parses a configuration and checks the embedded specs against their CRD schemas and CEL rules, as the API
     /// server would have: a hand-written configuration (local mode) gets the same checks as a resource.
     pub fn parse(origin: &str, text: &str) -> Result<Self, ConfigError> {
-        let invalid = |field: String, message: String| ConfigError::Invalid {
-            path: origin.to_string(),
-            field,
-            message,
-        };
-        let raw: serde_json::Value =
-            serde_yaml_ng::from_str(text).map_err(|e| invalid(String::new(), e.to_string()))?;
-        let config: Self = serde_path_to_error::deserialize(&raw)
-            .map_err(|e| invalid(e.path().to_string(), e.inner().to_string()))?;
-        let schemas = crds::schema::SchemaSet::generated()
-            .map_err(|e| invalid(String::new(), e.to_string()))?;
-        let embedded = [
-            ("spec", "Marketplace", raw.get("spec")),
-            (
-                "mapping.spec",
-                "ChannelMapping",
-                raw.pointer("/mapping/spec"),
-            ),
-            (
-                "rateLimits.spec",
-                "RateLimitPolicy",
-                raw.pointer("/rateLimits/spec"),
-            ),
-        ];
-        for (at, kind, spec) in embedded {
-            let Some(spec) = spec else { continue };
-            let document = serde_json::json!({
-                "apiVersion": crds::v1alpha1::API_VERSION,
-                "kind": kind,
-                "metadata": {"name": "config"},
-                "spec": spec,
-            });
-            if let Some(problem) = schemas.check(kind, &document).into_iter().next() {
-                let field = problem
-                    .field_path
-                    .strip_prefix("spec")
-                    .unwrap_or(&problem.field_path);
-                return Err(invalid(format!("{at}{field}"), problem.message));
-            }
-        }
-        Ok(config)
+        parse_checked(
+            origin,
+            text,
+            &[
+                EmbeddedSpec {
+                    at: "spec",
+                    kind: "Marketplace",
+                    pointer: "/spec",
+                },
+                EmbeddedSpec {
+                    at: "mapping.spec",
+                    kind: "ChannelMapping",
+                    pointer: "/mapping/spec",
+                },
+                EmbeddedSpec {
+                    at: "rateLimits.spec",
+                    kind: "RateLimitPolicy",
+                    pointer: "/rateLimits/spec",
+                },
+            ],
+        )
     }
+}
+
+/// A resource spec embedded in a rendered configuration, checked against its CRD schema.
+#[derive(Clone, Copy, Debug)]
+pub struct EmbeddedSpec<'a> {
+    /// Its field path in the configuration, as errors name it (`mapping.spec`).
+    pub at: &'a str,
+    /// The resource kind whose schema applies (`ChannelMapping`).
+    pub kind: &'a str,
+    /// Where it is, as a JSON pointer (`/mapping/spec`); an absent spec is not checked.
+    pub pointer: &'a str,
+}
+
+/// The text of a configuration file; the error names the file.
+pub fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// Parses a rendered configuration (YAML or JSON) as `T`, naming the field of a type error, then checks each
+/// embedded spec against its CRD schema and CEL rules, as the API server would have. Shared by the adapter's
+/// and the ERP bridge's configurations.
+pub fn parse_checked<T: serde::de::DeserializeOwned>(
+    origin: &str,
+    text: &str,
+    embedded: &[EmbeddedSpec<'_>],
+) -> Result<T, ConfigError> {
+    let invalid = |field: String, message: String| ConfigError::Invalid {
+        path: origin.to_string(),
+        field,
+        message,
+    };
+    let raw: serde_json::Value =
+        serde_yaml_ng::from_str(text).map_err(|e| invalid(String::new(), e.to_string()))?;
+    let config: T = serde_path_to_error::deserialize(&raw)
+        .map_err(|e| invalid(e.path().to_string(), e.inner().to_string()))?;
+    let schemas =
+        crds::schema::SchemaSet::generated().map_err(|e| invalid(String::new(), e.to_string()))?;
+    for spec in embedded {
+        let Some(value) = raw.pointer(spec.pointer) else {
+            continue;
+        };
+        let document = serde_json::json!({
+            "apiVersion": crds::v1alpha1::API_VERSION,
+            "kind": spec.kind,
+            "metadata": {"name": "config"},
+            "spec": value,
+        });
+        if let Some(problem) = schemas.check(spec.kind, &document).into_iter().next() {
+            let field = problem
+                .field_path
+                .strip_prefix("spec")
+                .unwrap_or(&problem.field_path);
+            return Err(invalid(format!("{}{field}", spec.at), problem.message));
+        }
+    }
+    Ok(config)
 }
 
 /// The adapter configuration of Marketplace `name` in `namespace`, resolved from a validated set of resources
