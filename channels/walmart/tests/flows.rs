@@ -809,3 +809,62 @@ async fn returns_come_in_with_refunds_and_the_report_is_settled_against_the_orde
     );
     run.shutdown.trigger();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_feed_waits_for_retry_after_and_a_failing_status_read_is_retried() {
+    let flows = "    inventory: {coalesceWindow: 300ms, delivery: Bulk}";
+    let run = start(flows, "", |sandbox| {
+        sandbox.seed_items(["WM-1", "WM-2", "WM-3"]);
+        let controls = sandbox.controls();
+        controls.faults.plan(sandbox::FaultPlan {
+            operation: Some("bulkInventoryFeed".into()),
+            fault: sandbox::Fault::Status {
+                status: 429,
+                body: r#"{"errors":[{"code":"REQUEST_THRESHOLD_VIOLATED.GMP_GATEWAY_API","description":"Request threshold violated","severity":"ERROR","category":"APPLICATION"}]}"#.into(),
+                headers: vec![("Retry-After".into(), "2".into())],
+            },
+            count: 1,
+        });
+        controls.faults.plan(sandbox::FaultPlan {
+            operation: Some("getFeedItemStatus".into()),
+            fault: sandbox::Fault::Status {
+                status: 503,
+                body: r#"{"errors":[{"code":"SYSTEM_ERROR.GMP_GATEWAY_API","description":"Service unavailable"}]}"#.into(),
+                headers: Vec::new(),
+            },
+            count: 1,
+        });
+    })
+    .await;
+    for (i, sku) in ["WM-1", "WM-2", "WM-3"].iter().enumerate() {
+        run.inventory(sku, i as i64 + 4).await;
+    }
+    eventually(Duration::from_secs(30), "the feed is applied", || async {
+        let state = run.sandbox.snapshot();
+        ["WM-1", "WM-2", "WM-3"]
+            .iter()
+            .enumerate()
+            .all(|(i, sku)| state.items[*sku].quantity == i as i64 + 4)
+    })
+    .await;
+    let recorder = &run.sandbox.controls().recorder;
+    let submissions = recorder.calls(Some("bulkInventoryFeed"));
+    assert_eq!(submissions[0].status, 429);
+    let accepted = submissions.iter().find(|c| c.status == 200).unwrap();
+    let waited = accepted.at - submissions[0].at;
+    assert!(
+        waited >= chrono::Duration::milliseconds(1_900),
+        "resubmitted after {waited} despite Retry-After: 2"
+    );
+    assert_eq!(recorder.count("getFeedItemStatus", 503), 1);
+    assert!(recorder.count("getFeedItemStatus", 200) >= 1);
+    assert!(
+        run.dead_letters
+            .list(Some(MP), Some(Flow::Inventory))
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing dead-lettered"
+    );
+    run.shutdown.trigger();
+}
