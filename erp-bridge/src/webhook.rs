@@ -5,7 +5,7 @@
 //! Answers: `202` only once JetStream acknowledged the publish, so an ERP that got a 2xx never has to send
 //! again; `401` for a missing or wrong signature, or a timestamp further than `maxClockSkew` from now (a
 //! captured request cannot be replayed later); `400` naming the field for a body that is not a record an ERP
-//! sends; `503` when JetStream did not take it (the ERP sends it again).
+//! sends; `413` for a body larger than a JetStream message may be; `503` when JetStream did not take it (the ERP sends it again).
 //!
 //! Idempotent: the message id is `<erp>:webhook:<X-Tradewind-Event-Id>` when the ERP sends that header, else
 //! `<erp>:webhook:sha256:<hex of the body>`, so a retried request (same body, new timestamp and signature) is
@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use adapter_runtime::jetstream::publish_event;
 use adapter_runtime::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, verify};
-use adapter_runtime::topology::Namespace;
+use adapter_runtime::topology::{MAX_MESSAGE_BYTES, Namespace};
 use async_nats::jetstream;
 use axum::Router;
 use axum::body::Bytes;
@@ -82,6 +82,14 @@ impl Webhook {
             self.tolerance,
         )
         .map_err(|e| (StatusCode::UNAUTHORIZED, e.to_string()))?;
+        // JetStream refuses larger messages; sending such a body again could never succeed.
+        let limit = usize::try_from(MAX_MESSAGE_BYTES).unwrap_or(usize::MAX);
+        if body.len() > limit {
+            return Err((
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("body: {} bytes; at most {limit}", body.len()),
+            ));
+        }
         let bad = |message: String| (StatusCode::BAD_REQUEST, message);
         let value: serde_json::Value =
             serde_json::from_slice(body).map_err(|e| bad(format!("body: not JSON: {e}")))?;
