@@ -210,6 +210,12 @@ proptest! {
         for m in &mutations {
             apply(&mut bytes, m);
         }
+        // The lenient reader agrees with the strict one: it fails when the envelopes do, and otherwise the
+        // strict one fails exactly when a set was refused.
+        match (x12::parse_sets(&bytes), x12::parse(&bytes)) {
+            (Ok(parsed), strict) => prop_assert_eq!(parsed.refused.is_empty(), strict.is_ok()),
+            (Err(lenient), strict) => prop_assert_eq!(Err(lenient), strict),
+        }
         if let Err(e) = x12::parse(&bytes) {
             prop_assert!(e.segment <= segment_bound(&bytes), "{e}");
             prop_assert!(!e.to_string().is_empty());

@@ -11,7 +11,7 @@ mod write;
 
 use std::fmt;
 
-pub use parse::{MAX_INTERCHANGE_BYTES, parse};
+pub use parse::{MAX_INTERCHANGE_BYTES, Parsed, RefusedSet, parse, parse_sets};
 pub use write::write;
 
 /// The version this connector speaks: ISA12 and GS08.

@@ -16,8 +16,41 @@ const ISA_WIDTHS: [usize; 16] = [2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1
 pub(super) const ISA_LENGTH: usize = 106;
 
 /// Reads one interchange. Leading whitespace (and a UTF-8 byte-order mark) is skipped, as is a line break
-/// after each segment terminator; anything else that is not X12 is an error naming where it is.
+/// after each segment terminator; anything else that is not X12 is an error naming where it is, including a
+/// transaction set in error.
 pub fn parse(input: &[u8]) -> Result<Interchange, X12Error> {
+    let parsed = parse_sets(input)?;
+    match parsed.refused.into_iter().next() {
+        Some(refused) => Err(refused.error),
+        None => Ok(parsed.interchange),
+    }
+}
+
+/// A transaction set left out of a [`Parsed`] interchange, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefusedSet {
+    /// GS06 of its group.
+    pub group_control_number: u32,
+    /// ST01 and ST02 as read (possibly what was wrong).
+    pub set_id: String,
+    pub control_number: String,
+    /// Position of its ST in the interchange.
+    pub position: usize,
+    pub error: X12Error,
+}
+
+/// An interchange whose envelopes are sound, with the transaction sets that are, and those refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Parsed {
+    pub interchange: Interchange,
+    pub refused: Vec<RefusedSet>,
+}
+
+/// Reads one interchange as [`parse`] does, except that an error inside a transaction set (a bad segment or
+/// element, a wrong SE, a set without SE) refuses only that set: the others are read, as a translator
+/// accepting part of a group does (its 997 says AK9 `P`). An error in the ISA, GS, GE or IEA, or in a segment
+/// between them, still refuses the whole interchange.
+pub fn parse_sets(input: &[u8]) -> Result<Parsed, X12Error> {
     if input.len() > MAX_INTERCHANGE_BYTES {
         return Err(X12Error::new(
             0,
@@ -51,13 +84,18 @@ pub fn parse(input: &[u8]) -> Result<Interchange, X12Error> {
             format!("byte {} is not UTF-8 text", ISA_LENGTH + e.valid_up_to()),
         )
     })?;
-    let segments = split_segments(text, &delimiters)?;
-    Reader {
+    let segments = split_segments(text, &delimiters);
+    let mut reader = Reader {
         segments,
         at: 0,
         delimiters,
-    }
-    .interchange(header)
+        refused: Vec::new(),
+    };
+    let interchange = reader.interchange(header)?;
+    Ok(Parsed {
+        interchange,
+        refused: reader.refused,
+    })
 }
 
 fn isa_error(element: Option<usize>, reason: String) -> X12Error {
@@ -194,76 +232,79 @@ pub(super) fn parse_isa(input: &[u8]) -> Result<(InterchangeHeader, Delimiters),
     Ok((header, delimiters))
 }
 
-/// The segments after ISA, each split into its id and elements, numbered from 2.
-fn split_segments(text: &str, d: &Delimiters) -> Result<Vec<(usize, Segment)>, X12Error> {
-    let mut out = Vec::new();
+/// The segments after ISA, each split into its id and elements (or why it cannot be), numbered from 2. A bad
+/// segment is kept as its error: inside a transaction set it refuses only that set.
+fn split_segments(text: &str, d: &Delimiters) -> Vec<(usize, Result<Segment, X12Error>)> {
     let pieces: Vec<&str> = text.split(d.segment).collect();
     let last = pieces.len().saturating_sub(1);
+    let mut out = Vec::with_capacity(pieces.len());
     for (i, raw) in pieces.into_iter().enumerate() {
         let position = i + 2;
         // A line break around a segment is layout, not data, unless the interchange uses it as a delimiter.
         let piece = raw.trim_matches(|c| (c == '\r' || c == '\n') && !d.contains(c));
-        if piece.is_empty() {
-            if i == last {
-                break;
-            }
-            return Err(X12Error::new(
-                position,
-                "",
-                None,
-                "empty segment (two segment terminators in a row)".into(),
-            ));
+        if piece.is_empty() && i == last {
+            break;
         }
-        if i == last {
-            return Err(X12Error::new(
-                position,
-                piece.split(d.element).next().unwrap_or(""),
-                None,
-                format!("the last segment is not terminated by {:?}", d.segment),
-            ));
-        }
-        let mut parts = piece.split(d.element);
-        let id = parts.next().unwrap_or("");
-        let valid_id = (2..=3).contains(&id.len())
-            && id.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-        if !valid_id {
+        out.push((position, segment(position, piece, d, i == last)));
+    }
+    out
+}
+
+fn segment(position: usize, piece: &str, d: &Delimiters, last: bool) -> Result<Segment, X12Error> {
+    if piece.is_empty() {
+        return Err(X12Error::new(
+            position,
+            "",
+            None,
+            "empty segment (two segment terminators in a row)".into(),
+        ));
+    }
+    if last {
+        return Err(X12Error::new(
+            position,
+            piece.split(d.element).next().unwrap_or(""),
+            None,
+            format!("the last segment is not terminated by {:?}", d.segment),
+        ));
+    }
+    let mut parts = piece.split(d.element);
+    let id = parts.next().unwrap_or("");
+    let valid_id = (2..=3).contains(&id.len())
+        && id.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if !valid_id {
+        return Err(X12Error::new(
+            position,
+            id,
+            None,
+            format!("{id:?} is not a segment id (2 or 3 upper-case letters and digits)"),
+        ));
+    }
+    let mut elements = Vec::new();
+    for (n, value) in parts.enumerate() {
+        if let Some(c) = value.chars().find(|c| c.is_control() && *c != d.component) {
             return Err(X12Error::new(
                 position,
                 id,
-                None,
-                format!("{id:?} is not a segment id (2 or 3 upper-case letters and digits)"),
+                Some(n + 1),
+                format!("contains the control character {c:?}"),
             ));
         }
-        let mut elements = Vec::new();
-        for (n, value) in parts.enumerate() {
-            if let Some(c) = value.chars().find(|c| c.is_control() && *c != d.component) {
-                return Err(X12Error::new(
-                    position,
-                    id,
-                    Some(n + 1),
-                    format!("contains the control character {c:?}"),
-                ));
-            }
-            elements.push(value.replace(d.component, &COMPONENT.to_string()));
-        }
-        out.push((
-            position,
-            Segment {
-                id: id.to_string(),
-                elements,
-            },
-        ));
+        elements.push(value.replace(d.component, &COMPONENT.to_string()));
     }
-    Ok(out)
+    Ok(Segment {
+        id: id.to_string(),
+        elements,
+    })
 }
 
 struct Reader {
-    segments: Vec<(usize, Segment)>,
+    segments: Vec<(usize, Result<Segment, X12Error>)>,
     at: usize,
     delimiters: Delimiters,
+    refused: Vec<RefusedSet>,
 }
 
 impl Reader {
@@ -273,7 +314,7 @@ impl Reader {
     }
 
     fn next(&mut self, wanted: &str) -> Result<(usize, Segment), X12Error> {
-        let Some(found) = self.segments.get(self.at).cloned() else {
+        let Some((position, found)) = self.segments.get(self.at).cloned() else {
             return Err(X12Error::new(
                 self.end_position(),
                 "",
@@ -282,14 +323,31 @@ impl Reader {
             ));
         };
         self.at += 1;
-        Ok(found)
+        found.map(|segment| (position, segment))
     }
 
+    /// The id of the next segment, `None` at the end (`Some("")` for a segment in error).
     fn peek_id(&self) -> Option<&str> {
-        self.segments.get(self.at).map(|(_, s)| s.id.as_str())
+        self.segments
+            .get(self.at)
+            .map(|(_, s)| s.as_ref().map_or("", |s| s.id.as_str()))
     }
 
-    fn interchange(mut self, header: InterchangeHeader) -> Result<Interchange, X12Error> {
+    /// After a set in error: skips to just after its SE, or to the next envelope segment.
+    fn skip_set(&mut self) {
+        while let Some(id) = self.peek_id() {
+            if matches!(id, "ST" | "GE" | "GS" | "IEA" | "ISA") {
+                return;
+            }
+            let closes = id == "SE";
+            self.at += 1;
+            if closes {
+                return;
+            }
+        }
+    }
+
+    fn interchange(&mut self, header: InterchangeHeader) -> Result<Interchange, X12Error> {
         let mut groups = Vec::new();
         let mut group_numbers = HashSet::new();
         loop {
@@ -335,12 +393,15 @@ impl Reader {
                         ));
                     }
                     if let Some((p, s)) = self.segments.get(self.at) {
-                        return Err(X12Error::new(
-                            *p,
-                            &s.id,
-                            None,
-                            "data after IEA: one file holds one interchange".into(),
-                        ));
+                        return Err(match s {
+                            Ok(s) => X12Error::new(
+                                *p,
+                                &s.id,
+                                None,
+                                "data after IEA: one file holds one interchange".into(),
+                            ),
+                            Err(e) => e.clone(),
+                        });
                     }
                     return Ok(Interchange {
                         header,
@@ -410,27 +471,44 @@ impl Reader {
         }
         let mut transactions = Vec::new();
         let mut numbers = HashSet::new();
+        // Sets of this group refused (and recorded in `self.refused`): they count in GE01.
+        let mut refused_here = 0;
         loop {
             let (position, segment) = self.next("ST or GE")?;
             match segment.id.as_str() {
                 "ST" => {
-                    let transaction = self.transaction(position, &segment, &functional)?;
-                    if !numbers.insert(transaction.control_number.clone()) {
-                        return Err(X12Error::new(
+                    let read = self.transaction(position, &segment, &functional);
+                    let error = match read {
+                        Ok(t) if numbers.insert(t.control_number.clone()) => {
+                            transactions.push(t);
+                            continue;
+                        }
+                        Ok(t) => X12Error::new(
                             position,
                             "ST",
                             Some(2),
                             format!(
                                 "transaction set control number {} is used twice in this group",
-                                transaction.control_number
+                                t.control_number
                             ),
-                        ));
-                    }
-                    transactions.push(transaction);
+                        ),
+                        Err(error) => {
+                            self.skip_set();
+                            error
+                        }
+                    };
+                    refused_here += 1;
+                    self.refused.push(RefusedSet {
+                        group_control_number: control_number,
+                        set_id: segment.get(1).to_string(),
+                        control_number: segment.get(2).to_string(),
+                        position,
+                        error,
+                    });
                 }
                 "GE" => {
                     elements_exactly(position, &segment, 2)?;
-                    if transactions.is_empty() {
+                    if transactions.is_empty() && refused_here == 0 {
                         return Err(X12Error::new(
                             position,
                             "GE",
@@ -438,7 +516,7 @@ impl Reader {
                             "the functional group has no transaction set".into(),
                         ));
                     }
-                    expect_count(position, &segment, 1, transactions.len())?;
+                    expect_count(position, &segment, 1, transactions.len() + refused_here)?;
                     if number(position, &segment, 2, 9)? != control_number {
                         return Err(X12Error::new(
                             position,
@@ -513,46 +591,50 @@ impl Reader {
         }
         let mut segments = Vec::new();
         loop {
-            let (position, segment) = self.next("SE")?;
-            match segment.id.as_str() {
-                "SE" => {
-                    elements_exactly(position, &segment, 2)?;
-                    expect_count(position, &segment, 1, segments.len() + 2)?;
-                    if segment.get(2) != control {
-                        return Err(X12Error::new(
-                            position,
-                            "SE",
-                            Some(2),
-                            format!("SE02 {:?} must repeat ST02 {control:?}", segment.get(2)),
-                        ));
-                    }
-                    return Ok(Transaction {
-                        set_id: set_id.to_string(),
-                        control_number: control.to_string(),
-                        segments,
-                    });
-                }
-                "ISA" | "IEA" | "GS" | "GE" | "ST" => {
+            // An envelope segment ends the set without SE; it is left for the group to read.
+            match self.segments.get(self.at) {
+                None => {
                     return Err(X12Error::new(
-                        position,
-                        &segment.id,
+                        self.end_position(),
+                        "",
                         None,
                         format!(
-                            "{} inside transaction set {control} (SE missing)",
-                            segment.id
+                            "the interchange ends inside transaction set {control} (SE missing)"
                         ),
                     ));
                 }
-                _ => segments.push(segment),
+                Some((position, Ok(next)))
+                    if matches!(next.id.as_str(), "ISA" | "IEA" | "GS" | "GE" | "ST") =>
+                {
+                    return Err(X12Error::new(
+                        *position,
+                        &next.id,
+                        None,
+                        format!("{} inside transaction set {control} (SE missing)", next.id),
+                    ));
+                }
+                Some(_) => {}
             }
-            if self.peek_id().is_none() {
+            let (position, segment) = self.next("SE")?;
+            if segment.id != "SE" {
+                segments.push(segment);
+                continue;
+            }
+            elements_exactly(position, &segment, 2)?;
+            expect_count(position, &segment, 1, segments.len() + 2)?;
+            if segment.get(2) != control {
                 return Err(X12Error::new(
-                    self.end_position(),
-                    "",
-                    None,
-                    format!("the interchange ends inside transaction set {control} (SE missing)"),
+                    position,
+                    "SE",
+                    Some(2),
+                    format!("SE02 {:?} must repeat ST02 {control:?}", segment.get(2)),
                 ));
             }
+            return Ok(Transaction {
+                set_id: set_id.to_string(),
+                control_number: control.to_string(),
+                segments,
+            });
         }
     }
 }
@@ -704,6 +786,53 @@ mod tests {
         assert_eq!(
             (e.segment, e.segment_id.as_str(), e.element),
             (3, "ST", Some(1))
+        );
+    }
+
+    #[test]
+    fn a_set_in_error_is_refused_alone() {
+        let two = PO.replace(
+            "GE*1*123~",
+            "ST*850*0002~BEG*00*SA*PO-2**20260105~PO1*1*0\u{7}*EA~SE*4*0002~\n\
+             ST*850*0003~BEG*00*SA*PO-3**20260105~SE*9*0003~\n\
+             ST*850*0004~BEG*00*SA*PO-4**20260105~\n\
+             GE*4*123~",
+        );
+        let parsed = parse_sets(two.as_bytes()).expect("the envelopes are sound");
+        let read: Vec<&str> = parsed.interchange.groups[0]
+            .transactions
+            .iter()
+            .map(|t| t.control_number.as_str())
+            .collect();
+        assert_eq!(read, ["0001"]);
+        let refused: Vec<(&str, usize, &str, Option<usize>)> = parsed
+            .refused
+            .iter()
+            .map(|r| {
+                (
+                    r.control_number.as_str(),
+                    r.error.segment,
+                    r.error.segment_id.as_str(),
+                    r.error.element,
+                )
+            })
+            .collect();
+        assert_eq!(
+            refused,
+            [
+                ("0002", 10, "PO1", Some(2)),
+                ("0003", 14, "SE", Some(1)),
+                ("0004", 17, "GE", None)
+            ]
+        );
+        assert!(parsed.refused[2].error.reason.contains("SE missing"));
+        // The strict reader refuses the interchange with the first of them.
+        assert_eq!(parse(two.as_bytes()).unwrap_err().segment, 10);
+        // A wrong GE01 is still the group's error.
+        let miscounted = two.replace("GE*4*123", "GE*3*123");
+        assert_eq!(
+            parse_sets(miscounted.as_bytes()).unwrap_err().segment_id,
+            "GE"
         );
     }
 }
