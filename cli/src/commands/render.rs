@@ -2,7 +2,8 @@
 //!
 //! Then, like `helm template`, the objects the operator derives from each Marketplace: the ConfigMap with the
 //! resolved adapter configuration, the ServiceAccount, the Deployment, the metrics Service, and the JetStream
-//! streams and consumers, rendered by the operator's own pure rendering with fixed example settings.
+//! streams and consumers; and from each ErpConnection, its bridge's ConfigMap, ServiceAccount, Deployment and
+//! metrics Service. All rendered by the operator's own pure rendering with fixed example settings.
 
 use std::path::PathBuf;
 
@@ -48,6 +49,17 @@ pub fn run(paths: &[PathBuf]) -> anyhow::Result<String> {
             rendered.config_hash
         ));
         out.push_str(&operator::render::manifests::to_yaml(&rendered)?);
+    }
+    for ((namespace, name), rendered) in
+        operator::render::manifests::render_bridges(&report, &settings)
+    {
+        let rendered =
+            rendered.map_err(|e| anyhow::anyhow!("ErpConnection {namespace}/{name}: {e}"))?;
+        out.push_str(&format!(
+            "---\n# Rendered by the operator for ErpConnection {namespace}/{name}: its bridge (config hash {})\n",
+            rendered.config_hash
+        ));
+        out.push_str(&operator::render::bridge::to_yaml(&rendered)?);
     }
     Ok(out)
 }
