@@ -255,3 +255,84 @@ async fn orders_are_posted_exactly_once_across_a_killed_bridge() {
     shutdown.trigger();
     second.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn lost_answers_are_retried_into_the_same_sales_order() {
+    let nats = NatsServer::start().await.unwrap();
+    let db = TestDatabase::create().await.unwrap();
+    const ORDERS: usize = 12;
+    const LOST: usize = 8;
+    let erp = DemoErp::start(
+        db.url(),
+        "127.0.0.1:0",
+        Options {
+            ship_after: Duration::from_secs(3600),
+            lose_answers: LOST,
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap();
+    erp.add_item("TW-1001", "bolt", "1.00", "USD", &[("DAL", 10_000)])
+        .await
+        .unwrap();
+    let js = nats.jetstream().await.unwrap();
+    let ns = Namespace::new(NS);
+    ensure_stream(&js, &ns.marketplace_stream(MP))
+        .await
+        .unwrap();
+    for i in 0..ORDERS {
+        let id = format!("114-{i:04}");
+        publish_event(
+            &js,
+            &ns.erp_order_subject(MP, &id),
+            &order(&id, "TW-1001"),
+            Some(&id),
+        )
+        .await
+        .unwrap();
+    }
+    let secrets = tempfile::tempdir().unwrap();
+    let (shutdown, task) = start(config(&nats, &db, &erp, secrets.path()));
+    let updates = ns.order_update_stream(ERP).name;
+    eventually(
+        Duration::from_secs(60),
+        "every order is accepted",
+        || async {
+            match js.get_stream(&updates).await {
+                Ok(mut stream) => stream.info().await.unwrap().state.messages == ORDERS as u64,
+                Err(_) => false,
+            }
+        },
+    )
+    .await;
+    shutdown.trigger();
+    task.await.unwrap().unwrap();
+
+    let orders = erp.sales_orders().await.unwrap();
+    assert_eq!(orders.len(), ORDERS, "one sales order per order");
+    let posts: i32 = orders.iter().map(|o| o.posts).sum();
+    assert!(
+        posts >= (ORDERS + LOST) as i32,
+        "each lost answer was followed by a retry ({posts} posts)"
+    );
+    // Each acceptance carries the number of the one sales order the ERP made.
+    let numbers: BTreeMap<String, String> = orders
+        .iter()
+        .map(|o| (o.channel_order_id.clone(), o.number.clone()))
+        .collect();
+    let stream = js.get_stream(&updates).await.unwrap();
+    for sequence in 1..=ORDERS as u64 {
+        let message = stream.get_raw_message(sequence).await.unwrap();
+        let event = decode(&from_header_map(&message.headers), &message.payload).unwrap();
+        let Record::OrderAcknowledgement(ack) = event.record else {
+            panic!("not an acknowledgement")
+        };
+        let adapter_runtime::canonical::AcknowledgementOutcome::Accepted { erp_order_number } =
+            ack.outcome
+        else {
+            panic!("{} was not accepted", ack.order_id)
+        };
+        assert_eq!(numbers[ack.order_id.as_str()], erp_order_number);
+    }
+}

@@ -19,6 +19,8 @@ struct Api {
     token: String,
     load: Arc<Load>,
     delay: Duration,
+    /// Sales-order answers still to lose (stored, then answered 503).
+    lose: Arc<AtomicUsize>,
 }
 
 /// Posts being answered now, and the most there ever were at once: how hard a client pushes the ERP.
@@ -54,7 +56,13 @@ impl Drop for InFlight {
     }
 }
 
-pub fn router(db: Arc<Db>, token: String, load: Arc<Load>, delay: Duration) -> Router {
+pub fn router(
+    db: Arc<Db>,
+    token: String,
+    load: Arc<Load>,
+    delay: Duration,
+    lose_answers: usize,
+) -> Router {
     Router::new()
         .route("/sales-orders", post(post_order).get(list_orders))
         .route("/returns", post(post_return))
@@ -64,6 +72,7 @@ pub fn router(db: Arc<Db>, token: String, load: Arc<Load>, delay: Duration) -> R
             token,
             load,
             delay,
+            lose: Arc::new(AtomicUsize::new(lose_answers)),
         })
 }
 
@@ -121,7 +130,19 @@ async fn post_order(State(api): State<Api>, headers: HeaderMap, body: Json<Value
         Ok(_) => {}
         Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
-    match api.db.post_order(&order).await {
+    let posted = api.db.post_order(&order).await;
+    let lost = posted.is_ok()
+        && api
+            .lose
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+    if lost {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the sales order was stored but this answer is lost (demo fault)",
+        );
+    }
+    match posted {
         Ok(Posted::Created(number)) => (StatusCode::CREATED, Json(json!({ "number": number }))),
         Ok(Posted::Existing(number)) => (StatusCode::OK, Json(json!({ "number": number }))),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),

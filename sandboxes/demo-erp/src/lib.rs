@@ -29,6 +29,9 @@ pub struct Options {
     pub carrier: String,
     /// How long the API takes to answer a post, like a busy ERP (posts overlap for that long).
     pub answer_delay: Duration,
+    /// The first this many sales orders are stored and then answered `503`, as if the answer was lost on the
+    /// way: the client must retry with the same key and get the same number.
+    pub lose_answers: usize,
 }
 
 impl Default for Options {
@@ -38,6 +41,7 @@ impl Default for Options {
             ship_after: Duration::from_secs(2),
             carrier: "ups".into(),
             answer_delay: Duration::ZERO,
+            lose_answers: 0,
         }
     }
 }
@@ -82,6 +86,7 @@ impl DemoErp {
             options.api_token.clone(),
             load.clone(),
             options.answer_delay,
+            options.lose_answers,
         );
         let serve = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
