@@ -216,6 +216,12 @@ pub async fn run<C: Connector>(
                         dead_letters: dead_letters.clone(),
                         timeline: Some(timeline.clone()),
                         metrics: metrics.clone(),
+                        erp_skus: config
+                            .mapping
+                            .iter()
+                            .flat_map(|m| &m.spec.sku_cross_reference)
+                            .map(|x| (x.channel_sku.clone(), x.erp_sku.clone()))
+                            .collect(),
                     };
                     let stop = shutdown.clone();
                     tasks.spawn(async move { process.run(stop).await });

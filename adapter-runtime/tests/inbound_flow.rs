@@ -115,7 +115,8 @@ async fn orders_are_polled_once_resumed_from_the_cursor_and_checked_before_the_e
     let metrics = Arc::new(Metrics::new());
     let orders = vec![
         order("O-1", "TW-1001"),
-        order("O-2", "TW-1001"),
+        // The channel's own SKU for the ERP's TW-2002 (the mapping's skuCrossReference).
+        order("O-2", "SHOP-2002"),
         order("O-3", "UNKNOWN-SKU"),
     ];
     let feed = Arc::new(OrderFeed {
@@ -195,6 +196,7 @@ async fn orders_are_polled_once_resumed_from_the_cursor_and_checked_before_the_e
         dead_letters: dead_letters.clone(),
         timeline: Some(timeline.clone()),
         metrics,
+        erp_skus: [("SHOP-2002".to_string(), "TW-2002".to_string())].into(),
     });
     let shutdown = Shutdown::new();
     let task = {
@@ -265,6 +267,19 @@ async fn orders_are_polled_once_resumed_from_the_cursor_and_checked_before_the_e
     assert_eq!(
         enrichment.allocation.get("10001").map(String::as_str),
         Some("RNO")
+    );
+    let message = stream
+        .get_last_raw_message_by_subject("tw.test.mp.shop.erp-orders.O-2")
+        .await
+        .unwrap();
+    let event = decode(&from_header_map(&message.headers), &message.payload).unwrap();
+    let Record::Order(translated) = event.record else {
+        panic!("an order")
+    };
+    assert_eq!(
+        translated.lines[0].sku.as_str(),
+        "TW-2002",
+        "the channel SKU is translated to the ERP's"
     );
     let steps: Vec<Step> = timeline
         .get(&"shop:O-1".try_into().unwrap())

@@ -54,6 +54,9 @@ pub struct OrderProcess {
     pub dead_letters: Arc<DeadLetterStore>,
     pub timeline: Option<Arc<Timeline>>,
     pub metrics: Arc<Metrics>,
+    /// Channel SKU to ERP SKU, from the mapping's `skuCrossReference`: order lines name the channel's SKU,
+    /// the ERP knows its own.
+    pub erp_skus: HashMap<String, String>,
 }
 
 impl OrderProcess {
@@ -130,10 +133,17 @@ impl OrderProcess {
                     .await;
             }
         };
-        let Record::Order(order) = event.record else {
+        let Record::Order(mut order) = event.record else {
             // Cancellations share the subject space; they go to the ERP as they are.
             return self.forward(message, event).await;
         };
+        for line in &mut order.lines {
+            if let Some(erp_sku) = self.erp_skus.get(line.sku.as_str())
+                && let Ok(sku) = Sku::try_from(erp_sku.as_str())
+            {
+                line.sku = sku;
+            }
+        }
         let catalogue = match self.catalogue(order.lines.iter().map(|l| &l.sku)).await {
             Ok(catalogue) => catalogue,
             Err(e) => {
