@@ -121,17 +121,42 @@ impl EdiConnector {
     /// Reads one partner file: its orders, and what it settles. `Ok(None)`: nothing to publish (the file can be
     /// archived at once).
     async fn read_file(&self, name: &str, bytes: &[u8]) -> Result<Option<Vec<Record>>, FileError> {
-        let ic = match x12::parse(bytes) {
-            Ok(ic) => ic,
+        let parsed = match x12::parse_sets(bytes) {
+            Ok(parsed) => parsed,
             Err(e) => {
                 self.answer_refused(name, bytes, &e).await?;
                 return Err(FileError::Rejected(e.to_string()));
             }
         };
-        envelope::check_addressing(&self.partner, &ic).map_err(FileError::Rejected)?;
+        let ic = &parsed.interchange;
+        envelope::check_addressing(&self.partner, ic).map_err(FileError::Rejected)?;
+        // Sets the reader refused: each dead-lettered where it is, and rejected in its group's 997.
+        for r in &parsed.refused {
+            self.dead_letter(
+                Flow::Orders,
+                format!(
+                    "edi-refused-set:{}:{}:{}:{}",
+                    self.marketplace,
+                    ic.header.control_number,
+                    r.group_control_number,
+                    r.control_number
+                ),
+                format!(
+                    "file {name}, interchange {:09}, set {} {}: {}",
+                    ic.header.control_number, r.set_id, r.control_number, r.error
+                ),
+                bytes.to_vec(),
+            )
+            .await;
+        }
         let mut records = Vec::new();
         let mut answers = Vec::new();
         for group in &ic.groups {
+            let refused: Vec<&x12::RefusedSet> = parsed
+                .refused
+                .iter()
+                .filter(|r| r.group_control_number == group.control_number)
+                .collect();
             match group.functional_id.as_str() {
                 "FA" => {
                     self.settle(name, group).await.map_err(FileError::Retry)?;
@@ -175,11 +200,11 @@ impl EdiConnector {
                             }
                         }
                     }
-                    answers.push(functional_ack::answer(group, &accepted));
+                    answers.push(functional_ack::answer(group, &accepted, &refused));
                 }
                 _ => {
                     let all = vec![true; group.transactions.len()];
-                    answers.push(functional_ack::answer(group, &all));
+                    answers.push(functional_ack::answer(group, &all, &refused));
                 }
             }
         }

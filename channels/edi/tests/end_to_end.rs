@@ -598,12 +598,15 @@ async fn purchase_orders_through_a_folder_become_orders_and_get_997_855_856() {
 #[tokio::test]
 async fn malformed_interchanges_are_rejected_with_their_position_in_a_997_and_bad_sets_refused() {
     let run = start(Options::default()).await.unwrap();
-    // An interchange whose SE counts one segment too many.
-    let po = PurchaseOrder::sample("PO-BAD", &[("A-1", 1, "1.00")]);
-    let file = run.partner.send_purchase_orders(&[po]).unwrap();
-    let text = std::fs::read_to_string(run.partner.root().join("out").join(&file)).unwrap();
-    std::fs::remove_file(run.partner.root().join("out").join(&file)).unwrap();
-    let broken = text.replace("SE|11|0001", "SE|12|0001");
+    // An interchange of two purchase orders whose second set's SE counts one segment too many: the first is
+    // taken in, the second refused where it is, and the 997 says so (AK9 P, AK5 code 4).
+    let ok = PurchaseOrder::sample("PO-OK", &[("A-1", 1, "1.00")]);
+    let miscounted = PurchaseOrder::sample("PO-BAD", &[("A-1", 1, "1.00")]);
+    let file = run.partner.send_purchase_orders(&[ok, miscounted]).unwrap();
+    let path = run.partner.root().join("out").join(&file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let broken = text.replace("SE|11|0002", "SE|12|0002");
     assert_ne!(broken, text);
     run.partner
         .write_out("broken.edi", broken.as_bytes())
@@ -611,38 +614,94 @@ async fn malformed_interchanges_are_rejected_with_their_position_in_a_997_and_ba
     let reason = run
         .wait_for_letter(
             Flow::Orders,
-            "the broken file is dead-lettered",
+            "the miscounted set is dead-lettered",
             "broken.edi",
         )
         .await;
     assert!(
-        reason.contains("segment 13 (SE), element 01 (SE01): SE01 states 12, but there are 11"),
+        reason.contains(
+            "set 850 0002: segment 24 (SE), element 01 (SE01): SE01 states 12, but there are 11"
+        ),
+        "{reason}"
+    );
+    let refusal = run
+        .wait_for("997", "the partner receives a 997 refusing the set", |r| {
+            r.segments("AK5").iter().any(|s| element(s, 2) == "4")
+        })
+        .await;
+    let ak2: Vec<(&str, &str)> = refusal
+        .segments("AK2")
+        .iter()
+        .map(|s| (element(s, 1), element(s, 2)))
+        .collect();
+    assert_eq!(ak2, [("850", "0001"), ("850", "0002")]);
+    let ak9 = &refusal.segments("AK9")[0];
+    assert_eq!(
+        (element(ak9, 1), element(ak9, 2), element(ak9, 4)),
+        ("P", "2", "1")
+    );
+    let stream = run
+        .js
+        .get_stream(run.ns.marketplace_stream(MARKETPLACE).name)
+        .await
+        .unwrap();
+    let subject = run
+        .ns
+        .marketplace_subject(MARKETPLACE, Flow::Orders, "PO-OK");
+    eventually(Duration::from_secs(10), "PO-OK is published", || {
+        let (stream, subject) = (stream.clone(), subject.clone());
+        async move {
+            stream
+                .get_last_raw_message_by_subject(&subject)
+                .await
+                .is_ok()
+        }
+    })
+    .await;
+
+    // A group trailer counting the wrong number of sets breaks the envelope: the whole file is refused,
+    // moved to rejected/, and the 997 rejects the group with AK905 5.
+    let po = PurchaseOrder::sample("PO-GE", &[("A-1", 1, "1.00")]);
+    let file = run.partner.send_purchase_orders(&[po]).unwrap();
+    let path = run.partner.root().join("out").join(&file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let broken = text.replace("GE|1|", "GE|2|");
+    assert_ne!(broken, text);
+    run.partner
+        .write_out("bad-group.edi", broken.as_bytes())
+        .unwrap();
+    let reason = run
+        .wait_for_letter(
+            Flow::Orders,
+            "the bad group is dead-lettered",
+            "bad-group.edi",
+        )
+        .await;
+    assert!(
+        reason.contains("(GE), element 01 (GE01): GE01 states 2, but there are 1"),
         "{reason}"
     );
     let partner = run.partner.clone();
     eventually(
         Duration::from_secs(10),
-        "the broken file is moved to rejected/",
+        "the file is moved to rejected/",
         || {
             let rejected = partner.rejected();
-            let moved = rejected.len() == 1 && rejected[0].ends_with("-broken.edi");
+            let moved = rejected.len() == 1 && rejected[0].ends_with("-bad-group.edi");
             async move { moved }
         },
     )
     .await;
-
-    // The partner is told too: a 997 rejecting the group, AK5 code 4 (the segment count is wrong).
     let refusal = run
-        .wait_for("997", "the partner receives a rejecting 997", |r| {
-            r.segments("AK9").iter().any(|s| element(s, 1) == "R")
-        })
+        .wait_for(
+            "997",
+            "the partner receives a 997 rejecting the group",
+            |r| r.segments("AK9").iter().any(|s| element(s, 5) == "5"),
+        )
         .await;
-    let ak2 = &refusal.segments("AK2")[0];
-    assert_eq!((element(ak2, 1), element(ak2, 2)), ("850", "0001"));
-    let ak5 = &refusal.segments("AK5")[0];
-    assert_eq!((element(ak5, 1), element(ak5, 2)), ("R", "4"));
     let ak9 = &refusal.segments("AK9")[0];
-    assert_eq!((element(ak9, 2), element(ak9, 4)), ("1", "0"));
+    assert_eq!((element(ak9, 1), element(ak9, 4)), ("R", "0"));
 
     // A well-formed interchange with one good and one unusable purchase order: the good one is published,
     // the bad one dead-lettered and refused in the 997 (AK9 P).
@@ -655,16 +714,11 @@ async fn malformed_interchanges_are_rejected_with_their_position_in_a_997_and_ba
     assert!(reason.contains("element 02 (PO102)"), "{reason}");
     let ack = run
         .wait_for("997", "the partner receives a partial 997", |r| {
-            r.segments("AK9").iter().any(|s| element(s, 1) == "P")
+            r.segments("AK5").iter().any(|s| element(s, 2) == "5")
         })
         .await;
     let ak5: Vec<&str> = ack.segments("AK5").iter().map(|s| element(s, 1)).collect();
     assert_eq!(ak5, vec!["A", "R"]);
-    let stream = run
-        .js
-        .get_stream(run.ns.marketplace_stream(MARKETPLACE).name)
-        .await
-        .unwrap();
     let subject = run
         .ns
         .marketplace_subject(MARKETPLACE, Flow::Orders, "PO-GOOD");

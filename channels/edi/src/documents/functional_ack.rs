@@ -2,7 +2,7 @@
 //! partner's 997 says about one of ours.
 
 use crate::x12::scan::{self, Scanned};
-use crate::x12::{Group, Segment, Transaction, X12Error};
+use crate::x12::{Group, RefusedSet, Segment, Transaction, X12Error};
 
 /// AK9/AK5 codes: accepted, accepted with errors, partially accepted, rejected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,9 +40,10 @@ impl AckStatus {
 }
 
 /// The body of our 997 for a group we received: `accepted[i]` tells whether its i-th set was read (a set
-/// that was not is rejected with AK5 `R`, code 5: one or more segments in error). AK9 is `A` when every set
-/// was, `R` when none was, `P` otherwise.
-pub fn answer(group: &Group, accepted: &[bool]) -> Vec<Segment> {
+/// that was not is rejected with AK5 `R`, code 5: one or more segments in error); `refused` are the sets the
+/// reader refused, each rejected naming where (see [`error_loop`]). AK9 is `A` when every set was taken in,
+/// `R` when none was, `P` otherwise.
+pub fn answer(group: &Group, accepted: &[bool], refused: &[&RefusedSet]) -> Vec<Segment> {
     let mut segments = vec![Segment::new(
         "AK1",
         &[&group.functional_id, &group.control_number.to_string()],
@@ -57,7 +58,15 @@ pub fn answer(group: &Group, accepted: &[bool]) -> Vec<Segment> {
             segments.push(Segment::new("AK5", &["R", "5"]));
         }
     }
-    let n = group.transactions.len();
+    for r in refused {
+        segments.extend(error_loop(
+            &r.set_id,
+            &r.control_number,
+            r.position,
+            &r.error,
+        ));
+    }
+    let n = group.transactions.len() + refused.len();
     let status = if taken == n {
         AckStatus::Accepted
     } else if taken == 0 {
@@ -153,28 +162,12 @@ pub fn reject(scanned: &Scanned, error: &X12Error) -> Vec<Vec<Segment>> {
                 match (scan::group_error_code(error), located.and_then(|(_, s)| s)) {
                     (Some(code), _) => group_code = code,
                     (None, Some(set)) if error.segment_id != "IEA" => {
-                        segments.push(Segment::new("AK2", &[&set.set_id, &set.control_number]));
-                        let code = scan::set_error_code(error);
-                        if code == "5" && !error.segment_id.is_empty() {
-                            let position = (error.segment + 1).saturating_sub(set.position);
-                            let syntax = if error.element.is_some() { "8" } else { "2" };
-                            segments.push(Segment::new(
-                                "AK3",
-                                &[&error.segment_id, &position.to_string(), "", syntax],
-                            ));
-                            if let Some(element) = error.element {
-                                let invalid = if error.reason.contains("control character") {
-                                    "6"
-                                } else {
-                                    "7"
-                                };
-                                segments.push(Segment::new(
-                                    "AK4",
-                                    &[&element.to_string(), "", invalid],
-                                ));
-                            }
-                        }
-                        segments.push(Segment::new("AK5", &["R", code]));
+                        segments.extend(error_loop(
+                            &set.set_id,
+                            &set.control_number,
+                            set.position,
+                            error,
+                        ));
                     }
                     _ => {}
                 }
@@ -183,4 +176,36 @@ pub fn reject(scanned: &Scanned, error: &X12Error) -> Vec<Vec<Segment>> {
             segments
         })
         .collect()
+}
+
+/// The AK2 loop rejecting one set: AK2 (ST01, ST02), for an error in a segment AK3 (its id, its position in
+/// the set counting ST as 1, `8` data element errors or `2` unexpected) and AK4 (element position, `6` invalid
+/// character or `7` invalid value), and AK5 `R` with the set's code. `st_position` is the ST's position in the
+/// interchange.
+pub fn error_loop(
+    set_id: &str,
+    control: &str,
+    st_position: usize,
+    error: &X12Error,
+) -> Vec<Segment> {
+    let mut segments = vec![Segment::new("AK2", &[set_id, control])];
+    let code = scan::set_error_code(error);
+    if code == "5" && !error.segment_id.is_empty() {
+        let position = (error.segment + 1).saturating_sub(st_position);
+        let syntax = if error.element.is_some() { "8" } else { "2" };
+        segments.push(Segment::new(
+            "AK3",
+            &[&error.segment_id, &position.to_string(), "", syntax],
+        ));
+        if let Some(element) = error.element {
+            let invalid = if error.reason.contains("control character") {
+                "6"
+            } else {
+                "7"
+            };
+            segments.push(Segment::new("AK4", &[&element.to_string(), "", invalid]));
+        }
+    }
+    segments.push(Segment::new("AK5", &["R", code]));
+    segments
 }

@@ -147,7 +147,7 @@ fn an_unusable_850_names_the_segment_and_element() {
 #[test]
 fn our_997_accepts_or_refuses_each_set_and_a_partners_997_is_read() {
     let g = group(vec![set("0001", PO), set("0002", PO)]);
-    let body = functional_ack::answer(&g, &[true, false]);
+    let body = functional_ack::answer(&g, &[true, false], &[]);
     let text: Vec<String> = body
         .iter()
         .map(|s| format!("{}*{}", s.id, s.elements.join("*")))
