@@ -3,6 +3,9 @@
 //! the same transaction, in batches. A crash between publishing and marking republishes the batch, which
 //! JetStream's de-duplication drops; a row is never marked sent before JetStream has it.
 //!
+//! Latency: the bridge `LISTEN`s on a channel named like the table; an ERP that notifies it on commit (see
+//! the trigger in docs/erp.md) has its rows published at once, otherwise within `pollInterval`.
+//!
 //! Per-SKU order: rows are published in id order from one connection and JetStream keeps that order. Two
 //! bridge replicas would each claim different rows, possibly of one SKU, so the bridge runs as one replica
 //! per `ErpConnection` (the operator renders it so).
@@ -17,7 +20,9 @@ use adapter_runtime::topology::Namespace;
 use async_nats::jetstream;
 use chrono::{DateTime, Utc};
 use crds::channel::Flow;
-use tokio_postgres::{Client, NoTls};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio_postgres::{AsyncMessage, Client, NoTls};
 use tracing::{info, warn};
 
 pub use crate::ingest::subject_for;
@@ -46,8 +51,8 @@ impl OutboxSource {
     pub async fn run(self, shutdown: Shutdown) {
         let mut backoff = Duration::from_millis(200);
         while !shutdown.is_triggered() {
-            let mut client = match connect(&self.dsn).await {
-                Ok(client) => client,
+            let (mut client, mut wake) = match connect(&self.dsn, &self.table).await {
+                Ok(connected) => connected,
                 Err(e) => {
                     warn!(erp = %self.erp, error = %e, "outbox: cannot connect to PostgreSQL; retrying");
                     if wait(&shutdown, backoff).await {
@@ -62,8 +67,11 @@ impl OutboxSource {
             loop {
                 match self.drain_once(&mut client).await {
                     Ok(0) => {
-                        if wait(&shutdown, self.poll_interval).await {
-                            return;
+                        // Empty: wait for the ERP's NOTIFY, or the poll interval when it sends none.
+                        tokio::select! {
+                            () = tokio::time::sleep(self.poll_interval) => {},
+                            _ = wake.recv() => {},
+                            () = shutdown.triggered() => return,
                         }
                     }
                     Ok(_) if shutdown.is_triggered() => return,
@@ -231,14 +239,36 @@ pub fn quoted_table(table: &str) -> Result<String, String> {
         .join("."))
 }
 
-async fn connect(dsn: &str) -> Result<Client, String> {
-    let (client, connection) = tokio_postgres::connect(dsn, NoTls)
+/// Connects and listens on the channel named like the table (`LISTEN "tradewind_outbox"`); the receiver
+/// yields once per notification (coalesced: one pending wake is enough).
+async fn connect(dsn: &str, table: &str) -> Result<(Client, mpsc::Receiver<()>), String> {
+    let (client, mut connection) = tokio_postgres::connect(dsn, NoTls)
         .await
         .map_err(|e| format!("connecting to the outbox database: {e}"))?;
+    let (wake, woken) = mpsc::channel(1);
     tokio::spawn(async move {
-        let _ = connection.await;
+        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(AsyncMessage::Notification(_)) => {
+                    let _ = wake.try_send(());
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
     });
-    Ok(client)
+    client
+        .batch_execute(&format!("LISTEN {}", notify_channel(table)))
+        .await
+        .map_err(|e| format!("listening for outbox notifications: {e}"))?;
+    Ok((client, woken))
+}
+
+/// The notification channel of an outbox table: its name as written (`tradewind_outbox`, `erp.outbox`),
+/// quoted as one identifier.
+pub fn notify_channel(table: &str) -> String {
+    format!("\"{}\"", table.replace('"', "\"\""))
 }
 
 /// Waits `duration` or until shutdown; `true` when shutting down.

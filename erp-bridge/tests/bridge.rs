@@ -30,6 +30,16 @@ fn config(
     erp: &DemoErp,
     secrets: &std::path::Path,
 ) -> BridgeConfig {
+    config_polling(nats, db, erp, secrets, "100ms")
+}
+
+fn config_polling(
+    nats: &NatsServer,
+    db: &TestDatabase,
+    erp: &DemoErp,
+    secrets: &std::path::Path,
+    poll_interval: &str,
+) -> BridgeConfig {
     std::fs::create_dir_all(secrets.join("demo-erp")).unwrap();
     std::fs::write(secrets.join("demo-erp/dsn"), db.url()).unwrap();
     std::fs::write(secrets.join("demo-erp/api-token"), "demo-only-token").unwrap();
@@ -43,7 +53,7 @@ spec:
     postgresOutbox:
       dsnSecretRef: {{name: demo-erp, key: dsn}}
       batchSize: 50
-      pollInterval: 100ms
+      pollInterval: {poll_interval}
   sink:
     rest:
       baseUrl: "{}"
@@ -335,4 +345,46 @@ async fn lost_answers_are_retried_into_the_same_sales_order() {
         };
         assert_eq!(numbers[ack.order_id.as_str()], erp_order_number);
     }
+}
+
+#[tokio::test]
+async fn a_notify_wakes_the_outbox_long_before_its_poll_interval() {
+    let nats = NatsServer::start().await.unwrap();
+    let db = TestDatabase::create().await.unwrap();
+    let erp = DemoErp::start(db.url(), "127.0.0.1:0", Options::default())
+        .await
+        .unwrap();
+    erp.add_item("N-1", "nut", "1.00", "USD", &[("DAL", 5)])
+        .await
+        .unwrap();
+    let secrets = tempfile::tempdir().unwrap();
+    let (shutdown, task) = start(config_polling(&nats, &db, &erp, secrets.path(), "1h"));
+    eventually(
+        Duration::from_secs(20),
+        "the rows there at start are published",
+        || async { erp.unsent_outbox_rows().await.unwrap() == 0 },
+    )
+    .await;
+    let subscriber = nats.client().await.unwrap();
+    let mut events = subscriber
+        .subscribe(format!("tw.{NS}.erp.{ERP}.inventory.>"))
+        .await
+        .unwrap();
+    erp.set_stock("N-1", "DAL", 4).await.unwrap();
+    // The poll interval is an hour: only the trigger's NOTIFY can bring the change this soon.
+    let message = tokio::time::timeout(Duration::from_secs(10), events.next())
+        .await
+        .expect("the change arrives without waiting for the poll")
+        .unwrap();
+    let event = decode(
+        &from_header_map(message.headers.as_ref().unwrap()),
+        &message.payload,
+    )
+    .unwrap();
+    let Record::Inventory(position) = event.record else {
+        panic!("not inventory")
+    };
+    assert_eq!(position.available, 4);
+    shutdown.trigger();
+    task.await.unwrap().unwrap();
 }

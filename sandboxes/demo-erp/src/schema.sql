@@ -146,3 +146,14 @@ CREATE TRIGGER tw_price_outbox AFTER INSERT OR UPDATE ON prices
 DROP TRIGGER IF EXISTS tw_shipment_outbox ON shipments;
 CREATE TRIGGER tw_shipment_outbox AFTER INSERT ON shipments
     FOR EACH ROW EXECUTE FUNCTION tw_shipment_created();
+
+-- Wakes a listening bridge as soon as a transaction that wrote outbox rows commits (NOTIFY is delivered on
+-- commit, once per channel and transaction), so it need not wait for its poll interval.
+CREATE OR REPLACE FUNCTION tw_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('tradewind_outbox', '');
+    RETURN NULL;
+END $$;
+DROP TRIGGER IF EXISTS tw_outbox_notify ON tradewind_outbox;
+CREATE TRIGGER tw_outbox_notify AFTER INSERT ON tradewind_outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION tw_outbox_notify();
