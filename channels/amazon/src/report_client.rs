@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use adapter_runtime::canonical::{CorrelationId, OrderId, Record, Settlement};
+use adapter_runtime::canonical::{CorrelationId, OrderId, Record, Settlement, SettlementLineKind};
 use adapter_runtime::connector::{ConnectorError, PollPage, Rejected};
 use adapter_runtime::connectors::http::{read_json, without_url};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -53,6 +53,13 @@ pub struct RequestedReport {
 /// A requested window ends this long before now: Amazon refuses a `dataEndTime` after its own clock.
 const CLOCK_MARGIN: chrono::Duration = chrono::Duration::seconds(2);
 
+/// How far before a settlement period a refunded return may have been asked for.
+const REFUND_LOOKBACK: chrono::Duration = chrono::Duration::days(60);
+/// Waits between `getReport` calls for a report requested during a poll, doubling up to a minute; given up
+/// after `REPORT_DEADLINE` (the poll fails and is tried again).
+const REPORT_FIRST_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+const REPORT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 /// One report as `getReports` lists it.
 #[derive(Clone, Debug)]
 struct Listed {
@@ -84,7 +91,8 @@ impl Knowledge {
                     order.clone(),
                     KnownOrder {
                         charged: *charged,
-                        refunded: -refunded,
+                        // Negative, as the settlement writes refunds (and "0", never "-0").
+                        refunded: Decimal::ZERO - refunded,
                     },
                 )
             })
@@ -229,6 +237,56 @@ impl AmazonConnector {
                     "the createReport answer has no reportId (body: {created})"
                 ))
             })
+    }
+
+    /// The returns asked for between `start` and `end`, from a returns report requested now and waited for.
+    async fn returns_between(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<adapter_runtime::canonical::Return>, ConnectorError> {
+        let report_id = self.create_returns_report(start, end).await?;
+        let url = format!(
+            "{}/reports/2021-06-30/reports/{}",
+            self.base_url,
+            encode(&report_id)
+        );
+        let started = std::time::Instant::now();
+        let mut wait = REPORT_FIRST_WAIT;
+        loop {
+            let response = self.call("getReport", |_| self.http.get(&url)).await?;
+            let report: Value = read_json(response, "the getReport answer").await?;
+            match report.get("processingStatus").and_then(Value::as_str) {
+                Some("DONE") => {
+                    let document = report
+                        .get("reportDocumentId")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    let text = self.download_report(document).await?.map_err(|e| {
+                        ConnectorError::permanent(format!("returns report {report_id}: {e}"))
+                    })?;
+                    return returns_report::parse(&text, &self.marketplace).map_err(|e| {
+                        ConnectorError::permanent(format!("returns report {report_id}: {e}"))
+                    });
+                }
+                Some("CANCELLED") => return Ok(Vec::new()),
+                Some("FATAL") => {
+                    return Err(ConnectorError::retryable(format!(
+                        "Amazon could not produce returns report {report_id}"
+                    )));
+                }
+                _ if started.elapsed() > REPORT_DEADLINE => {
+                    return Err(ConnectorError::retryable(format!(
+                        "returns report {report_id} is not done after {} s",
+                        REPORT_DEADLINE.as_secs()
+                    )));
+                }
+                _ => {
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(std::time::Duration::from_secs(60));
+                }
+            }
+        }
     }
 
     /// Remembers the refunds of returns read, for reconciliation; the returns as records.
@@ -451,6 +509,23 @@ impl AmazonConnector {
             if let Some(record) = self.get_order(&order_id).await? {
                 self.note_order(&record);
             }
+        }
+        let refunds_unknown = {
+            let known = self.knowledge.lock().unwrap_or_else(|p| p.into_inner());
+            settlement.lines.iter().any(|l| {
+                l.kind == SettlementLineKind::Refund
+                    && l.order_id
+                        .as_ref()
+                        .is_some_and(|o| !known.refunds.contains_key(o.as_str()))
+            })
+        };
+        if refunds_unknown {
+            // Refunds of returns this connector has not read (the returns flow is off, or they were read
+            // before a restart): Amazon's returns report over the settlement period tells them.
+            let start = settlement.period_start - REFUND_LOOKBACK;
+            let end = settlement.period_end.min(Utc::now());
+            let returns = self.returns_between(start, end).await?;
+            self.note_returns(returns);
         }
         let known = self
             .knowledge

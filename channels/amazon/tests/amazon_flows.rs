@@ -984,3 +984,56 @@ async fn catalog_content_goes_by_feed_when_the_marketplace_asks_for_bulk() {
     );
     h.shutdown.trigger();
 }
+
+#[tokio::test]
+async fn a_settlement_finds_refunds_it_has_not_seen_in_a_returns_report() {
+    let h = prepare().await;
+    // The returns flow is off (or the adapter restarted): the refund is not known from a returns poll.
+    let a = h.sandbox.place_order("TW-1001", 2, "19.99");
+    h.sandbox.return_order(&a, 1, "DEFECTIVE").unwrap();
+    let report = h.sandbox.close_settlement();
+    let text = h.sandbox.report_text(&report).unwrap();
+    let settlement_id = channel_amazon::settlement_report::parse(&text, MP)
+        .unwrap()
+        .settlement
+        .settlement_id;
+    run(&h, None, |config| {
+        config.spec.flows.settlements = Some(crds::v1alpha1::PolledFlow {
+            poll_interval: Duration::from_secs(2).into(),
+        });
+    });
+    let js = h.nats.jetstream().await.unwrap();
+    let ns = Namespace::new(NS);
+    let subject = ns.marketplace_subject(MP, Flow::Settlements, &settlement_id);
+    let stream_name = ns.marketplace_stream(MP).name;
+    eventually(
+        Duration::from_secs(20),
+        "the settlement is published",
+        || async {
+            let Ok(stream) = js.get_stream(&stream_name).await else {
+                return false;
+            };
+            stream
+                .get_last_raw_message_by_subject(&subject)
+                .await
+                .is_ok()
+        },
+    )
+    .await;
+    let letters = DeadLetterStore::new(js.clone(), Namespace::new(NS))
+        .list(Some(MP), Some(Flow::Settlements))
+        .await
+        .unwrap();
+    assert!(
+        letters.is_empty(),
+        "{:?}",
+        letters.iter().map(|l| &l.letter.reason).collect::<Vec<_>>()
+    );
+    let recorder = &h.sandbox.controls().recorder;
+    assert_eq!(
+        recorder.calls(Some("createReport")).len(),
+        1,
+        "one returns report for the refunds"
+    );
+    h.shutdown.trigger();
+}

@@ -101,6 +101,18 @@ impl AmazonSandbox {
         self.state.close_settlement()
     }
 
+    /// The text of a report's document, by report id.
+    pub fn report_text(&self, report_id: &str) -> Option<String> {
+        let document = self
+            .snapshot()
+            .reports
+            .into_iter()
+            .find(|r| r.report_id == report_id)?
+            .report_document_id;
+        let (_, content) = self.state.document(&document)?;
+        content.map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     /// Calls received, for assertions.
     pub fn controls(&self) -> &sandbox::Controls {
         &self.state.controls

@@ -305,7 +305,10 @@ impl Shared {
     /// Closes the settlement period: every order and return not settled yet, a subscription fee, and the
     /// tweaks; its report id.
     pub fn close_settlement(&self) -> String {
+        // Periods end on a whole second, as the report writes them: the next one after now.
         let now = Utc::now();
+        let now = now - Duration::nanoseconds(i64::from(now.timestamp_subsec_nanos()))
+            + Duration::seconds(1);
         let (content, start) = {
             let mut s = self.lock();
             let start = s
