@@ -83,8 +83,10 @@ pub fn check_marketplace(
     }
     for shipment in shipments.iter().filter(|s| s.marketplace == marketplace) {
         into.shipments_checked += 1;
+        // Channels that name no package in a shipment confirmation are matched by tracking number.
         let confirmed = channel.shipments.iter().any(|(order, package)| {
-            *order == shipment.order_id && *package == shipment.shipment_id
+            *order == shipment.order_id
+                && (*package == shipment.shipment_id || *package == shipment.tracking_number)
         });
         if !confirmed {
             into.shipments_unconfirmed.push(format!(

@@ -70,7 +70,7 @@ pub struct ChannelView {
     pub updates: u64,
     /// Orders placed by buyers: id and whether the buyer cancelled it.
     pub orders: Vec<(String, bool)>,
-    /// Confirmed packages: order id and package reference.
+    /// Confirmed packages: order id and package reference (or tracking number, where the channel names no package).
     pub shipments: Vec<(String, String)>,
 }
 
@@ -99,7 +99,9 @@ impl Sandbox {
     pub fn place_order(&self, sku: &str, quantity: i64, unit_price: &str) -> Option<String> {
         match self {
             Sandbox::Amazon(s) => Some(s.place_order(sku, quantity, unit_price)),
-            Sandbox::Walmart(_) => None,
+            Sandbox::Walmart(s) => {
+                Some(s.place_order(sku, u32::try_from(quantity).ok()?, unit_price))
+            }
         }
     }
 
@@ -159,12 +161,47 @@ impl Sandbox {
                             )
                         })
                         .collect(),
-                    orders: Vec::new(),
-                    shipments: Vec::new(),
+                    orders: state
+                        .orders
+                        .iter()
+                        .map(|(id, order)| {
+                            (id.clone(), walmart_lines(order).any(|l| l.0 == "Cancelled"))
+                        })
+                        .collect(),
+                    // Walmart's shipping update names no package: a package is confirmed by its tracking number.
+                    shipments: state
+                        .orders
+                        .iter()
+                        .flat_map(|(id, order)| {
+                            walmart_lines(order)
+                                .filter(|l| l.0 == "Shipped")
+                                .filter_map(|l| Some((id.clone(), l.1?)))
+                                .collect::<Vec<_>>()
+                        })
+                        .collect(),
                 }
             }
         }
     }
+}
+
+/// Each line's status and, once shipped, its tracking number, from an order as Walmart's `getAllOrders` serves it.
+fn walmart_lines(order: &Value) -> impl Iterator<Item = (String, Option<String>)> + '_ {
+    order
+        .pointer("/orderLines/orderLine")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|line| {
+            let status = line.pointer("/orderLineStatuses/orderLineStatus/0")?;
+            Some((
+                status.get("status")?.as_str()?.to_string(),
+                status
+                    .pointer("/trackingInfo/trackingNumber")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            ))
+        })
 }
 
 /// A marketplace the local run drives.
