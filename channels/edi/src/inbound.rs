@@ -286,9 +286,6 @@ impl EdiConnector {
             self.guarded("receive", || self.transport.move_to(dir, done, ARCHIVE_DIR))
                 .await?;
         }
-        if let Err(e) = self.reconcile().await {
-            warn!(marketplace = %self.marketplace, error = %e, "997 reconciliation failed; will retry");
-        }
         let files = self.guarded("receive", || self.transport.list(dir)).await?;
         for (i, name) in files.iter().enumerate() {
             let bytes = self
@@ -324,6 +321,11 @@ impl EdiConnector {
                     .await?;
                 }
             }
+        }
+        // Every file read, so every 997 that has arrived has settled its interchange: what is still pending
+        // past the deadline has not been acknowledged.
+        if let Err(e) = self.reconcile().await {
+            warn!(marketplace = %self.marketplace, error = %e, "997 reconciliation failed; will retry");
         }
         Ok(PollPage {
             records: Vec::new(),

@@ -734,7 +734,7 @@ async fn malformed_interchanges_are_rejected_with_their_position_in_a_997_and_ba
 #[tokio::test]
 async fn interchanges_without_a_997_are_dead_lettered_after_the_deadline_and_rejections_too() {
     let run = start(Options {
-        deadline: "1s",
+        deadline: "3s",
         ..Options::default()
     })
     .await

@@ -413,3 +413,38 @@ pub fn read(file: &str, text: &str) -> Result<Received, String> {
         sets,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_partner_reads_back_what_it_writes_and_checks_the_envelopes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let partner = Partner::new(dir.path(), "ACMERETAIL", "TRADEWINDDIST").expect("folders");
+        let orders = [
+            PurchaseOrder::sample("PO-1", &[("A", 2, "1.50")]),
+            PurchaseOrder::sample("PO-2", &[("B", 1, "3")]),
+        ];
+        let name = partner.send_purchase_orders(&orders).expect("written");
+        let text = std::fs::read_to_string(dir.path().join("out").join(&name)).expect("readable");
+        let read = read(&name, &text).expect("valid");
+        assert_eq!(
+            (read.sender.as_str(), read.receiver.as_str()),
+            ("ACMERETAIL", "TRADEWINDDIST")
+        );
+        assert_eq!(read.functional_id, "PO");
+        assert_eq!(read.sets.len(), 2);
+        assert_eq!(read.segments("BEG")[1][3], "PO-2");
+        let tampered = text.replace("SE|11|0001", "SE|10|0001");
+        assert!(read_tampered(&name, &tampered).contains("does not close"));
+        assert_eq!(partner.waiting(), vec![name]);
+    }
+
+    fn read_tampered(name: &str, text: &str) -> String {
+        match read(name, text) {
+            Ok(r) => panic!("accepted: {r:?}"),
+            Err(e) => e,
+        }
+    }
+}
