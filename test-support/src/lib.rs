@@ -39,6 +39,6 @@ mod pg;
 mod wait;
 
 pub use error::Error;
-pub use nats::{MIN_NATS_VERSION, NATS_SERVER_ENV, NatsServer, is_supported_version};
+pub use nats::{MIN_NATS_VERSION, NATS_SERVER_ENV, NatsServer, is_supported_version, nats_binary};
 pub use pg::{DEFAULT_PG_URL, PG_URL_ENV, TestDatabase, pg_base_url};
 pub use wait::eventually;

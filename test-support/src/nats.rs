@@ -24,6 +24,21 @@ const READY_POLL: Duration = Duration::from_millis(50);
 const PORT_ATTEMPTS: usize = 5;
 const LOG_TAIL_BYTES: u64 = 4096;
 
+/// The nats-server to run: `$TRADEWIND_NATS_SERVER`, else the one `scripts/setup.sh` installs
+/// (`~/.cache/tradewind/venv/bin/nats-server`), else `nats-server` on `PATH` (Debian's is too old).
+pub fn nats_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os(NATS_SERVER_ENV).filter(|p| !p.is_empty()) {
+        return PathBuf::from(path);
+    }
+    let installed = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .map(|home| home.join(".cache/tradewind/venv/bin/nats-server"));
+    match installed {
+        Some(path) if path.exists() => path,
+        _ => PathBuf::from("nats-server"),
+    }
+}
+
 /// A real `nats-server -js` for one test: a free loopback port, its JetStream store in a fresh temp dir.
 ///
 /// The process is killed (SIGKILL) when the value is dropped; the temp dir is removed after it.
@@ -39,14 +54,10 @@ pub struct NatsServer {
 }
 
 impl NatsServer {
-    /// Starts a server from `$TRADEWIND_NATS_SERVER`, else `nats-server` on `PATH`, and waits until it serves
-    /// JetStream. Fails when the binary is older than [`MIN_NATS_VERSION`].
+    /// Starts a server from [`nats_binary`] and waits until it serves JetStream. Fails when the binary is older
+    /// than [`MIN_NATS_VERSION`].
     pub async fn start() -> Result<NatsServer, Error> {
-        let binary = match std::env::var_os(NATS_SERVER_ENV) {
-            Some(path) if !path.is_empty() => PathBuf::from(path),
-            _ => PathBuf::from("nats-server"),
-        };
-        NatsServer::start_with_binary(binary).await
+        NatsServer::start_with_binary(nats_binary()).await
     }
 
     /// Like [`NatsServer::start`] with an explicit binary.

@@ -2,7 +2,6 @@
 //! PostgreSQL for the demo ERP. A reachable one is reused; otherwise a NATS is started in a temp dir, and the
 //! missing PostgreSQL is reported with the README's set-up.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -94,24 +93,10 @@ pub async fn nats(url: Option<&str>) -> anyhow::Result<Nats> {
             version: info.version,
         });
     }
-    let server = NatsServer::start_with_binary(nats_binary())
+    let server = NatsServer::start()
         .await
         .context("starting nats-server (run ./scripts/setup.sh, or set TRADEWIND_NATS_SERVER)")?;
     Ok(Nats::Started(server))
-}
-
-/// `$TRADEWIND_NATS_SERVER`, else the one `scripts/setup.sh` installs, else `nats-server` on `PATH`.
-fn nats_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os(test_support::NATS_SERVER_ENV).filter(|p| !p.is_empty()) {
-        return PathBuf::from(path);
-    }
-    let installed = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .map(|home| home.join(".cache/tradewind/venv/bin/nats-server"));
-    match installed {
-        Some(path) if path.exists() => path,
-        _ => PathBuf::from("nats-server"),
-    }
 }
 
 /// A fresh database for the demo ERP on the reachable PostgreSQL, dropped when the run ends.
