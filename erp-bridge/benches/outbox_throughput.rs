@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use adapter_runtime::canonical::{InventoryPosition, Record};
 use adapter_runtime::envelope::{Event, encode};
 use adapter_runtime::jetstream::{DeadLetterStore, ensure_stream, to_header_map};
+use adapter_runtime::metrics::Metrics;
 use adapter_runtime::topology::Namespace;
 use async_nats::jetstream;
 use chrono::Utc;
@@ -68,6 +69,7 @@ async fn outbox(
         poll_interval: Duration::from_secs(1),
         js: js.clone(),
         dead_letters: Arc::new(DeadLetterStore::new(js.clone(), ns.clone())),
+        metrics: Arc::new(Metrics::new()),
     };
     let started = Instant::now();
     let mut published = 0;

@@ -103,6 +103,7 @@ pub async fn run_with(
             tolerance: hook.max_clock_skew.into(),
             path: hook.path.clone(),
             js: js.clone(),
+            metrics: metrics.clone(),
         };
         routes = Arc::new(webhook).router();
     }
@@ -141,6 +142,7 @@ pub async fn run_with(
                 poll_interval: outbox.poll_interval.into(),
                 js: js.clone(),
                 dead_letters: dead_letters.clone(),
+                metrics: metrics.clone(),
             };
             outbox::quoted_table(&source.table)?;
             let stop = shutdown.clone();

@@ -12,7 +12,7 @@ use std::time::Duration;
 use adapter_runtime::envelope::{H_MSG_ID, H_SPEC_VERSION, H_TRACEPARENT, H_TYPE, decode, encode};
 use adapter_runtime::flow::{Shutdown, dead_letter};
 use adapter_runtime::jetstream::{DeadLetterStore, ErrorClass, from_header_map, to_header_map};
-use adapter_runtime::metrics::Metrics;
+use adapter_runtime::metrics::{Metrics, Outcome};
 use adapter_runtime::topology::{ConsumerDef, Namespace, StreamDef};
 use async_nats::jetstream::consumer::{Consumer, pull};
 use async_nats::jetstream::{self, AckKind, Message};
@@ -101,17 +101,17 @@ impl NatsSource {
     /// Republishes a batch in order (all publishes first, then the acknowledgements: one round trip), then
     /// acknowledges each event JetStream took; bad ones are dead-lettered in place.
     pub async fn handle(&self, messages: &[Message]) {
+        let label = format!("erp:{}", self.erp);
         let mut pending = Vec::with_capacity(messages.len());
         for message in messages {
             let routed = match self.routed(message) {
                 Ok(routed) => routed,
                 Err((flow, reason)) => {
-                    let marketplace = format!("erp:{}", self.erp);
                     dead_letter(
                         &self.dead_letters,
                         &self.metrics,
                         message,
-                        &marketplace,
+                        &label,
                         flow,
                         ErrorClass::BadPayload,
                         reason,
@@ -133,15 +133,21 @@ impl NatsSource {
                     .map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             };
-            pending.push((message, published));
+            pending.push((message, routed.flow, published));
         }
-        for (message, published) in pending {
+        for (message, flow, published) in pending {
             let stored = match published {
-                Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
+                Ok(ack) => ack.await.map_err(|e| e.to_string()),
                 Err(e) => Err(e),
             };
             match stored {
-                Ok(()) => {
+                Ok(ack) => {
+                    let counted = if ack.duplicate {
+                        Outcome::Coalesced
+                    } else {
+                        Outcome::Out
+                    };
+                    self.metrics.count(&label, flow.as_str(), counted, 1);
                     let _ = message.double_ack().await;
                 }
                 Err(e) => {

@@ -16,6 +16,7 @@ use adapter_runtime::canonical::{Record, Validate};
 use adapter_runtime::envelope::{Event, encode};
 use adapter_runtime::flow::Shutdown;
 use adapter_runtime::jetstream::{DeadLetter, DeadLetterStore, ErrorClass, to_header_map};
+use adapter_runtime::metrics::{Metrics, Outcome};
 use adapter_runtime::topology::Namespace;
 use async_nats::jetstream;
 use chrono::{DateTime, Utc};
@@ -44,6 +45,7 @@ pub struct OutboxSource {
     pub poll_interval: Duration,
     pub js: jetstream::Context,
     pub dead_letters: std::sync::Arc<DeadLetterStore>,
+    pub metrics: std::sync::Arc<Metrics>,
 }
 
 impl OutboxSource {
@@ -114,10 +116,11 @@ impl OutboxSource {
             return Ok(0);
         }
         // Publish the whole batch, then wait for every acknowledgement in order: one round trip per batch.
+        let label = format!("erp:{}", self.erp);
         let mut acks = Vec::with_capacity(rows.len());
         for row in &rows {
             match self.event(row) {
-                Ok((subject, event, key)) => {
+                Ok((subject, flow, event, key)) => {
                     let (headers, payload) =
                         encode(&event, Some(&key)).map_err(|e| e.to_string())?;
                     let ack = self
@@ -125,13 +128,18 @@ impl OutboxSource {
                         .publish_with_headers(subject, to_header_map(&headers), payload.into())
                         .await
                         .map_err(|e| e.to_string())?;
-                    acks.push(ack);
+                    acks.push((flow, ack));
                 }
-                Err((flow, reason)) => self.dead_letter(row, flow, reason).await?,
+                Err((flow, reason)) => {
+                    self.dead_letter(row, flow, reason).await?;
+                    self.metrics
+                        .count(&label, flow.as_str(), Outcome::Failed, 1);
+                }
             }
         }
-        for ack in acks {
-            ack.await.map_err(|e| e.to_string())?;
+        let mut published = Vec::with_capacity(acks.len());
+        for (flow, ack) in acks {
+            published.push((flow, ack.await.map_err(|e| e.to_string())?.duplicate));
         }
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         tx.execute(
@@ -144,11 +152,20 @@ impl OutboxSource {
         .await
         .map_err(|e| e.to_string())?;
         tx.commit().await.map_err(|e| e.to_string())?;
+        // Counted once committed: a batch that is republished after a failure counts when it finally goes.
+        for (flow, duplicate) in published {
+            let counted = if duplicate {
+                Outcome::Coalesced
+            } else {
+                Outcome::Out
+            };
+            self.metrics.count(&label, flow.as_str(), counted, 1);
+        }
         Ok(rows.len())
     }
 
     /// The event of a row, or why it cannot be one (with the flow it was meant for, for the dead letter).
-    fn event(&self, row: &Row) -> Result<(String, Event, String), (Flow, String)> {
+    fn event(&self, row: &Row) -> Result<(String, Flow, Event, String), (Flow, String)> {
         let record: Record = serde_json::from_value(row.payload.clone()).map_err(|e| {
             (
                 flow_hint(&row.payload),
@@ -166,13 +183,14 @@ impl OutboxSource {
                 format!("outbox row {}: {}", row.id, text.join("; ")),
             ));
         }
-        let (subject, _, key) = subject_for(&self.namespace, &self.erp, &record)
+        let (subject, flow, key) = subject_for(&self.namespace, &self.erp, &record)
             .map_err(|e| (Flow::Inventory, format!("outbox row {}: {e}", row.id)))?;
         let time = DateTime::parse_from_rfc3339(&row.created_at)
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_else(|_| Utc::now());
         Ok((
             subject,
+            flow,
             Event {
                 id: format!("{}:outbox:{}", self.erp, row.id),
                 source: crate::ingest::erp_source(&self.namespace_name, &self.erp),

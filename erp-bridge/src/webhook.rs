@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use adapter_runtime::jetstream::publish_event;
+use adapter_runtime::metrics::{Metrics, Outcome};
 use adapter_runtime::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, verify};
 use adapter_runtime::topology::{MAX_MESSAGE_BYTES, Namespace};
 use async_nats::jetstream;
@@ -45,6 +46,7 @@ pub struct Webhook {
     pub tolerance: Duration,
     pub path: String,
     pub js: jetstream::Context,
+    pub metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Webhook {
@@ -151,10 +153,21 @@ async fn receive(State(webhook): State<Arc<Webhook>>, headers: HeaderMap, body: 
     )
     .await
     {
-        Ok(outcome) => answer(
-            StatusCode::ACCEPTED,
-            json!({ "id": routed.event.id, "duplicate": outcome.duplicate }),
-        ),
+        Ok(outcome) => {
+            let counted = if outcome.duplicate {
+                Outcome::Coalesced
+            } else {
+                Outcome::Out
+            };
+            let label = format!("erp:{}", webhook.erp);
+            webhook
+                .metrics
+                .count(&label, routed.flow.as_str(), counted, 1);
+            answer(
+                StatusCode::ACCEPTED,
+                json!({ "id": routed.event.id, "duplicate": outcome.duplicate }),
+            )
+        }
         Err(e) => {
             warn!(erp = %webhook.erp, error = %e, "a webhook event could not be stored");
             answer(

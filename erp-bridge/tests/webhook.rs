@@ -25,6 +25,7 @@ const KEY: &str = "shared-hmac-key";
 
 struct Bridge {
     url: String,
+    metrics: Arc<Metrics>,
     shutdown: Shutdown,
     task: tokio::task::JoinHandle<Result<(), String>>,
     _secrets: tempfile::TempDir,
@@ -60,14 +61,16 @@ secretsDir: "{}"
         readiness: Arc::new(Readiness::starting()),
     };
     let shutdown = Shutdown::new();
+    let metrics = Arc::new(Metrics::new());
     let task = tokio::spawn(erp_bridge::run_with(
         config,
         shutdown.clone(),
-        Arc::new(Metrics::new()),
+        metrics.clone(),
         Some(http),
     ));
     Bridge {
         url,
+        metrics,
         shutdown,
         task,
         _secrets: secrets,
@@ -155,6 +158,13 @@ async fn a_signed_record_is_accepted_once_jetstream_has_it_and_a_retry_is_a_dupl
     assert_eq!(answer["duplicate"], true);
     assert_eq!(answer["id"], id.as_str());
     assert_eq!(stored(&nats, Flow::Inventory).await, 1);
+    let metrics = bridge.metrics.encode();
+    for outcome in ["Out", "Coalesced"] {
+        let line = format!(
+            r#"tradewind_adapter_events_total{{marketplace="erp:erp",flow="inventory",outcome="{outcome}"}} 1"#
+        );
+        assert!(metrics.contains(&line), "{line} not in {metrics}");
+    }
 
     bridge.shutdown.trigger();
     bridge.task.await.unwrap().unwrap();
