@@ -259,6 +259,15 @@ impl Connector for EdiConnector {
         }
     }
 
+    /// An 846 carries a whole backlog: the flow fetches as many as it may (it bounds this by the consumer's
+    /// max ack pending), so a full sync goes out in few interchanges.
+    fn fetch_batch(&self, flow: Flow) -> usize {
+        match flow {
+            Flow::Inventory => MAX_INVENTORY_BATCH,
+            _ => 500,
+        }
+    }
+
     async fn deliver(&self, flow: Flow, items: &[OutboundItem]) -> Vec<Result<(), ConnectorError>> {
         match flow {
             Flow::Inventory => {
