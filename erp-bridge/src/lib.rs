@@ -106,6 +106,9 @@ pub async fn run_with(
             metrics: metrics.clone(),
         };
         routes = Arc::new(webhook).router();
+    } else if let Some(hook) = &config.spec.source.webhook {
+        // Suspended: the ERP is told to send again later rather than that the path does not exist.
+        routes = webhook::suspended(&hook.path);
     }
     let http = match http {
         Some(http) => Some(http),

@@ -121,6 +121,20 @@ impl Webhook {
     }
 }
 
+/// The route while the connection is suspended (`spec.suspend`): every event is answered `503`, so the ERP
+/// keeps it and sends it again later.
+pub fn suspended(path: &str) -> Router {
+    Router::new().route(
+        path,
+        post(|| async {
+            answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "error": "the ERP connection is suspended (spec.suspend); send the event again later" }),
+            )
+        }),
+    )
+}
+
 /// The ERP's event id, if usable as part of a message id: 1 to 128 visible ASCII characters.
 fn checked_event_id(id: &str) -> Result<&str, String> {
     let id = id.trim();

@@ -32,6 +32,10 @@ struct Bridge {
 }
 
 async fn start(nats: &NatsServer) -> Bridge {
+    start_with(nats, false).await
+}
+
+async fn start_with(nats: &NatsServer, suspend: bool) -> Bridge {
     let secrets = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(secrets.path().join("erp-hook")).unwrap();
     std::fs::write(secrets.path().join("erp-hook/hmac"), format!("{KEY}\n")).unwrap();
@@ -40,6 +44,7 @@ async fn start(nats: &NatsServer) -> Bridge {
 namespace: {NS}
 erpConnection: {ERP}
 spec:
+  suspend: {suspend}
   source:
     webhook:
       hmacSecretRef: {{name: erp-hook, key: hmac}}
@@ -266,6 +271,22 @@ async fn nothing_is_accepted_while_jetstream_cannot_store_it() {
     let (status, answer) = post(&bridge.url, &price, KEY, now).await;
     assert_eq!(status, 202, "{answer}");
     assert_eq!(stored(&nats, Flow::Price).await, 1);
+    bridge.shutdown.trigger();
+    bridge.task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_suspended_connection_asks_the_erp_to_send_again_later() {
+    let nats = NatsServer::start().await.unwrap();
+    let bridge = start_with(&nats, true).await;
+    // The listener is bound already: the request waits until the bridge serves.
+    let now = chrono::Utc::now().timestamp();
+    let (status, answer) = post(&bridge.url, &inventory("TW-1", json!(1)), KEY, now).await;
+    assert_eq!(status, 503, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("suspended"),
+        "{answer}"
+    );
     bridge.shutdown.trigger();
     bridge.task.await.unwrap().unwrap();
 }
