@@ -120,9 +120,10 @@ pub async fn run_with(
         }),
         None => None,
     };
+    let mut readiness = None;
     if let Some(http) = http {
         info!(erp = %erp, address = ?http.listener.local_addr().ok(), "serving HTTP");
-        http.readiness.ready();
+        readiness = Some(http.readiness.clone());
         let stop = shutdown.clone();
         let metrics = metrics.clone();
         tasks.spawn(async move {
@@ -139,7 +140,9 @@ pub async fn run_with(
                 namespace: ns.clone(),
                 namespace_name: config.namespace.clone(),
                 erp: erp.clone(),
-                dsn: config.secret(&outbox.dsn_secret_ref)?,
+                dsn: config
+                    .secret(&outbox.dsn_secret_ref)
+                    .map_err(|e| format!("spec.source.postgresOutbox.dsnSecretRef: {e}"))?,
                 table: outbox.table.clone(),
                 batch_size: outbox.batch_size,
                 poll_interval: outbox.poll_interval.into(),
@@ -210,6 +213,9 @@ pub async fn run_with(
                 tasks.spawn(async move { sink.run(stop).await });
             }
         }
+    }
+    if let Some(readiness) = readiness {
+        readiness.ready();
     }
     info!(erp = %erp, tasks = tasks.len(), "bridge ready");
     while let Some(joined) = tasks.join_next().await {
