@@ -405,6 +405,14 @@ impl Connector for MiraklConnector {
         }
     }
 
+    /// A call a minute: every message the consumer may hand over at once goes in the next call.
+    fn fetch_batch(&self, flow: Flow) -> usize {
+        match flow {
+            Flow::Inventory | Flow::Price => 1_000,
+            _ => 500,
+        }
+    }
+
     async fn deliver(&self, flow: Flow, items: &[OutboundItem]) -> Vec<Result<(), ConnectorError>> {
         match flow {
             Flow::Inventory => self.deliver_stock(items).await,
