@@ -19,6 +19,11 @@ use demo_erp::DemoErp;
 use erp_bridge::BridgeConfig;
 use serde_json::Value;
 
+mod ebay;
+mod mirakl;
+mod rest;
+mod shopify;
+
 /// How often the local mode polls channels for orders, whatever the manifests say: a local run is minutes
 /// long, and the sandboxes' buckets allow it.
 pub const LOCAL_POLL_INTERVAL: Duration = Duration::from_secs(2);
@@ -78,6 +83,10 @@ pub struct ChannelView {
 pub enum Sandbox {
     Amazon(sandbox_amazon::AmazonSandbox),
     Walmart(sandbox_walmart::WalmartSandbox),
+    Shopify(shopify::Store),
+    Ebay(ebay::Account),
+    Mirakl(mirakl::Shop),
+    Rest(rest::Portal),
 }
 
 impl Sandbox {
@@ -85,6 +94,10 @@ impl Sandbox {
         match self {
             Sandbox::Amazon(s) => s.url(),
             Sandbox::Walmart(s) => s.url(),
+            Sandbox::Shopify(s) => s.url(),
+            Sandbox::Ebay(s) => s.url(),
+            Sandbox::Mirakl(s) => s.url(),
+            Sandbox::Rest(s) => s.url(),
         }
     }
 
@@ -92,6 +105,10 @@ impl Sandbox {
         match self {
             Sandbox::Amazon(s) => s.controls(),
             Sandbox::Walmart(s) => s.controls(),
+            Sandbox::Shopify(s) => s.controls(),
+            Sandbox::Ebay(s) => s.controls(),
+            Sandbox::Mirakl(s) => s.controls(),
+            Sandbox::Rest(s) => s.controls(),
         }
     }
 
@@ -102,6 +119,10 @@ impl Sandbox {
             Sandbox::Walmart(s) => {
                 Some(s.place_order(sku, u32::try_from(quantity).ok()?, unit_price))
             }
+            Sandbox::Shopify(s) => s.place_order(sku, quantity, unit_price),
+            Sandbox::Ebay(s) => s.place_order(sku, quantity, unit_price),
+            Sandbox::Mirakl(s) => s.place_order(sku, quantity, unit_price),
+            Sandbox::Rest(s) => s.place_order(sku, quantity, unit_price),
         }
     }
 
@@ -110,6 +131,10 @@ impl Sandbox {
         match self {
             Sandbox::Amazon(_) => &[("patchListingsItem", 200)],
             Sandbox::Walmart(_) => &[("updateInventoryForAnItem", 200), ("updatePrice", 200)],
+            Sandbox::Shopify(_) => shopify::Store::UPDATE_OPERATIONS,
+            Sandbox::Ebay(_) => ebay::Account::UPDATE_OPERATIONS,
+            Sandbox::Mirakl(_) => mirakl::Shop::UPDATE_OPERATIONS,
+            Sandbox::Rest(_) => rest::Portal::UPDATE_OPERATIONS,
         }
     }
 
@@ -181,6 +206,10 @@ impl Sandbox {
                         .collect(),
                 }
             }
+            Sandbox::Shopify(s) => s.view(),
+            Sandbox::Ebay(s) => s.view(),
+            Sandbox::Mirakl(s) => s.view(),
+            Sandbox::Rest(s) => s.view(),
         }
     }
 }
@@ -349,6 +378,33 @@ pub async fn start_erps(
     Ok(out)
 }
 
+/// Whether `url` is a placeholder, not an endpoint: its host is under a name reserved for documentation and
+/// tests (RFC 2606 and 6761: `.example`, `.test`, `.invalid`, `example.com|net|org`), so it can never be a
+/// real marketplace. A REST portal's `spec.endpoint.baseUrl` is required, so a folder meant for the local
+/// mode names one of these, and gets the portal's sandbox like an unset endpoint.
+pub fn placeholder(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    let host = host
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    let under = |domain: &str| host == domain || host.ends_with(&format!(".{domain}"));
+    [
+        "example",
+        "test",
+        "invalid",
+        "example.com",
+        "example.net",
+        "example.org",
+    ]
+    .into_iter()
+    .any(under)
+}
+
 /// Prepares every `Marketplace`: its sandbox when it has no explicit endpoint, its credentials, its adapter
 /// configuration. Marketplaces of channels without a sandbox in this build are returned as skipped, with why.
 pub async fn prepare_marketplaces(
@@ -384,7 +440,11 @@ pub async fn prepare_marketplaces(
             orders.poll_interval = LOCAL_POLL_INTERVAL.into();
         }
         config.ack_wait = Duration::from_secs(5);
-        let explicit = spec.endpoint.base_url.is_some();
+        let explicit = spec
+            .endpoint
+            .base_url
+            .as_deref()
+            .is_some_and(|url| !placeholder(url));
         let sandbox = match (spec.channel, explicit) {
             (_, true) => None,
             (ChannelKind::Amazon, false) => {
@@ -428,6 +488,18 @@ pub async fn prepare_marketplaces(
                 config.spec.endpoint.base_url = Some(sandbox.url());
                 config.spec.endpoint.token_url = Some(sandbox.token_url());
                 Some(Sandbox::Walmart(sandbox))
+            }
+            (ChannelKind::Shopify, false) => Some(Sandbox::Shopify(
+                shopify::start(&credentials, &mut config).await?,
+            )),
+            (ChannelKind::Ebay, false) => {
+                Some(Sandbox::Ebay(ebay::start(&credentials, &mut config).await?))
+            }
+            (ChannelKind::Mirakl, false) => Some(Sandbox::Mirakl(
+                mirakl::start(&credentials, &mut config).await?,
+            )),
+            (ChannelKind::Rest, false) => {
+                Some(Sandbox::Rest(rest::start(&credentials, &mut config).await?))
             }
             (other, false) => {
                 skipped.push(format!(

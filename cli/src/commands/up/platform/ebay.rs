@@ -1,0 +1,92 @@
+//! The eBay seller account of a local run: the Sell APIs sandbox with the scenario's SKUs as inventory items,
+//! accepting the Secret's OAuth client and refresh token, and the account's buyers.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use adapter_runtime::config::AdapterConfig;
+use rust_decimal::Decimal;
+use sandbox_ebay::{NewOrder, Settings};
+
+use super::ChannelView;
+
+pub struct Account {
+    running: sandbox::Running,
+    ebay: Arc<sandbox_ebay::Sandbox>,
+}
+
+/// Starts the account, seeds every SKU with nothing available, and points `config` at it.
+pub async fn start(
+    credentials: &BTreeMap<String, String>,
+    config: &mut AdapterConfig,
+) -> anyhow::Result<Account> {
+    let get = |key: &str, default: &str| {
+        credentials
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| default.to_string())
+    };
+    let settings = Settings::new(
+        &get("client_id", "local-client"),
+        &get("client_secret", "local-secret"),
+        &get("refresh_token", "local-refresh-token"),
+    );
+    let (running, ebay) = sandbox_ebay::start(settings).await?;
+    for sku in super::super::scenario::SKUS {
+        ebay.add_sku(sku, 0);
+    }
+    config.spec.endpoint.base_url = Some(running.url());
+    config.spec.endpoint.token_url = Some(format!("{}/identity/v1/oauth2/token", running.url()));
+    Ok(Account { running, ebay })
+}
+
+impl Account {
+    pub fn url(&self) -> String {
+        self.running.url()
+    }
+
+    pub fn controls(&self) -> &sandbox::Controls {
+        &self.ebay.controls
+    }
+
+    /// A buyer's order, with an id in eBay's `12-34567-89012` form (the connector keeps it as it is).
+    pub fn place_order(&self, sku: &str, quantity: i64, unit_price: &str) -> Option<String> {
+        let price: Decimal = unit_price.parse().ok()?;
+        let n = self.ebay.account().orders.len() + 1;
+        let id = format!("12-{n:05}-00001");
+        self.ebay
+            .add_order(NewOrder::new(&id).line(sku, quantity, price));
+        Some(id)
+    }
+
+    pub const UPDATE_OPERATIONS: &'static [(&'static str, u16)] =
+        &[("bulkUpdatePriceQuantity", 200)];
+
+    pub fn view(&self) -> ChannelView {
+        let updates = Self::UPDATE_OPERATIONS
+            .iter()
+            .map(|(op, status)| self.ebay.controls.recorder.count(op, *status) as u64)
+            .sum();
+        let account = self.ebay.account();
+        ChannelView {
+            updates,
+            listings: account
+                .listings
+                .iter()
+                .map(|(sku, l)| (sku.clone(), Some(l.quantity)))
+                .collect(),
+            // The sandbox has no buyer cancellations.
+            orders: account
+                .orders
+                .iter()
+                .map(|o| (o.order_id.clone(), false))
+                .collect(),
+            // A shipping fulfillment names no package of the ERP: it is matched by its tracking number.
+            shipments: account
+                .fulfillments
+                .iter()
+                .map(|f| (f.order_id.clone(), f.tracking_number.clone()))
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The B2B portal of a local run: the REST sandbox laid out as the Marketplace's `spec.rest` describes,
+//! checking the Secret's credential header, and the portal's buyers. What the portal holds is the mapping's
+//! output, so the view reads it through the mapping: the fields the mapping writes `record.available`,
+//! `record.shipmentId` and `record.trackingNumber` to.
+
+use std::collections::BTreeMap;
+
+use adapter_runtime::config::AdapterConfig;
+use crds::channel::Flow;
+use serde_json::Value;
+
+use super::ChannelView;
+
+pub struct Portal {
+    sandbox: sandbox_rest::RestSandbox,
+    /// Where an inventory item's quantity is, in its fields.
+    quantity_field: String,
+    /// Where a shipment's package reference (or else its tracking number) is, in its fields.
+    package_field: String,
+}
+
+/// Starts the portal and points `config` at it.
+pub async fn start(
+    credentials: &BTreeMap<String, String>,
+    config: &mut AdapterConfig,
+) -> anyhow::Result<Portal> {
+    let rest = config.spec.rest.clone().unwrap_or_default();
+    let auth_value = rest
+        .auth
+        .as_ref()
+        .and_then(|auth| credentials.get(&auth.secret_key))
+        .map(String::as_str);
+    let mut portal = sandbox_rest::Portal::from_rest(&rest, auth_value, None);
+    portal.currency = config.spec.currency.clone();
+    let sandbox = sandbox_rest::start("127.0.0.1:0", portal).await?;
+    config.spec.endpoint.base_url = Some(sandbox.url());
+    let quantity_field =
+        target_of(config, Flow::Inventory, &["record.available"]).unwrap_or("available".into());
+    let package_field = target_of(
+        config,
+        Flow::Shipments,
+        &["record.shipmentId", "record.trackingNumber"],
+    )
+    .unwrap_or("shipmentId".into());
+    Ok(Portal {
+        sandbox,
+        quantity_field,
+        package_field,
+    })
+}
+
+/// The target the mapping of `flow` writes the first of `expressions` it has to (without a mapping of the
+/// flow, the connector sends the canonical record's own field names: `None`).
+fn target_of(config: &AdapterConfig, flow: Flow, expressions: &[&str]) -> Option<String> {
+    let fields = &config
+        .mapping
+        .as_ref()?
+        .spec
+        .flows
+        .iter()
+        .find(|f| f.flow == flow)?
+        .fields;
+    expressions.iter().find_map(|wanted| {
+        fields
+            .iter()
+            .find(|f| f.expression.trim() == *wanted)
+            .map(|f| f.target.clone())
+    })
+}
+
+/// The value at a dotted `path` of `fields`.
+fn at<'a>(fields: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(fields, |v, part| v.get(part))
+}
+
+impl Portal {
+    pub fn url(&self) -> String {
+        self.sandbox.url()
+    }
+
+    pub fn controls(&self) -> &sandbox::Controls {
+        self.sandbox.controls()
+    }
+
+    /// A buyer's order (`PO-…`), served on the portal's orders endpoint.
+    pub fn place_order(&self, sku: &str, quantity: i64, unit_price: &str) -> Option<String> {
+        Some(self.sandbox.place_order(&[(sku, quantity, unit_price)]))
+    }
+
+    pub const UPDATE_OPERATIONS: &'static [(&'static str, u16)] =
+        &[("inventory", 200), ("price", 200)];
+
+    pub fn view(&self) -> ChannelView {
+        let updates = Self::UPDATE_OPERATIONS
+            .iter()
+            .map(|(op, status)| self.controls().recorder.count(op, *status) as u64)
+            .sum();
+        let state = self.sandbox.snapshot();
+        let endpoint = |name: &str| state.items.get(name).cloned().unwrap_or_default();
+        ChannelView {
+            updates,
+            listings: endpoint("inventory")
+                .iter()
+                .map(|(sku, fields)| {
+                    let quantity = at(fields, &self.quantity_field).and_then(Value::as_i64);
+                    (sku.clone(), quantity)
+                })
+                .collect(),
+            orders: state
+                .orders
+                .iter()
+                .filter_map(|o| {
+                    let id = o.get("orderId")?.as_str()?.to_string();
+                    let cancelled = o.get("status").and_then(Value::as_str) == Some("CANCELLED");
+                    Some((id, cancelled))
+                })
+                .collect(),
+            // Shipment callbacks are keyed by order id.
+            shipments: endpoint("shipments")
+                .iter()
+                .filter_map(|(order, fields)| {
+                    let package = at(fields, &self.package_field)?.as_str()?.to_string();
+                    Some((order.clone(), package))
+                })
+                .collect(),
+        }
+    }
+}

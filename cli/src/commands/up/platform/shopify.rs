@@ -1,0 +1,111 @@
+//! The Shopify store of a local run: the Admin GraphQL sandbox with the scenario's SKUs as variants, on the
+//! cost plan the Marketplace's `RateLimitPolicy` states, and the store's buyers.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use adapter_runtime::config::AdapterConfig;
+use rust_decimal::Decimal;
+use sandbox_shopify::{NewOrder, Settings};
+
+use super::ChannelView;
+
+/// The token the sandbox accepts when the Secret has no `access_token`.
+const DEFAULT_TOKEN: &str = "shpat_local_sandbox";
+
+pub struct Store {
+    running: sandbox::Running,
+    shop: Arc<sandbox_shopify::Sandbox>,
+}
+
+/// Starts the store, seeds every SKU with nothing available, and points `config` at it.
+pub async fn start(
+    credentials: &BTreeMap<String, String>,
+    config: &mut AdapterConfig,
+) -> anyhow::Result<Store> {
+    let token = credentials
+        .get("access_token")
+        .map_or(DEFAULT_TOKEN, String::as_str);
+    let mut settings = Settings::new(token);
+    // The store's plan is the one the policy paces for: a policy stating another plan's bucket would meet
+    // THROTTLED answers, which is what a real store of that plan would answer.
+    if let Some(bucket) = config
+        .rate_limits
+        .spec
+        .operations
+        .iter()
+        .find(|o| o.name == "graphql")
+        .and_then(|o| o.token_bucket.as_ref())
+    {
+        let per = std::time::Duration::from(bucket.per).as_millis().max(1);
+        let restore = u128::from(bucket.requests) * 1_000 / per;
+        settings = settings.plan(
+            u64::from(bucket.burst),
+            u64::try_from(restore).unwrap_or(u64::MAX),
+        );
+    }
+    let (running, shop) = sandbox_shopify::start(settings).await?;
+    for sku in super::super::scenario::SKUS {
+        shop.add_variant(sku, 0, Decimal::ONE);
+    }
+    config.spec.endpoint.base_url = Some(running.url());
+    Ok(Store { running, shop })
+}
+
+impl Store {
+    pub fn url(&self) -> String {
+        self.running.url()
+    }
+
+    pub fn controls(&self) -> &sandbox::Controls {
+        &self.shop.controls
+    }
+
+    /// A buyer's order; the id the connector gives the canonical order (the numeric part of the global id).
+    pub fn place_order(&self, sku: &str, quantity: i64, unit_price: &str) -> Option<String> {
+        let price: Decimal = unit_price.parse().ok()?;
+        let order = NewOrder {
+            currency: "USD".into(),
+            country: "US".into(),
+            lines: vec![(sku.to_string(), quantity, price)],
+        };
+        Some(numeric_id(&self.shop.add_order(order)).to_string())
+    }
+
+    pub const UPDATE_OPERATIONS: &'static [(&'static str, u16)] = &[
+        ("inventorySetQuantities", 200),
+        ("productVariantsBulkUpdate", 200),
+    ];
+
+    pub fn view(&self) -> ChannelView {
+        let updates = Self::UPDATE_OPERATIONS
+            .iter()
+            .map(|(op, status)| self.shop.controls.recorder.count(op, *status) as u64)
+            .sum();
+        let store = self.shop.store();
+        ChannelView {
+            updates,
+            listings: store
+                .variants
+                .iter()
+                .map(|(sku, v)| (sku.clone(), Some(v.available)))
+                .collect(),
+            orders: store
+                .orders
+                .iter()
+                .map(|o| (numeric_id(&o.id).to_string(), o.cancelled_at.is_some()))
+                .collect(),
+            // A fulfillment names no package of the ERP: it is matched by its tracking number.
+            shipments: store
+                .fulfillments
+                .iter()
+                .filter_map(|f| Some((numeric_id(&f.order_id).to_string(), f.number.clone()?)))
+                .collect(),
+        }
+    }
+}
+
+/// `gid://shopify/Order/7` -> `7`, as the connector names orders.
+fn numeric_id(gid: &str) -> &str {
+    gid.rsplit('/').next().unwrap_or(gid)
+}
