@@ -7,6 +7,7 @@
 //! Deserialising checks shapes and types; [`Validate`] checks what a type cannot say (a negative quantity, an
 //! order whose lines are in another currency than its total), naming the field and the value.
 
+pub mod builders;
 mod ids;
 mod money;
 mod records;
