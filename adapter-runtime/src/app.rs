@@ -312,6 +312,7 @@ fn prepare_for(config: &AdapterConfig, flow: Flow) -> PrepareFn {
             Record::Price(p) => (p.sku.to_string(), to_json(p)?),
             Record::Product(p) => (p.sku.to_string(), to_json(p)?),
             Record::Shipment(s) => (s.order_id.to_string(), to_json(s)?),
+            Record::Invoice(i) => (i.invoice_number.clone(), to_json(i)?),
             Record::OrderAcknowledgement(a) => {
                 let mut json = to_json(a)?;
                 json["kind"] = Value::from(order_update_kind(&event.record));

@@ -98,6 +98,7 @@ const TYPES: &[(&str, &str)] = &[
     ("dev.tradewind.shipment.v1", "shipment"),
     ("dev.tradewind.return.v1", "return"),
     ("dev.tradewind.settlement.v1", "settlement"),
+    ("dev.tradewind.invoice.v1", "invoice"),
 ];
 
 /// Encodes an event as headers and a JSON payload.

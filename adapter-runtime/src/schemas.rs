@@ -4,8 +4,8 @@
 use schemars::{JsonSchema, Schema, generate::SchemaSettings};
 
 use crate::canonical::{
-    InventoryPosition, MODEL_VERSION, Order, OrderAcknowledgement, OrderCancellation, Price,
-    Product, Record, Return, Settlement, Shipment,
+    InventoryPosition, Invoice, MODEL_VERSION, Order, OrderAcknowledgement, OrderCancellation,
+    Price, Product, Record, Return, Settlement, Shipment,
 };
 
 fn schema_for<T: JsonSchema>() -> Schema {
@@ -29,6 +29,7 @@ pub fn all() -> Vec<(String, Schema)> {
         ("shipment", schema_for::<Shipment>()),
         ("return", schema_for::<Return>()),
         ("settlement", schema_for::<Settlement>()),
+        ("invoice", schema_for::<Invoice>()),
         ("record", schema_for::<Record>()),
     ];
     named

@@ -207,7 +207,21 @@ impl Namespace {
         )
     }
 
-    /// The last-value stream of one ERP flow (inventory, price or product) of an ERP connection.
+    /// Subject of one invoice the ERP issued for an order of `marketplace`: the marketplace is in the subject so
+    /// that each marketplace's invoices flow reads only its own.
+    pub fn invoice_subject(&self, erp: &str, marketplace: &str, invoice_number: &str) -> String {
+        format!(
+            "{}.erp.{}.{}.{}.{}",
+            self.prefix(),
+            encode_token(erp),
+            Flow::Invoices,
+            encode_token(marketplace),
+            encode_token(invoice_number)
+        )
+    }
+
+    /// The last-value stream of one ERP flow (inventory, price, product; invoices, one subject each) of an ERP
+    /// connection.
     pub fn erp_stream(&self, erp: &str, flow: Flow) -> StreamDef {
         StreamDef {
             name: format!(
@@ -224,7 +238,8 @@ impl Namespace {
             )],
             retention: Retention::Limits,
             max_msgs_per_subject: Some(1),
-            max_age: None,
+            // Invoices are one subject each, never superseded: they age out instead.
+            max_age: (flow == Flow::Invoices).then_some(90 * DAY),
             duplicate_window: Duration::from_secs(120),
             max_msg_size: MAX_MESSAGE_BYTES,
         }
@@ -364,6 +379,13 @@ impl Namespace {
                     encode_token(marketplace)
                 )
             }
+            Flow::Invoices => format!(
+                "{}.erp.{}.{}.{}.>",
+                self.prefix(),
+                encode_token(erp),
+                flow,
+                encode_token(marketplace)
+            ),
             _ => format!("{}.erp.{}.{}.>", self.prefix(), encode_token(erp), flow),
         };
         ConsumerDef {

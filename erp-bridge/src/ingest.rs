@@ -41,6 +41,11 @@ pub fn subject_for(
             Flow::Shipments,
             s.order_id.to_string(),
         ),
+        Record::Invoice(i) => (
+            ns.invoice_subject(erp, i.marketplace.as_str(), &i.invoice_number),
+            Flow::Invoices,
+            i.invoice_number.clone(),
+        ),
         Record::OrderCancellation(c) => (
             ns.order_update_subject(
                 erp,
@@ -67,7 +72,7 @@ pub fn subject_for(
         other => {
             return Err(format!(
                 "type: a {} record does not come from an ERP (expected inventory, price, product, shipment, \
-                 orderAcknowledgement or orderCancellation)",
+                 invoice, orderAcknowledgement or orderCancellation)",
                 other.event_type()
             ));
         }
@@ -93,6 +98,7 @@ pub fn parse_record(value: &serde_json::Value) -> Result<Record, String> {
         "shipment" => Record::Shipment(typed(data)?),
         "return" => Record::Return(typed(data)?),
         "settlement" => Record::Settlement(typed(data)?),
+        "invoice" => Record::Invoice(typed(data)?),
         other => {
             return Err(format!(
                 "type: unknown record type (value: {:?})",
@@ -194,6 +200,24 @@ mod tests {
         assert!(error.contains("type"), "{error}");
         let error = parse_record(&inventory(json!(-3))).unwrap_err();
         assert!(error.contains("data.available"), "{error}");
+    }
+
+    #[test]
+    fn an_invoice_goes_to_its_marketplace_and_its_total_is_checked() {
+        let invoice = |total: &str| {
+            json!({"type": "invoice", "data": {
+                "correlationId": "erp:invoice:INV-1", "marketplace": "acme-retail", "orderId": "PO-1",
+                "invoiceNumber": "INV-1", "invoiceDate": "2026-11-28T10:00:00Z",
+                "lines": [{"lineId": "1", "sku": "A", "quantity": 2,
+                           "unitPrice": {"amount": "4.25", "currency": "USD"}}],
+                "total": {"amount": total, "currency": "USD"}}})
+        };
+        let record = parse_record(&invoice("8.50")).unwrap();
+        let routed = route(&Namespace::new("ns"), "ns", "erp", "x".into(), record, None).unwrap();
+        assert_eq!(routed.subject, "tw.ns.erp.erp.invoices.acme-retail.INV-1");
+        assert_eq!(routed.flow, Flow::Invoices);
+        let error = parse_record(&invoice("9.00")).unwrap_err();
+        assert!(error.starts_with("data.total:"), "{error}");
     }
 
     #[test]

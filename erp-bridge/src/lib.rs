@@ -79,6 +79,7 @@ pub async fn run_with(
         ns.erp_stream(&erp, Flow::Inventory),
         ns.erp_stream(&erp, Flow::Price),
         ns.erp_stream(&erp, Flow::Catalog),
+        ns.erp_stream(&erp, Flow::Invoices),
         ns.shipment_stream(&erp),
         ns.order_update_stream(&erp),
         ns.dead_letter_stream(),

@@ -230,6 +230,7 @@ fn flow_hint(payload: &serde_json::Value) -> Flow {
         Some("price") => Flow::Price,
         Some("product") => Flow::Catalog,
         Some("shipment") => Flow::Shipments,
+        Some("invoice") => Flow::Invoices,
         Some("orderCancellation") => Flow::Orders,
         _ => Flow::Inventory,
     }

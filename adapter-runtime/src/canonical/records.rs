@@ -274,6 +274,33 @@ pub struct Shipment {
     pub lines: Vec<LineQuantity>,
 }
 
+/// An invoice the ERP issued for a channel order (EDI 810 for trading partners that are invoiced).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Invoice {
+    pub correlation_id: CorrelationId,
+    pub marketplace: MarketplaceName,
+    /// The channel order (the partner's purchase order) invoiced.
+    pub order_id: OrderId,
+    /// The ERP's invoice number: invoicing it twice is invoicing it once.
+    pub invoice_number: String,
+    pub invoice_date: DateTime<Utc>,
+    pub lines: Vec<InvoiceLine>,
+    /// Amount due: the sum of quantity × unit price over the lines.
+    pub total: Money,
+}
+
+/// One invoiced line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InvoiceLine {
+    /// The order line invoiced (the purchase order's line number).
+    pub line_id: String,
+    pub sku: Sku,
+    pub quantity: i64,
+    pub unit_price: Money,
+}
+
 /// A return of some of an order's lines.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -366,6 +393,7 @@ pub enum Record {
     Shipment(Shipment),
     Return(Return),
     Settlement(Settlement),
+    Invoice(Invoice),
 }
 
 impl Record {
@@ -381,6 +409,7 @@ impl Record {
             Record::Shipment(r) => &r.correlation_id,
             Record::Return(r) => &r.correlation_id,
             Record::Settlement(r) => &r.correlation_id,
+            Record::Invoice(r) => &r.correlation_id,
         }
     }
 
@@ -396,6 +425,7 @@ impl Record {
             Record::Shipment(_) => "dev.tradewind.shipment.v1",
             Record::Return(_) => "dev.tradewind.return.v1",
             Record::Settlement(_) => "dev.tradewind.settlement.v1",
+            Record::Invoice(_) => "dev.tradewind.invoice.v1",
         }
     }
 }

@@ -5,8 +5,8 @@ use std::fmt;
 
 use super::money::{Currency, Money};
 use super::records::{
-    InventoryPosition, LineQuantity, Order, OrderCancellation, Price, Product, Record, Return,
-    Settlement, Shipment,
+    InventoryPosition, Invoice, LineQuantity, Order, OrderCancellation, Price, Product, Record,
+    Return, Settlement, Shipment,
 };
 
 /// One broken invariant.
@@ -271,6 +271,43 @@ impl Validate for Settlement {
     }
 }
 
+impl Validate for Invoice {
+    fn problems(&self) -> Vec<FieldError> {
+        let mut out = Vec::new();
+        if self.lines.is_empty() {
+            out.push(error("lines", "[]", "an invoice needs at least one line"));
+        }
+        if self.invoice_number.trim().is_empty() {
+            out.push(error("invoiceNumber", "\"\"", "invoice number is empty"));
+        }
+        let currency = self.total.currency;
+        for (i, line) in self.lines.iter().enumerate() {
+            positive(&mut out, format!("lines[{i}].quantity"), line.quantity);
+            same_currency(
+                &mut out,
+                format!("lines[{i}].unitPrice.currency"),
+                &line.unit_price,
+                currency,
+            );
+        }
+        if out.is_empty() {
+            let sum: rust_decimal::Decimal = self
+                .lines
+                .iter()
+                .map(|l| l.unit_price.amount * rust_decimal::Decimal::from(l.quantity))
+                .sum();
+            if sum != self.total.amount {
+                out.push(error(
+                    "total",
+                    self.total,
+                    format!("quantity × unit price over the lines is {sum} {currency}"),
+                ));
+            }
+        }
+        out
+    }
+}
+
 impl Validate for Record {
     fn problems(&self) -> Vec<FieldError> {
         match self {
@@ -283,6 +320,7 @@ impl Validate for Record {
             Record::Shipment(r) => r.problems(),
             Record::Return(r) => r.problems(),
             Record::Settlement(r) => r.problems(),
+            Record::Invoice(r) => r.problems(),
         }
     }
 }

@@ -585,8 +585,10 @@ mod tests {
     }
 
     #[test]
-    fn invoices_accept_any_field() {
+    fn invoices_are_checked_against_the_invoice_record() {
         assert!(check_outbound(Flow::Invoices, "record.invoiceNumber").is_ok());
+        assert!(check_outbound(Flow::Invoices, "record.lines.map(l, l.unitPrice.amount)").is_ok());
+        assert!(check_outbound(Flow::Invoices, "record.invoiceNo").is_err());
     }
 
     #[test]

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use adapter_runtime::canonical::{
-    AcknowledgementOutcome, InventoryPosition, LineQuantity, OrderAcknowledgement, Record, Shipment,
+    AcknowledgementOutcome, InventoryPosition, Invoice, InvoiceLine, LineQuantity, Money,
+    OrderAcknowledgement, Record, Shipment,
 };
 use adapter_runtime::config::AdapterConfig;
 use adapter_runtime::envelope::Event;
@@ -91,6 +92,7 @@ spec:
     inventory: {{coalesceWindow: 200ms}}
     orders: {{pollInterval: 200ms, validation: {{requireKnownSku: false, checkTotals: true}}}}
     shipments: {{coalesceWindow: 200ms}}
+    invoices: {{coalesceWindow: 200ms}}
 rateLimits:
   name: edi
   spec:
@@ -781,5 +783,103 @@ async fn interchanges_without_a_997_are_dead_lettered_after_the_deadline_and_rej
         )
         .await;
     assert!(reason.contains("AK9 R"), "{reason}");
+    run.stop().await;
+}
+
+fn invoice(number: &str, lines: &[(&str, i64, &str)], total: &str) -> Event {
+    let id = format!("erp:invoice:{number}");
+    let usd = |amount: &str| Money {
+        amount: amount.parse().unwrap(),
+        currency: "USD".parse().unwrap(),
+    };
+    event(
+        id.clone(),
+        Record::Invoice(Invoice {
+            correlation_id: id.as_str().try_into().unwrap(),
+            marketplace: MARKETPLACE.try_into().unwrap(),
+            order_id: "PO-4471".try_into().unwrap(),
+            invoice_number: number.into(),
+            invoice_date: "2026-11-20T10:00:00Z".parse().unwrap(),
+            lines: lines
+                .iter()
+                .enumerate()
+                .map(|(i, (sku, quantity, price))| InvoiceLine {
+                    line_id: (i + 1).to_string(),
+                    sku: (*sku).try_into().unwrap(),
+                    quantity: *quantity,
+                    unit_price: usd(price),
+                })
+                .collect(),
+            total: usd(total),
+        }),
+    )
+}
+
+#[tokio::test]
+async fn invoices_from_the_erp_go_out_as_810_with_the_mapping() {
+    let run = start(Options {
+        mapping: true,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let event = invoice(
+        "INV-9001",
+        &[("TW-1001", 3, "12.50"), ("TW-2002", 1, "0.99")],
+        "38.49",
+    );
+    let subject = run.ns.invoice_subject(ERP, MARKETPLACE, "INV-9001");
+    publish_event(&run.js, &subject, &event, Some("INV-9001"))
+        .await
+        .unwrap();
+    let received = run
+        .wait_for("810", "the partner receives the 810", |_| true)
+        .await;
+    assert_eq!(received.functional_id, "IN");
+    let big = received.segments("BIG");
+    assert_eq!(
+        (element(big[0], 1), element(big[0], 2), element(big[0], 4)),
+        ("20261120", "INV-9001", "PO-4471")
+    );
+    let lines: Vec<(String, String, String)> = received
+        .segments("IT1")
+        .iter()
+        .map(|s| {
+            (
+                element(s, 2).to_string(),
+                element(s, 4).to_string(),
+                element(s, 7).to_string(),
+            )
+        })
+        .collect();
+    // The example mapping's cross-reference: TW-1001 is the partner's 0001001.
+    assert_eq!(
+        lines,
+        vec![
+            ("3".into(), "12.50".into(), "0001001".into()),
+            ("1".into(), "0.99".into(), "TW-2002".into())
+        ]
+    );
+    assert_eq!(
+        element(received.segments("TDS")[0], 1),
+        "3849",
+        "the total with two implied decimals, computed exactly"
+    );
+
+    // An invoice whose lines do not add up to its total is dead-lettered with the reason, not sent.
+    let bad = invoice("INV-9002", &[("TW-1001", 1, "12.50")], "99.00");
+    let subject = run.ns.invoice_subject(ERP, MARKETPLACE, "INV-9002");
+    publish_event(&run.js, &subject, &bad, Some("INV-9002"))
+        .await
+        .unwrap();
+    let reason = run
+        .wait_for_letter(Flow::Invoices, "the bad invoice is dead-lettered", "total")
+        .await;
+    assert!(reason.contains("12.50"), "{reason}");
+    assert_eq!(
+        run.partner.received_sets("810").unwrap().len(),
+        1,
+        "no 810 for the bad invoice"
+    );
     run.stop().await;
 }
