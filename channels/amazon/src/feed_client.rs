@@ -141,11 +141,6 @@ impl AmazonConnector {
             .call("getFeedDocument", |_| self.http.get(&url))
             .await?;
         let document: Value = read_json(response, "the getFeedDocument answer").await?;
-        if let Some(compression) = document.get("compressionAlgorithm").and_then(Value::as_str) {
-            return Err(ConnectorError::permanent(format!(
-                "feed {feed_id}: the processing report is {compression}-compressed, which this build does not read"
-            )));
-        }
         let report_url = text(&document, "url", "the getFeedDocument answer")?;
         let report = self.http.get(report_url).send().await.map_err(|e| {
             ConnectorError::retryable(format!("processing report download: {}", without_url(&e)))
@@ -156,10 +151,15 @@ impl AmazonConnector {
                 report.status()
             )));
         }
-        let report: Value = report.json().await.map_err(|e| {
+        let bytes = report.bytes().await.map_err(|e| {
+            ConnectorError::retryable(format!("processing report download: {}", without_url(&e)))
+        })?;
+        let compression = document.get("compressionAlgorithm").and_then(Value::as_str);
+        let bytes = crate::documents::decompress(compression, &bytes)
+            .map_err(|why| ConnectorError::permanent(format!("feed {feed_id}: {why}")))?;
+        let report: Value = serde_json::from_slice(&bytes).map_err(|e| {
             ConnectorError::retryable(format!(
-                "feed {feed_id}: the processing report is not JSON: {}",
-                without_url(&e)
+                "feed {feed_id}: the processing report is not JSON: {e}"
             ))
         })?;
         let mut outcomes = feeds::outcomes(&report, messages.len());

@@ -7,6 +7,7 @@
 
 mod auth;
 pub mod bulk;
+pub mod documents;
 mod feed_client;
 pub mod feeds;
 pub mod flat_file;

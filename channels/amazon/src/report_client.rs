@@ -460,11 +460,6 @@ impl AmazonConnector {
             .call("getReportDocument", |_| self.http.get(&url))
             .await?;
         let document: Value = read_json(response, "the getReportDocument answer").await?;
-        if let Some(compression) = document.get("compressionAlgorithm").and_then(Value::as_str) {
-            return Ok(Err(format!(
-                "the document is {compression}-compressed, which this build does not read"
-            )));
-        }
         let Some(link) = document.get("url").and_then(Value::as_str) else {
             return Err(ConnectorError::retryable(format!(
                 "the getReportDocument answer has no url (body: {document})"
@@ -482,6 +477,11 @@ impl AmazonConnector {
         let bytes = response.bytes().await.map_err(|e| {
             ConnectorError::retryable(format!("report download: {}", without_url(&e)))
         })?;
+        let compression = document.get("compressionAlgorithm").and_then(Value::as_str);
+        let bytes = match crate::documents::decompress(compression, &bytes) {
+            Ok(bytes) => bytes,
+            Err(why) => return Ok(Err(why)),
+        };
         // Amazon writes flat files in UTF-8 (or Latin-1 in some marketplaces): unreadable bytes are replaced.
         Ok(Ok(String::from_utf8_lossy(&bytes).into_owned()))
     }

@@ -44,6 +44,7 @@ pub fn router(state: Arc<Shared>) -> Router {
         .route("/feeds/2021-06-30/feeds/{feed_id}", get(feeds::get_feed))
         .route("/_sandbox/uploads/{id}", put(feeds::upload))
         .route("/_sandbox/documents/{id}", get(feeds::download))
+        .route("/_sandbox/documents/{id}/gzip", get(feeds::download_gzip))
         .route("/_sandbox/refusals", post(sandbox_refusal))
         .route(
             "/reports/2021-06-30/reports",

@@ -254,6 +254,24 @@ pub async fn download(AxumState(state): S, Path(id): Path<String>) -> Response {
     }
 }
 
+/// A stored document's content, GZIP-compressed (the URL getReportDocument gives with
+/// `compressionAlgorithm: GZIP`).
+pub async fn download_gzip(AxumState(state): S, Path(id): Path<String>) -> Response {
+    use std::io::Write as _;
+    let Some((content_type, Some(content))) = state.document(&id) else {
+        return (
+            StatusCode::NOT_FOUND,
+            "<Error><Code>NoSuchKey</Code></Error>",
+        )
+            .into_response();
+    };
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    match encoder.write_all(&content).and_then(|()| encoder.finish()) {
+        Ok(gzipped) => (StatusCode::OK, [("content-type", content_type)], gzipped).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
 pub async fn create_feed(AxumState(state): S, headers: HeaderMap, body: Bytes) -> Response {
     const OP: &str = "createFeed";
     let response = match gate(&state, OP, &headers).await {

@@ -55,6 +55,12 @@ impl AmazonSandbox {
         format!("{}/auth/o2/token", self.running.url())
     }
 
+    /// From now on, report documents are served GZIP-compressed (`compressionAlgorithm: GZIP`), as Amazon
+    /// serves most reports.
+    pub fn compress_report_documents(&self) {
+        self.state.compress_reports(true);
+    }
+
     /// A copy of the state: listings, orders, shipments.
     pub fn snapshot(&self) -> State {
         self.state.snapshot()

@@ -644,6 +644,11 @@ pub async fn get_report_document(
     let response = match gate(&state, OP, &headers).await {
         Some(response) => response,
         None => match state.document(&id) {
+            Some(_) if state.reports_compressed() => json_response(
+                StatusCode::OK,
+                json!({"reportDocumentId": id, "compressionAlgorithm": "GZIP",
+                    "url": format!("http://{host}/_sandbox/documents/{id}/gzip")}),
+            ),
             Some(_) => json_response(
                 StatusCode::OK,
                 json!({"reportDocumentId": id, "url": format!("http://{host}/_sandbox/documents/{id}")}),

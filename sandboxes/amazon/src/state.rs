@@ -163,6 +163,8 @@ pub struct Shared {
     /// SKUs Amazon refuses, with the code and message (fault injection for per-message failures).
     refusals: Mutex<HashMap<String, (String, String)>>,
     next_id: std::sync::atomic::AtomicU64,
+    /// Report documents are served GZIP-compressed, as Amazon serves most of them.
+    compress_reports: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -180,7 +182,18 @@ impl Shared {
             feed_processing: Mutex::new(DEFAULT_FEED_PROCESSING),
             refusals: Mutex::new(HashMap::new()),
             next_id: std::sync::atomic::AtomicU64::new(1),
+            compress_reports: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    pub fn compress_reports(&self, on: bool) {
+        self.compress_reports
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn reports_compressed(&self) -> bool {
+        self.compress_reports
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A new numeric id, unique in this sandbox.
