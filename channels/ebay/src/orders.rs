@@ -1,14 +1,15 @@
 //! getOrders answers to canonical orders, and the polling cursor (lastmodifieddate window + offset). Pure.
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use adapter_runtime::canonical::{
-    Address, Buyer, CorrelationId, Currency, FulfilledBy, Fulfilment, MarketplaceName, Money,
-    Order, OrderId, OrderLine, OrderStatus, OrderTotals, Sku,
+use adapter_runtime::canonical::builders::{
+    AddressFields, OrderParts, Totals, address, currency, decimal, line, optional,
+    revision_from_update, text, time, unit_price,
 };
+use adapter_runtime::canonical::{Buyer, MarketplaceName, Order, OrderId, OrderStatus, Sku};
 
 /// Orders modified at or after `since`, `offset` of them read; `newest` starts the next window.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,81 +75,54 @@ impl Cursor {
     }
 }
 
-fn text<'a>(v: &'a Value, pointer: &str) -> Result<&'a str, String> {
-    v.pointer(pointer)
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("field {pointer} is missing or not text"))
-}
+const SHIP_TO: AddressFields<'static> = AddressFields {
+    line1: "/contactAddress/addressLine1",
+    line2: "/contactAddress/addressLine2",
+    city: "/contactAddress/city",
+    region: "/contactAddress/stateOrProvince",
+    postal_code: "/contactAddress/postalCode",
+    country: "/contactAddress/countryCode",
+};
 
+/// An eBay `Amount` (`{"value": "12.34", "currency": "USD"}`) at `pointer`: its decimal-string value, zero when
+/// eBay leaves the charge out.
 fn amount(v: &Value, pointer: &str) -> Result<Decimal, String> {
-    match v.pointer(pointer).and_then(|a| a.get("value")) {
-        None | Some(Value::Null) => Ok(Decimal::ZERO),
-        Some(Value::String(s)) => s
-            .parse()
-            .map_err(|e| format!("field {pointer}.value {s:?}: {e}")),
-        Some(other) => Err(format!(
-            "field {pointer}.value must be a decimal string, got {other}"
-        )),
-    }
-}
-
-fn time(v: &Value, pointer: &str) -> Result<DateTime<Utc>, String> {
-    let t = text(v, pointer)?;
-    DateTime::parse_from_rfc3339(t)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("field {pointer}: {t:?}: {e}"))
-}
-
-/// Seconds since 2020 of the last modification: every change eBay makes is a later revision.
-pub fn revision(modified: DateTime<Utc>) -> u32 {
-    let epoch = Utc
-        .with_ymd_and_hms(2020, 1, 1, 0, 0, 0)
-        .single()
-        .unwrap_or_default();
-    u32::try_from((modified - epoch).num_seconds().max(0)).unwrap_or(u32::MAX)
+    decimal(v, &format!("{pointer}/value"))
 }
 
 pub fn to_canonical(marketplace: &MarketplaceName, order: &Value) -> Result<Order, String> {
     let order_id = text(order, "/orderId")?;
     let id = OrderId::try_from(order_id).map_err(|e| format!("orderId: {e}"))?;
     let within = |e: String| format!("order {order_id}: {e}");
-    let currency: Currency = text(order, "/pricingSummary/total/currency")
-        .map_err(within)?
-        .parse()
-        .map_err(|e: String| within(format!("currency: {e}")))?;
-    let money = |a: Decimal| Money::new(a, currency);
+    let currency = currency(order, "/pricingSummary/total/currency").map_err(within)?;
     let mut lines = Vec::new();
-    for line in order
+    for item in order
         .get("lineItems")
         .and_then(Value::as_array)
         .ok_or_else(|| within("field lineItems is missing".into()))?
     {
-        let line_id = text(line, "/lineItemId").map_err(within)?;
-        let quantity = line
+        let line_id = text(item, "/lineItemId").map_err(within)?;
+        let quantity = item
             .get("quantity")
             .and_then(Value::as_i64)
             .ok_or_else(|| within(format!("line {line_id}: quantity is missing")))?;
-        let cost = amount(line, "/lineItemCost").map_err(within)?;
-        lines.push(OrderLine {
-            line_id: line_id.to_string(),
-            sku: Sku::try_from(text(line, "/sku").map_err(within)?)
-                .map_err(|e| within(format!("sku: {e}")))?,
+        // eBay prices the whole line; the canonical line carries the unit price.
+        let cost = amount(item, "/lineItemCost").map_err(within)?;
+        let sku = Sku::try_from(text(item, "/sku").map_err(within)?)
+            .map_err(|e| within(format!("sku: {e}")))?;
+        lines.push(line(
+            line_id.to_string(),
+            sku,
             quantity,
-            unit_price: money(if quantity > 0 {
-                cost / Decimal::from(quantity)
-            } else {
-                cost
-            }),
-            tax: money(Decimal::ZERO),
-            discount: None,
-        });
+            (unit_price(cost, quantity), Decimal::ZERO),
+            currency,
+        ));
     }
     let ship_to = order
         .pointer("/fulfillmentStartInstructions/0/shippingStep/shipTo")
         .ok_or_else(|| {
             within("field fulfillmentStartInstructions[0].shippingStep.shipTo is missing".into())
         })?;
-    let optional = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
     let modified = time(order, "/lastModifiedDate").map_err(within)?;
     let status = match order.get("orderFulfillmentStatus").and_then(Value::as_str) {
         Some("FULFILLED") => OrderStatus::Shipped,
@@ -164,11 +138,10 @@ pub fn to_canonical(marketplace: &MarketplaceName, order: &Value) -> Result<Orde
     } else {
         status
     };
-    Ok(Order {
-        correlation_id: CorrelationId::for_order(marketplace, &id),
-        marketplace: marketplace.clone(),
+    let pricing = |field: &str| amount(order, &format!("/pricingSummary/{field}")).map_err(within);
+    Ok(OrderParts {
         order_id: id,
-        revision: revision(modified),
+        revision: revision_from_update(modified),
         status,
         placed_at: time(order, "/creationDate").map_err(within)?,
         updated_at: modified,
@@ -179,40 +152,26 @@ pub fn to_canonical(marketplace: &MarketplaceName, order: &Value) -> Result<Orde
             email: optional(order, "/buyer/buyerRegistrationAddress/email"),
             phone: None,
         },
-        ship_to: Address {
-            name: optional(ship_to, "/fullName").unwrap_or_default(),
-            line1: text(ship_to, "/contactAddress/addressLine1")
-                .map_err(within)?
-                .to_string(),
-            line2: optional(ship_to, "/contactAddress/addressLine2"),
-            city: text(ship_to, "/contactAddress/city")
-                .map_err(within)?
-                .to_string(),
-            region: optional(ship_to, "/contactAddress/stateOrProvince"),
-            postal_code: optional(ship_to, "/contactAddress/postalCode").unwrap_or_default(),
-            country: text(ship_to, "/contactAddress/countryCode")
-                .map_err(within)?
-                .to_string(),
-        },
+        ship_to: address(
+            ship_to,
+            optional(ship_to, "/fullName").unwrap_or_default(),
+            &SHIP_TO,
+        )
+        .map_err(within)?,
         lines,
-        totals: OrderTotals {
-            subtotal: money(amount(order, "/pricingSummary/priceSubtotal").map_err(within)?),
-            shipping: money(amount(order, "/pricingSummary/deliveryCost").map_err(within)?),
-            tax: money(amount(order, "/pricingSummary/tax").map_err(within)?),
-            discount: money(
-                amount(order, "/pricingSummary/priceDiscount")
-                    .map_err(within)?
-                    .abs(),
-            ),
-            total: money(amount(order, "/pricingSummary/total").map_err(within)?),
-        },
-        fulfilment: Fulfilment {
-            by: FulfilledBy::Merchant,
-            service_level: None,
-            ship_by: None,
-        },
-        enrichment: None,
-    })
+        totals: Totals {
+            subtotal: pricing("priceSubtotal")?,
+            shipping: pricing("deliveryCost")?,
+            tax: pricing("tax")?,
+            // eBay states the discount as a negative adjustment; the canonical one is positive.
+            discount: pricing("priceDiscount")?.abs(),
+            total: pricing("total")?,
+        }
+        .in_currency(currency),
+        service_level: None,
+        ship_by: None,
+    }
+    .merchant_order(marketplace))
 }
 
 #[cfg(test)]

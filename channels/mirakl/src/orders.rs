@@ -5,10 +5,11 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use adapter_runtime::canonical::{
-    Address, Buyer, CorrelationId, Currency, FulfilledBy, Fulfilment, MarketplaceName, Money,
-    Order, OrderId, OrderLine, OrderStatus, OrderTotals, Sku,
+use adapter_runtime::canonical::builders::{
+    AddressFields, OrderParts, Totals, address, currency, decimal_or_number, line, optional,
+    sum_with, text, time,
 };
+use adapter_runtime::canonical::{Buyer, MarketplaceName, Order, OrderId, OrderStatus, Sku};
 
 /// Where OR11 polling stands: orders updated since `since`, `offset` of them already read; `newest` is the
 /// latest update date seen in this window, the next window's start once every page is read.
@@ -102,86 +103,56 @@ fn status(state: &str) -> OrderStatus {
     }
 }
 
-fn text<'a>(value: &'a Value, field: &str) -> Result<&'a str, String> {
-    value
-        .get(field)
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("field {field} is missing or not text"))
-}
+const SHIPPING_ADDRESS: AddressFields<'static> = AddressFields {
+    line1: "/street_1",
+    line2: "/street_2",
+    city: "/city",
+    region: "/state",
+    postal_code: "/zip_code",
+    country: "/country_iso_code",
+};
 
+/// Mirakl writes amounts as JSON numbers (some operators as strings).
 fn amount(value: &Value, field: &str) -> Result<Decimal, String> {
-    match value.get(field) {
-        None | Some(Value::Null) => Ok(Decimal::ZERO),
-        // serde_json keeps the number's text; parsing that text never goes through binary floating point.
-        Some(Value::Number(n)) => n
-            .to_string()
-            .parse::<Decimal>()
-            .or_else(|_| Decimal::from_scientific(&n.to_string()))
-            .map_err(|e| format!("field {field}: {n}: {e}")),
-        Some(Value::String(s)) => s.parse().map_err(|e| format!("field {field}: {s:?}: {e}")),
-        Some(other) => Err(format!("field {field} must be a number, got {other}")),
-    }
+    decimal_or_number(value, &format!("/{field}"))
 }
 
-fn time(value: &Value, field: &str) -> Result<DateTime<Utc>, String> {
-    let t = text(value, field)?;
-    DateTime::parse_from_rfc3339(t)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("field {field}: {t:?}: {e}"))
+/// The sum of the `amount` of each tax in `taxes`.
+fn taxes(taxes: Option<&Value>) -> Result<Decimal, String> {
+    sum_with(taxes, "/amount", decimal_or_number)
 }
 
 /// One OR11 order as a canonical order of `marketplace`.
 pub fn to_canonical(marketplace: &MarketplaceName, order: &Value) -> Result<Converted, String> {
-    let order_id = text(order, "order_id")?;
+    let order_id = text(order, "/order_id")?;
     let id = OrderId::try_from(order_id).map_err(|e| format!("order_id: {e}"))?;
     let within = |e: String| format!("order {order_id}: {e}");
-    let currency: Currency = text(order, "currency_iso_code")
-        .map_err(within)?
-        .parse()
-        .map_err(|e: String| within(format!("currency_iso_code: {e}")))?;
-    let money = |amount: Decimal| Money::new(amount, currency);
-    let state = text(order, "order_state").map_err(within)?;
+    let currency = currency(order, "/currency_iso_code").map_err(within)?;
+    let state = text(order, "/order_state").map_err(within)?;
     let mut lines = Vec::new();
     let mut line_ids = Vec::new();
     let mut tax_total = Decimal::ZERO;
-    for line in order
+    for item in order
         .get("order_lines")
         .and_then(Value::as_array)
         .ok_or_else(|| within("field order_lines is missing".into()))?
     {
-        let line_id = text(line, "order_line_id").map_err(within)?;
-        let sku = text(line, "offer_sku").map_err(within)?;
-        let quantity = line
+        let line_id = text(item, "/order_line_id").map_err(within)?;
+        let sku = text(item, "/offer_sku").map_err(within)?;
+        let quantity = item
             .get("quantity")
             .and_then(Value::as_i64)
             .ok_or_else(|| within(format!("line {line_id}: field quantity is missing")))?;
-        let mut tax = Decimal::ZERO;
-        for t in line
-            .get("taxes")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            tax += amount(t, "amount").map_err(within)?;
-        }
-        tax_total += tax;
-        for t in line
-            .get("shipping_taxes")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            tax_total += amount(t, "amount").map_err(within)?;
-        }
+        let tax = taxes(item.get("taxes")).map_err(within)?;
+        tax_total += tax + taxes(item.get("shipping_taxes")).map_err(within)?;
         line_ids.push(line_id.to_string());
-        lines.push(OrderLine {
-            line_id: line_id.to_string(),
-            sku: Sku::try_from(sku).map_err(|e| within(format!("offer_sku: {e}")))?,
+        lines.push(line(
+            line_id.to_string(),
+            Sku::try_from(sku).map_err(|e| within(format!("offer_sku: {e}")))?,
             quantity,
-            unit_price: money(amount(line, "price_unit").map_err(within)?),
-            tax: money(tax),
-            discount: None,
-        });
+            (amount(item, "price_unit").map_err(within)?, tax),
+            currency,
+        ));
     }
     let customer = order
         .get("customer")
@@ -194,68 +165,52 @@ pub fn to_canonical(marketplace: &MarketplaceName, order: &Value) -> Result<Conv
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let address = customer
+    let shipping_address = customer
         .get("shipping_address")
         .ok_or_else(|| within("field customer.shipping_address is missing".into()))?;
-    let optional = |v: &Value, f: &str| v.get(f).and_then(Value::as_str).map(str::to_string);
-    let subtotal = amount(order, "price").map_err(within)?;
-    let shipping = amount(order, "shipping_price").map_err(within)?;
-    let total = amount(order, "total_price").map_err(within)?;
+    let mut ship_to =
+        address(shipping_address, name(shipping_address), &SHIPPING_ADDRESS).map_err(within)?;
+    ship_to.country = crate::country::alpha2(&ship_to.country)
+        .ok_or_else(|| {
+            within(format!(
+                "country_iso_code {:?} is not an ISO 3166-1 code",
+                ship_to.country
+            ))
+        })?
+        .to_string();
+    let stated = Totals {
+        subtotal: amount(order, "price").map_err(within)?,
+        shipping: amount(order, "shipping_price").map_err(within)?,
+        total: amount(order, "total_price").map_err(within)?,
+        ..Totals::default()
+    };
     // Canonical totals add up as subtotal + shipping + tax - discount. With TAX_INCLUDED (Mirakl's default)
     // prices and total already contain the tax, so no tax is added on top (each line still states its tax);
     // with TAX_EXCLUDED the taxes come on top of Mirakl's total.
     let tax_included = order.get("order_tax_mode").and_then(Value::as_str) != Some("TAX_EXCLUDED");
-    let (tax_on_top, total) = if tax_included {
-        (Decimal::ZERO, total)
+    let totals = if tax_included {
+        stated
     } else {
-        (tax_total, total + tax_total)
+        stated.plus_tax_on_top(tax_total)
     };
-    let order = Order {
-        correlation_id: CorrelationId::for_order(marketplace, &id),
-        marketplace: marketplace.clone(),
+    let order = OrderParts {
         order_id: id,
         revision: revision(state),
         status: status(state),
-        placed_at: time(order, "created_date").map_err(within)?,
-        updated_at: time(order, "last_updated_date").map_err(within)?,
+        placed_at: time(order, "/created_date").map_err(within)?,
+        updated_at: time(order, "/last_updated_date").map_err(within)?,
         buyer: Buyer {
             name: name(customer),
-            email: optional(order, "customer_notification_email"),
-            phone: optional(address, "phone"),
+            email: optional(order, "/customer_notification_email"),
+            phone: optional(shipping_address, "/phone"),
         },
-        ship_to: Address {
-            name: name(address),
-            line1: text(address, "street_1").map_err(within)?.to_string(),
-            line2: optional(address, "street_2"),
-            city: text(address, "city").map_err(within)?.to_string(),
-            region: optional(address, "state"),
-            postal_code: optional(address, "zip_code").unwrap_or_default(),
-            country: {
-                let code = text(address, "country_iso_code").map_err(within)?;
-                crate::country::alpha2(code)
-                    .ok_or_else(|| {
-                        within(format!(
-                            "country_iso_code {code:?} is not an ISO 3166-1 code"
-                        ))
-                    })?
-                    .to_string()
-            },
-        },
+        ship_to,
         lines,
-        totals: OrderTotals {
-            subtotal: money(subtotal),
-            shipping: money(shipping),
-            tax: money(tax_on_top),
-            discount: money(Decimal::ZERO),
-            total: money(total),
-        },
-        fulfilment: Fulfilment {
-            by: FulfilledBy::Merchant,
-            service_level: optional(order, "shipping_type_code"),
-            ship_by: time(order, "shipping_deadline").ok(),
-        },
-        enrichment: None,
-    };
+        totals: totals.in_currency(currency),
+        service_level: optional(order, "/shipping_type_code"),
+        ship_by: time(order, "/shipping_deadline").ok(),
+    }
+    .merchant_order(marketplace);
     Ok(Converted { order, line_ids })
 }
 

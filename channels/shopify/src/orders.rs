@@ -1,14 +1,14 @@
 //! Shopify order nodes to canonical orders, and the polling cursor (updated_at window + GraphQL cursor). Pure.
 
-use chrono::{DateTime, TimeZone, Utc};
-use rust_decimal::Decimal;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use adapter_runtime::canonical::{
-    Address, Buyer, CorrelationId, Currency, FulfilledBy, Fulfilment, MarketplaceName, Money,
-    Order, OrderId, OrderLine, OrderStatus, OrderTotals, Sku,
+use adapter_runtime::canonical::builders::{
+    AddressFields, OrderParts, Totals, address, currency, decimal, line, optional,
+    revision_from_update, sum, text, time,
 };
+use adapter_runtime::canonical::{Buyer, MarketplaceName, Order, OrderId, OrderStatus, Sku};
 
 /// Where polling stands: orders updated at or after `since`, read up to GraphQL cursor `after`; `newest` is
 /// the latest update seen in this window, the next window's start once the last page is read. The window is
@@ -91,92 +91,47 @@ pub fn order_gid(order_id: &str) -> String {
 
 /// Seconds since 2020-01-01 of the last update: grows with every change Shopify makes to the order.
 pub fn revision(updated_at: DateTime<Utc>) -> u32 {
-    let epoch = Utc
-        .with_ymd_and_hms(2020, 1, 1, 0, 0, 0)
-        .single()
-        .unwrap_or_default();
-    u32::try_from((updated_at - epoch).num_seconds().max(0)).unwrap_or(u32::MAX)
+    revision_from_update(updated_at)
 }
 
-fn text<'a>(value: &'a Value, pointer: &str) -> Result<&'a str, String> {
-    value
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .ok_or_else(|| {
-            format!(
-                "field {} is missing or not text",
-                pointer.trim_start_matches('/').replace('/', ".")
-            )
-        })
-}
-
-fn optional(value: &Value, pointer: &str) -> Option<String> {
-    value
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .map(str::to_string)
-}
-
-fn amount(value: &Value, pointer: &str) -> Result<Decimal, String> {
-    match value.pointer(pointer) {
-        None | Some(Value::Null) => Ok(Decimal::ZERO),
-        Some(Value::String(s)) => s
-            .parse()
-            .map_err(|e| format!("field {pointer}: {s:?}: {e}")),
-        Some(other) => Err(format!(
-            "field {pointer} must be a decimal string, got {other}"
-        )),
-    }
-}
-
-fn time(value: &Value, pointer: &str) -> Result<DateTime<Utc>, String> {
-    let t = text(value, pointer)?;
-    DateTime::parse_from_rfc3339(t)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("field {pointer}: {t:?}: {e}"))
-}
+const SHIPPING_ADDRESS: AddressFields<'static> = AddressFields {
+    line1: "/address1",
+    line2: "/address2",
+    city: "/city",
+    region: "/provinceCode",
+    postal_code: "/zip",
+    country: "/countryCodeV2",
+};
 
 /// One `orders` node as a canonical order of `marketplace`.
 pub fn to_canonical(marketplace: &MarketplaceName, node: &Value) -> Result<Order, String> {
     let gid = text(node, "/id")?;
     let id = OrderId::try_from(numeric_id(gid)).map_err(|e| format!("order id {gid}: {e}"))?;
     let within = |e: String| format!("order {gid}: {e}");
-    let currency: Currency = text(node, "/currencyCode")
-        .map_err(within)?
-        .parse()
-        .map_err(|e: String| within(format!("currencyCode: {e}")))?;
-    let money = |amount: Decimal| Money::new(amount, currency);
+    let currency = currency(node, "/currencyCode").map_err(within)?;
     let mut lines = Vec::new();
-    for line in node
+    for item in node
         .pointer("/lineItems/nodes")
         .and_then(Value::as_array)
         .ok_or_else(|| within("field lineItems.nodes is missing".into()))?
     {
-        let line_id = text(line, "/id").map_err(within)?;
-        let sku = text(line, "/sku").map_err(|e| within(format!("line {line_id}: {e}")))?;
-        let quantity = line
+        let line_id = text(item, "/id").map_err(within)?;
+        let sku = text(item, "/sku").map_err(|e| within(format!("line {line_id}: {e}")))?;
+        let quantity = item
             .get("quantity")
             .and_then(Value::as_i64)
             .ok_or_else(|| within(format!("line {line_id}: field quantity is missing")))?;
-        let mut tax = Decimal::ZERO;
-        for t in line
-            .get("taxLines")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            tax += amount(t, "/priceSet/shopMoney/amount").map_err(within)?;
-        }
-        lines.push(OrderLine {
-            line_id: numeric_id(line_id).to_string(),
-            sku: Sku::try_from(sku).map_err(|e| within(format!("line {line_id}: sku: {e}")))?,
+        let tax = sum(item.get("taxLines"), "/priceSet/shopMoney/amount").map_err(within)?;
+        lines.push(line(
+            numeric_id(line_id).to_string(),
+            Sku::try_from(sku).map_err(|e| within(format!("line {line_id}: sku: {e}")))?,
             quantity,
-            unit_price: money(
-                amount(line, "/originalUnitPriceSet/shopMoney/amount").map_err(within)?,
+            (
+                decimal(item, "/originalUnitPriceSet/shopMoney/amount").map_err(within)?,
+                tax,
             ),
-            tax: money(tax),
-            discount: None,
-        });
+            currency,
+        ));
     }
     let updated_at = time(node, "/updatedAt").map_err(within)?;
     let status = if node.get("cancelledAt").is_some_and(|c| !c.is_null()) {
@@ -188,17 +143,15 @@ pub fn to_canonical(marketplace: &MarketplaceName, node: &Value) -> Result<Order
             _ => OrderStatus::Unshipped,
         }
     };
-    let address = node
+    let shipping_address = node
         .get("shippingAddress")
         .filter(|a| !a.is_null())
         .ok_or_else(|| within("field shippingAddress is missing".into()))?;
     let buyer_name = optional(node, "/customer/displayName")
-        .or_else(|| optional(address, "/name"))
+        .or_else(|| optional(shipping_address, "/name"))
         .unwrap_or_default();
-    let total = |field: &str| amount(node, &format!("/{field}/shopMoney/amount")).map_err(within);
-    Ok(Order {
-        correlation_id: CorrelationId::for_order(marketplace, &id),
-        marketplace: marketplace.clone(),
+    let total = |field: &str| decimal(node, &format!("/{field}/shopMoney/amount")).map_err(within);
+    Ok(OrderParts {
         order_id: id,
         revision: revision(updated_at),
         status,
@@ -207,32 +160,27 @@ pub fn to_canonical(marketplace: &MarketplaceName, node: &Value) -> Result<Order
         buyer: Buyer {
             name: buyer_name,
             email: optional(node, "/email"),
-            phone: optional(address, "/phone"),
+            phone: optional(shipping_address, "/phone"),
         },
-        ship_to: Address {
-            name: optional(address, "/name").unwrap_or_default(),
-            line1: text(address, "/address1").map_err(within)?.to_string(),
-            line2: optional(address, "/address2"),
-            city: text(address, "/city").map_err(within)?.to_string(),
-            region: optional(address, "/provinceCode"),
-            postal_code: optional(address, "/zip").unwrap_or_default(),
-            country: text(address, "/countryCodeV2").map_err(within)?.to_string(),
-        },
+        ship_to: address(
+            shipping_address,
+            optional(shipping_address, "/name").unwrap_or_default(),
+            &SHIPPING_ADDRESS,
+        )
+        .map_err(within)?,
         lines,
-        totals: OrderTotals {
-            subtotal: money(total("subtotalPriceSet")?),
-            shipping: money(total("totalShippingPriceSet")?),
-            tax: money(total("totalTaxSet")?),
-            discount: money(total("totalDiscountsSet")?),
-            total: money(total("totalPriceSet")?),
-        },
-        fulfilment: Fulfilment {
-            by: FulfilledBy::Merchant,
-            service_level: None,
-            ship_by: None,
-        },
-        enrichment: None,
-    })
+        totals: Totals {
+            subtotal: total("subtotalPriceSet")?,
+            shipping: total("totalShippingPriceSet")?,
+            tax: total("totalTaxSet")?,
+            discount: total("totalDiscountsSet")?,
+            total: total("totalPriceSet")?,
+        }
+        .in_currency(currency),
+        service_level: None,
+        ship_by: None,
+    }
+    .merchant_order(marketplace))
 }
 
 #[cfg(test)]
