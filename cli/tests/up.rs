@@ -1,6 +1,7 @@
-//! `twctl up` on the quickstart, as the README's main command runs it: NATS, the demo ERP on PostgreSQL, its
-//! bridge, the Amazon sandbox and the adapter, driven for a while, then drained; the summary's consistency
-//! check must pass — also when the marketplace misbehaves and the adapter is killed mid-run.
+//! `twctl up` as the README's main command runs it on the quickstart: NATS, the demo ERP on PostgreSQL, its
+//! bridge, the Amazon and Walmart sandboxes and their adapters, driven for a while, then drained; the summary's
+//! consistency check must pass — also when the marketplace misbehaves and the adapter is killed mid-run. And on
+//! examples/local-all, one marketplace per channel with a sandbox.
 
 #![allow(clippy::unwrap_used)] // a test that cannot set up fails, which is what unwrap does
 
@@ -14,12 +15,16 @@ fn workspace() -> PathBuf {
 }
 
 fn up(scenario: &str, duration: &str) -> Value {
+    up_in("examples/quickstart", scenario, duration)
+}
+
+fn up_in(folder: &str, scenario: &str, duration: &str) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let summary = dir.path().join("summary.json");
     let out = Command::new(env!("CARGO_BIN_EXE_twctl"))
         .args([
             "up",
-            "examples/quickstart",
+            folder,
             "--scenario",
             scenario,
             "--duration",
@@ -106,5 +111,52 @@ fn chaos_loses_and_duplicates_nothing() {
     assert!(
         summary["marketplaces"][0]["throttled"].as_u64().unwrap() >= 1,
         "the injected 429s were met: {summary:#}"
+    );
+}
+
+/// One marketplace per channel with a sandbox (Amazon, Walmart, Shopify, eBay, Mirakl and a B2B REST portal),
+/// none with an explicit endpoint: each channel's sandbox is started, its buyers order, the ERP ships, and the
+/// check compares every channel's listings, orders and shipments with the ERP.
+#[test]
+fn every_channel_runs_on_its_sandbox_and_ends_consistent() {
+    let summary = up_in("examples/local-all", "steady", "30s");
+    assert_eq!(summary["passed"], true, "{summary:#}");
+    let c = &summary["consistency"];
+    assert_eq!(
+        c["skusChecked"], 60,
+        "every SKU of the demo catalogue on each of the six marketplaces: {c}"
+    );
+    for list in [
+        "stockMismatches",
+        "ordersMissing",
+        "ordersDuplicated",
+        "shipmentsUnconfirmed",
+    ] {
+        assert_eq!(c[list].as_array().unwrap().len(), 0, "{list}: {c}");
+    }
+    let marketplaces = summary["marketplaces"].as_array().unwrap();
+    for (name, channel) in [
+        ("amazon-us", "amazon"),
+        ("walmart-us", "walmart"),
+        ("shopify-us", "shopify"),
+        ("ebay-us", "ebay"),
+        ("mirakl-us", "mirakl"),
+        ("b2b-portal", "rest"),
+    ] {
+        let m = marketplaces
+            .iter()
+            .find(|m| m["name"] == name)
+            .unwrap_or_else(|| panic!("{name} ran on its sandbox: {summary:#}"));
+        assert_eq!(m["channel"], channel, "{m}");
+        let events = |flow: usize| m["flows"][flow]["events"].as_u64().unwrap();
+        // The check passed, so each order placed is one sales order and each shipment of the ERP is confirmed:
+        // these counts are what was compared on this channel.
+        assert!(events(0) >= 1, "{name}: stock updates were accepted: {m}");
+        assert!(events(1) >= 3, "{name}: buyers ordered: {m}");
+        assert!(events(2) >= 1, "{name}: shipments were confirmed: {m}");
+    }
+    assert!(
+        c["ordersChecked"].as_u64().unwrap() >= 18 && c["shipmentsChecked"].as_u64().unwrap() >= 6,
+        "{c}"
     );
 }
