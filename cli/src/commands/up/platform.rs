@@ -19,10 +19,12 @@ use demo_erp::DemoErp;
 use erp_bridge::BridgeConfig;
 use serde_json::Value;
 
+mod amazon;
 mod ebay;
 mod mirakl;
 mod rest;
 mod shopify;
+mod walmart;
 
 /// How often the local mode polls channels for orders, whatever the manifests say: a local run is minutes
 /// long, and the sandboxes' buckets allow it.
@@ -79,58 +81,50 @@ pub struct ChannelView {
     pub shipments: Vec<(String, String)>,
 }
 
-/// A channel sandbox of the local run.
+/// A channel sandbox of the local run: one module per channel starts it, seeds it, places its buyers' orders and
+/// reads it back.
 pub enum Sandbox {
-    Amazon(sandbox_amazon::AmazonSandbox),
-    Walmart(sandbox_walmart::WalmartSandbox),
+    Amazon(amazon::Seller),
+    Walmart(walmart::Seller),
     Shopify(shopify::Store),
     Ebay(ebay::Account),
     Mirakl(mirakl::Shop),
     Rest(rest::Portal),
 }
 
+/// The same call on whichever sandbox it is.
+macro_rules! each {
+    ($sandbox:expr, $s:ident => $call:expr) => {
+        match $sandbox {
+            Sandbox::Amazon($s) => $call,
+            Sandbox::Walmart($s) => $call,
+            Sandbox::Shopify($s) => $call,
+            Sandbox::Ebay($s) => $call,
+            Sandbox::Mirakl($s) => $call,
+            Sandbox::Rest($s) => $call,
+        }
+    };
+}
+
 impl Sandbox {
     pub fn url(&self) -> String {
-        match self {
-            Sandbox::Amazon(s) => s.url(),
-            Sandbox::Walmart(s) => s.url(),
-            Sandbox::Shopify(s) => s.url(),
-            Sandbox::Ebay(s) => s.url(),
-            Sandbox::Mirakl(s) => s.url(),
-            Sandbox::Rest(s) => s.url(),
-        }
+        each!(self, s => s.url())
     }
 
     pub fn controls(&self) -> &sandbox::Controls {
-        match self {
-            Sandbox::Amazon(s) => s.controls(),
-            Sandbox::Walmart(s) => s.controls(),
-            Sandbox::Shopify(s) => s.controls(),
-            Sandbox::Ebay(s) => s.controls(),
-            Sandbox::Mirakl(s) => s.controls(),
-            Sandbox::Rest(s) => s.controls(),
-        }
+        each!(self, s => s.controls())
     }
 
-    /// Places a buyer's order, where the sandbox takes orders.
+    /// Places a buyer's order; the id the channel's connector gives it, as the ERP's sales order names it.
     pub fn place_order(&self, sku: &str, quantity: i64, unit_price: &str) -> Option<String> {
-        match self {
-            Sandbox::Amazon(s) => Some(s.place_order(sku, quantity, unit_price)),
-            Sandbox::Walmart(s) => {
-                Some(s.place_order(sku, u32::try_from(quantity).ok()?, unit_price))
-            }
-            Sandbox::Shopify(s) => s.place_order(sku, quantity, unit_price),
-            Sandbox::Ebay(s) => s.place_order(sku, quantity, unit_price),
-            Sandbox::Mirakl(s) => s.place_order(sku, quantity, unit_price),
-            Sandbox::Rest(s) => s.place_order(sku, quantity, unit_price),
-        }
+        each!(self, s => s.place_order(sku, quantity, unit_price))
     }
 
     /// The operations whose accepted calls count as stock and price updates, and their success status.
     pub fn update_operations(&self) -> &'static [(&'static str, u16)] {
         match self {
-            Sandbox::Amazon(_) => &[("patchListingsItem", 200)],
-            Sandbox::Walmart(_) => &[("updateInventoryForAnItem", 200), ("updatePrice", 200)],
+            Sandbox::Amazon(_) => amazon::Seller::UPDATE_OPERATIONS,
+            Sandbox::Walmart(_) => walmart::Seller::UPDATE_OPERATIONS,
             Sandbox::Shopify(_) => shopify::Store::UPDATE_OPERATIONS,
             Sandbox::Ebay(_) => ebay::Account::UPDATE_OPERATIONS,
             Sandbox::Mirakl(_) => mirakl::Shop::UPDATE_OPERATIONS,
@@ -139,98 +133,8 @@ impl Sandbox {
     }
 
     pub fn view(&self) -> ChannelView {
-        match self {
-            Sandbox::Amazon(s) => {
-                let state = s.snapshot();
-                ChannelView {
-                    updates: state.listings.values().map(|l| l.patches).sum(),
-                    listings: state
-                        .listings
-                        .iter()
-                        .map(|(k, l)| (k.clone(), l.quantity))
-                        .collect(),
-                    orders: state
-                        .orders
-                        .iter()
-                        .map(|o| (o.order_id.clone(), o.cancel_requested))
-                        .collect(),
-                    shipments: state
-                        .shipments
-                        .iter()
-                        .map(|c| {
-                            let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-                            (
-                                text(&c["orderId"]),
-                                text(&c["packageDetail"]["packageReferenceId"]),
-                            )
-                        })
-                        .collect(),
-                }
-            }
-            Sandbox::Walmart(s) => {
-                let state = s.snapshot();
-                let updates = self
-                    .update_operations()
-                    .iter()
-                    .map(|(op, status)| s.controls().recorder.count(op, *status) as u64)
-                    .sum();
-                ChannelView {
-                    updates,
-                    listings: state
-                        .items
-                        .iter()
-                        .map(|(k, i)| {
-                            (
-                                k.clone(),
-                                i.inventory_correlation_id.as_ref().map(|_| i.quantity),
-                            )
-                        })
-                        .collect(),
-                    orders: state
-                        .orders
-                        .iter()
-                        .map(|(id, order)| {
-                            (id.clone(), walmart_lines(order).any(|l| l.0 == "Cancelled"))
-                        })
-                        .collect(),
-                    // Walmart's shipping update names no package: a package is confirmed by its tracking number.
-                    shipments: state
-                        .orders
-                        .iter()
-                        .flat_map(|(id, order)| {
-                            walmart_lines(order)
-                                .filter(|l| l.0 == "Shipped")
-                                .filter_map(|l| Some((id.clone(), l.1?)))
-                                .collect::<Vec<_>>()
-                        })
-                        .collect(),
-                }
-            }
-            Sandbox::Shopify(s) => s.view(),
-            Sandbox::Ebay(s) => s.view(),
-            Sandbox::Mirakl(s) => s.view(),
-            Sandbox::Rest(s) => s.view(),
-        }
+        each!(self, s => s.view())
     }
-}
-
-/// Each line's status and, once shipped, its tracking number, from an order as Walmart's `getAllOrders` serves it.
-fn walmart_lines(order: &Value) -> impl Iterator<Item = (String, Option<String>)> + '_ {
-    order
-        .pointer("/orderLines/orderLine")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|line| {
-            let status = line.pointer("/orderLineStatuses/orderLineStatus/0")?;
-            Some((
-                status.get("status")?.as_str()?.to_string(),
-                status
-                    .pointer("/trackingInfo/trackingNumber")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-            ))
-        })
 }
 
 /// A marketplace the local run drives.
@@ -447,48 +351,12 @@ pub async fn prepare_marketplaces(
             .is_some_and(|url| !placeholder(url));
         let sandbox = match (spec.channel, explicit) {
             (_, true) => None,
-            (ChannelKind::Amazon, false) => {
-                let get =
-                    |key: &str, default: String| credentials.get(key).cloned().unwrap_or(default);
-                let defaults = sandbox_amazon::Credentials::default();
-                let sandbox = sandbox_amazon::start(
-                    "127.0.0.1:0",
-                    sandbox_amazon::Credentials {
-                        client_id: get("client_id", defaults.client_id),
-                        client_secret: get("client_secret", defaults.client_secret),
-                        refresh_token: get("refresh_token", defaults.refresh_token),
-                    },
-                )
-                .await?;
-                config.spec.endpoint.base_url = Some(sandbox.url());
-                config.spec.endpoint.token_url = Some(sandbox.token_url());
-                Some(Sandbox::Amazon(sandbox))
-            }
-            (ChannelKind::Walmart, false) => {
-                let defaults = sandbox_walmart::Credentials::default();
-                let sandbox = sandbox_walmart::start_with(
-                    "127.0.0.1:0",
-                    sandbox_walmart::Options {
-                        credentials: sandbox_walmart::Credentials {
-                            client_id: credentials
-                                .get("client_id")
-                                .cloned()
-                                .unwrap_or(defaults.client_id),
-                            client_secret: credentials
-                                .get("client_secret")
-                                .cloned()
-                                .unwrap_or(defaults.client_secret),
-                            token_seconds: defaults.token_seconds,
-                        },
-                        ..sandbox_walmart::Options::default()
-                    },
-                )
-                .await?;
-                sandbox.seed_items(super::scenario::SKUS);
-                config.spec.endpoint.base_url = Some(sandbox.url());
-                config.spec.endpoint.token_url = Some(sandbox.token_url());
-                Some(Sandbox::Walmart(sandbox))
-            }
+            (ChannelKind::Amazon, false) => Some(Sandbox::Amazon(
+                amazon::start(&credentials, &mut config).await?,
+            )),
+            (ChannelKind::Walmart, false) => Some(Sandbox::Walmart(
+                walmart::start(&credentials, &mut config).await?,
+            )),
             (ChannelKind::Shopify, false) => Some(Sandbox::Shopify(
                 shopify::start(&credentials, &mut config).await?,
             )),
@@ -521,4 +389,33 @@ pub async fn prepare_marketplaces(
         });
     }
     Ok((ready, skipped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placeholder;
+
+    #[test]
+    fn only_hosts_under_reserved_names_are_placeholders() {
+        for url in [
+            "https://portal.b2b.example/api/v2",
+            "https://example.com",
+            "http://shop.example.org:8443/x",
+            "https://user@portal.test/",
+            "https://nowhere.invalid",
+            "https://PORTAL.EXAMPLE./api",
+        ] {
+            assert!(placeholder(url), "{url}");
+        }
+        for url in [
+            "https://portal.b2b-sandbox.com/api",
+            "https://example.company.com",
+            "https://tradewind-sandbox.mirakl.net",
+            "http://127.0.0.1:8080",
+            "https://myexample.com",
+            "https://api.example.io?next=x.example",
+        ] {
+            assert!(!placeholder(url), "{url}");
+        }
+    }
 }

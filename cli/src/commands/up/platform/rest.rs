@@ -126,3 +126,18 @@ impl Portal {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::at;
+
+    #[test]
+    fn a_dotted_target_is_read_from_nested_fields() {
+        let fields = json!({"quantityAvailable": 7, "netPrice": {"amount": "9.50"}});
+        assert_eq!(at(&fields, "quantityAvailable"), Some(&json!(7)));
+        assert_eq!(at(&fields, "netPrice.amount"), Some(&json!("9.50")));
+        assert_eq!(at(&fields, "netPrice.currency"), None);
+    }
+}
