@@ -1,12 +1,13 @@
 //! Sandbox of the eBay Sell APIs a seller integration uses: OAuth refresh-token grant
-//! (`POST /identity/v1/oauth2/token`, Basic client credentials), Inventory `bulk_update_price_quantity` (at most
-//! 25 SKUs, one status per SKU, 207 when some fail), Fulfillment `getOrders` (`filter=lastmodifieddate:[..]`,
+//! (`POST /identity/v1/oauth2/token`, Basic client credentials), Inventory `getOffers` (a SKU's offers) and
+//! `bulk_update_price_quantity` (at most 25 SKUs and 25 offers a call: a SKU's ship-to-home quantity, a published
+//! offer's price and quantity; one status per SKU or offer, 207 when some fail), Fulfillment `getOrders` (`filter=lastmodifieddate:[..]`,
 //! `limit`/`offset`) and `createShippingFulfillment`. User tokens are checked on every call; each API's daily
 //! call quota is counted per UTC day and answered 429 (errorId 2001) when spent. `GET /_sandbox/state`.
 //!
 //! ```ignore
 //! let (running, ebay) = sandbox_ebay::start(Settings::new("id", "secret", "refresh").daily_quota("getOrders", 100)).await?;
-//! ebay.add_sku("SKU-1", 3);
+//! ebay.add_sku("SKU-1", 3); // an inventory item with a published fixed-price offer
 //! ebay.add_order(NewOrder::new("12-34567-89012").line("SKU-1", 1, dec!(19.99)));
 //! ```
 
@@ -49,8 +50,38 @@ impl Settings {
 #[serde(rename_all = "camelCase")]
 pub struct Listing {
     pub sku: String,
+    /// The inventory item's ship-to-home quantity.
     pub quantity: i64,
+    /// The item's offers: eBay keeps price (and each listing's own quantity) on the offer, not the item.
+    pub offers: Vec<Offer>,
+}
+
+impl Listing {
+    /// The price of the item's published fixed-price offer: what a buyer pays.
+    pub fn price(&self) -> Option<Decimal> {
+        self.offers
+            .iter()
+            .find(|o| o.published && o.format == FIXED_PRICE)
+            .and_then(|o| o.price)
+    }
+}
+
+pub const FIXED_PRICE: &str = "FIXED_PRICE";
+pub const AUCTION: &str = "AUCTION";
+
+/// An offer of an inventory item on a marketplace, in a listing format.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Offer {
+    pub offer_id: String,
+    /// `FIXED_PRICE` or `AUCTION`.
+    pub format: String,
+    /// Published offers are live listings; `bulk_update_price_quantity` revises only those.
+    pub published: bool,
+    pub marketplace_id: String,
+    pub currency: String,
     pub price: Option<Decimal>,
+    pub available_quantity: Option<i64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -96,6 +127,8 @@ pub struct Account {
     /// Calls counted today, per operation, and the day they count for.
     pub calls_today: BTreeMap<String, u64>,
     pub quota_day: Option<NaiveDate>,
+    /// Offers created, numbering the next offer id.
+    pub offers_created: u64,
 }
 
 /// An order to seed.
@@ -139,15 +172,46 @@ impl Sandbox {
         self.account.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// An inventory item with a published fixed-price offer on EBAY_US, in USD: a listed SKU.
     pub fn add_sku(&self, sku: &str, quantity: i64) {
+        self.add_inventory_item(sku, quantity);
+        self.add_offer(sku, FIXED_PRICE, true);
+    }
+
+    /// An inventory item with no offer yet: not listed, so nothing has a price.
+    pub fn add_inventory_item(&self, sku: &str, quantity: i64) {
         self.account().listings.insert(
             sku.into(),
             Listing {
                 sku: sku.into(),
                 quantity,
-                price: None,
+                offers: Vec::new(),
             },
         );
+    }
+
+    /// Another offer of an existing item (`FIXED_PRICE` or `AUCTION`), and its id.
+    pub fn add_offer(&self, sku: &str, format: &str, published: bool) -> Option<String> {
+        let mut account = self.account();
+        account.offers_created += 1;
+        let offer_id = format!("{}", 6_000_000_000u64 + account.offers_created);
+        account.listings.get_mut(sku)?.offers.push(Offer {
+            offer_id: offer_id.clone(),
+            format: format.into(),
+            published,
+            marketplace_id: "EBAY_US".into(),
+            currency: "USD".into(),
+            price: None,
+            available_quantity: None,
+        });
+        Some(offer_id)
+    }
+
+    /// Withdraws (deletes) an offer, as a seller ending a listing would.
+    pub fn remove_offer(&self, offer_id: &str) {
+        for listing in self.account().listings.values_mut() {
+            listing.offers.retain(|o| o.offer_id != offer_id);
+        }
     }
 
     pub fn listing(&self, sku: &str) -> Option<Listing> {

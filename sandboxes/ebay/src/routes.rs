@@ -14,7 +14,10 @@ use chrono::{DateTime, Utc};
 use sandbox::{RecordedCall, body_value};
 use serde_json::{Value, json};
 
-use crate::{Sandbox, ShippingFulfillment};
+use crate::{Account, Offer, Sandbox, ShippingFulfillment};
+
+/// Most offers one bulk_update_price_quantity call revises, as most SKUs.
+const BULK_MAX: usize = 25;
 
 pub fn router(sandbox: Arc<Sandbox>) -> Router {
     Router::new()
@@ -23,6 +26,7 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
             "/sell/inventory/v1/bulk_update_price_quantity",
             post(bulk_update),
         )
+        .route("/sell/inventory/v1/offer", get(get_offers))
         .route("/sell/fulfillment/v1/order", get(get_orders))
         .route(
             "/sell/fulfillment/v1/order/{order_id}/shipping_fulfillment",
@@ -167,51 +171,219 @@ async fn bulk_update(
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    if requests.is_empty() || requests.len() > 25 {
+    let offers: usize = requests
+        .iter()
+        .map(|r| {
+            r.get("offers")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len)
+        })
+        .sum();
+    if requests.is_empty() || requests.len() > BULK_MAX || offers > BULK_MAX {
         let r = error(
             StatusCode::BAD_REQUEST,
             25709,
             "API_INVENTORY",
-            "Invalid value for requests: between 1 and 25 SKUs per call",
+            "Invalid value for requests: between 1 and 25 SKUs and at most 25 offers per call",
         );
         return record(&sandbox, op, "POST", path, None, recorded, r);
     }
     let mut responses = Vec::new();
-    let mut all_ok = true;
     {
         let mut account = sandbox.account();
         for request in &requests {
-            let sku = request.get("sku").and_then(Value::as_str).unwrap_or("");
-            let quantity = request
-                .pointer("/shipToLocationAvailability/quantity")
-                .and_then(Value::as_i64);
-            let answer = match (account.listings.get_mut(sku), quantity) {
-                (None, _) => {
-                    json!({"sku": sku, "statusCode": 404, "errors": [{"errorId": 25702, "domain": "API_INVENTORY", "category": "REQUEST",
-                    "message": format!("SKU {sku} is not available in the system")}]})
-                }
-                (Some(_), Some(q)) if q < 0 => {
-                    json!({"sku": sku, "statusCode": 400, "errors": [{"errorId": 25604, "domain": "API_INVENTORY", "category": "REQUEST",
-                    "message": "Input error. Quantity must not be negative."}]})
-                }
-                (Some(listing), q) => {
-                    if let Some(q) = q {
-                        listing.quantity = q;
-                    }
-                    json!({"sku": sku, "statusCode": 200})
-                }
-            };
-            all_ok &= answer["statusCode"] == 200;
-            responses.push(answer);
+            let sku = request.get("sku").and_then(Value::as_str);
+            for offer in request
+                .get("offers")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                responses.push(update_offer(&mut account, sku, offer));
+            }
+            if let Some(sku) = sku
+                && let Some(availability) = request.get("shipToLocationAvailability")
+            {
+                responses.push(update_quantity(&mut account, sku, availability));
+            }
         }
     }
-    let status = if all_ok {
+    let status = if responses.iter().all(|r| r["statusCode"] == 200) {
         StatusCode::OK
     } else {
         StatusCode::MULTI_STATUS
     };
     let r = (status, axum::Json(json!({"responses": responses}))).into_response();
     record(&sandbox, op, "POST", path, None, recorded, r)
+}
+
+fn failed(status: u16, id: u32, message: &str) -> Value {
+    json!({"statusCode": status, "errors": [{"errorId": id, "domain": "API_INVENTORY", "category": "REQUEST", "message": message}]})
+}
+
+/// One `shipToLocationAvailability` of a request: the item's ship-to-home quantity.
+fn update_quantity(account: &mut Account, sku: &str, availability: &Value) -> Value {
+    let quantity = availability.get("quantity").and_then(Value::as_i64);
+    let mut answer = match (account.listings.get_mut(sku), quantity) {
+        (None, _) => failed(
+            404,
+            25702,
+            &format!("SKU {sku} is not available in the system"),
+        ),
+        (Some(_), Some(q)) if q < 0 => {
+            failed(400, 25604, "Input error. Quantity must not be negative.")
+        }
+        (Some(listing), q) => {
+            if let Some(q) = q {
+                listing.quantity = q;
+            }
+            json!({"statusCode": 200})
+        }
+    };
+    answer["sku"] = json!(sku);
+    answer
+}
+
+/// One entry of a request's `offers`: a published offer's price (an `Amount` in the offer's currency) and
+/// quantity. The request's `sku`, when given, must be the offer's.
+fn update_offer(account: &mut Account, sku: Option<&str>, update: &Value) -> Value {
+    let offer_id = update.get("offerId").and_then(Value::as_str).unwrap_or("");
+    let found = account.listings.values_mut().find_map(|l| {
+        let sku = l.sku.clone();
+        l.offers
+            .iter_mut()
+            .find(|o| o.offer_id == offer_id)
+            .map(|o| (sku, o))
+    });
+    let mut answer = match found {
+        None => failed(
+            404,
+            25713,
+            &format!("This Offer is not available: offerId {offer_id}"),
+        ),
+        Some((owner, _)) if sku.is_some_and(|s| s != owner) => failed(
+            400,
+            25002,
+            &format!(
+                "offerId {offer_id} belongs to another SKU than {}",
+                sku.unwrap_or("")
+            ),
+        ),
+        Some((_, offer)) if !offer.published => failed(
+            400,
+            25002,
+            "The offer is not published: use updateOffer for unpublished offers",
+        ),
+        Some((owner, offer)) => match price_of(offer, update.get("price")) {
+            Err(message) => failed(400, 25709, &message),
+            Ok(price) => {
+                let quantity = update.get("availableQuantity").and_then(Value::as_i64);
+                if price.is_none() && quantity.is_none() {
+                    failed(
+                        400,
+                        25709,
+                        "Invalid value for offers: price or availableQuantity is required",
+                    )
+                } else {
+                    offer.price = price.or(offer.price);
+                    offer.available_quantity = quantity.or(offer.available_quantity);
+                    json!({"statusCode": 200, "sku": owner})
+                }
+            }
+        },
+    };
+    answer["offerId"] = json!(offer_id);
+    answer
+}
+
+/// The new price of `offer`, if the update has one: a positive decimal string in the offer's currency.
+fn price_of(offer: &Offer, price: Option<&Value>) -> Result<Option<rust_decimal::Decimal>, String> {
+    let Some(price) = price else {
+        return Ok(None);
+    };
+    let currency = price.get("currency").and_then(Value::as_str);
+    if currency != Some(offer.currency.as_str()) {
+        return Err(format!(
+            "Invalid value for price.currency: {currency:?}, the offer is in {}",
+            offer.currency
+        ));
+    }
+    match price
+        .get("value")
+        .and_then(Value::as_str)
+        .map(str::parse::<rust_decimal::Decimal>)
+    {
+        Some(Ok(value)) if value > rust_decimal::Decimal::ZERO => Ok(Some(value)),
+        _ => Err(format!(
+            "Invalid value for price.value: {}",
+            price.get("value").unwrap_or(&Value::Null)
+        )),
+    }
+}
+
+/// `getOffers`: the offers of the `sku` query parameter (optionally of one `format`), as
+/// `EbayOfferDetailsWithAll`; an unknown SKU or one with no offer is 404 (errorId 25713).
+async fn get_offers(
+    State(sandbox): State<Arc<Sandbox>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let path = "/sell/inventory/v1/offer".to_string();
+    let op = "getOffers";
+    if let Some(r) = admit(&sandbox, op, &headers).await {
+        return record(&sandbox, op, "GET", path, query, Value::Null, r);
+    }
+    let q = query.clone().unwrap_or_default();
+    let param = |name: &str| {
+        q.split('&')
+            .find_map(|p| p.strip_prefix(&format!("{name}=")))
+            .map(|v| {
+                percent_encoding::percent_decode_str(&v.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+    };
+    let Some(sku) = param("sku").filter(|s| !s.is_empty() && s.len() <= 50) else {
+        let r = error(
+            StatusCode::BAD_REQUEST,
+            25709,
+            "API_INVENTORY",
+            "Invalid value for sku: a SKU of at most 50 characters is required",
+        );
+        return record(&sandbox, op, "GET", path, query, Value::Null, r);
+    };
+    let format = param("format");
+    let offers: Vec<Value> = sandbox
+        .listing(&sku)
+        .map(|l| l.offers)
+        .unwrap_or_default()
+        .iter()
+        .filter(|o| format.as_deref().is_none_or(|f| f == o.format))
+        .map(|o| {
+            let mut offer = json!({"offerId": o.offer_id, "sku": sku, "marketplaceId": o.marketplace_id,
+                "format": o.format, "status": if o.published { "PUBLISHED" } else { "UNPUBLISHED" }});
+            if let Some(price) = o.price {
+                offer["pricingSummary"] =
+                    json!({"price": {"value": price.to_string(), "currency": o.currency}});
+            }
+            if let Some(q) = o.available_quantity {
+                offer["availableQuantity"] = json!(q);
+            }
+            offer
+        })
+        .collect();
+    let r = if offers.is_empty() {
+        error(
+            StatusCode::NOT_FOUND,
+            25713,
+            "API_INVENTORY",
+            &format!("This Offer is not available: SKU {sku} has no offer"),
+        )
+    } else {
+        axum::Json(json!({"href": format!("{path}?{q}"), "limit": 100, "size": offers.len(), "total": offers.len(), "offers": offers}))
+            .into_response()
+    };
+    record(&sandbox, op, "GET", path, query, Value::Null, r)
 }
 
 /// `filter=lastmodifieddate:[<from>..]` (the upper bound optional).
