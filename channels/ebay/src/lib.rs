@@ -6,13 +6,19 @@
 //! - Inventory: `bulk_update_price_quantity`, 25 SKUs per call (`shipToLocationAvailability.quantity`); each
 //!   SKU's `statusCode` and `errors` become that record's result, so one bad SKU fails alone.
 //! - Orders in: `getOrders` with `filter=lastmodifieddate:[<since>..]`, `limit`/`offset` pages of 100.
+//! - Prices: eBay keeps the price on the offer, so each SKU's published fixed-price offers are looked up once with
+//!   `getOffers` and cached (SKU -> offer ids); the prices then go out in `bulk_update_price_quantity`'s
+//!   `offers[{offerId, price}]`, 25 offers per call. An offer eBay no longer knows drops the SKU from the cache
+//!   and is retried, so a relisted SKU is looked up again.
 //! - Shipments: one `createShippingFulfillment` per package (the shipment's lines, carrier, tracking).
 //! - Daily quotas: every call goes through its operation's guard; a `RateLimitPolicy` bucket of
 //!   `{requests: <quota>, per: 24h}` paces the account under eBay's daily call limit, and a 429 is retried
 //!   after its hint.
 
 pub mod orders;
+pub mod prices;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,7 +30,7 @@ use serde_json::{Value, json};
 
 use adapter_runtime::canonical::{MarketplaceName, Record};
 use adapter_runtime::config::AdapterConfig;
-use adapter_runtime::connector::{Connector, ConnectorError, OutboundItem, PollPage};
+use adapter_runtime::connector::{Connector, ConnectorError, FailureKind, OutboundItem, PollPage};
 use adapter_runtime::connectors::http::{HttpAnswer, classify_status, read_json, send_guarded};
 use adapter_runtime::connectors::{http_client, read_credential};
 use adapter_runtime::resilience::{Failure, Resilience};
@@ -45,6 +51,9 @@ pub struct EbayConnector {
     http: reqwest::Client,
     resilience: Arc<Resilience>,
     token: Mutex<Option<(String, Instant)>>,
+    /// SKU -> its priceable offers, from getOffers: looked up once, not per price (getOffers has its daily
+    /// quota too).
+    offers: Mutex<HashMap<String, Vec<prices::KnownOffer>>>,
 }
 
 #[derive(Deserialize)]
@@ -131,6 +140,7 @@ impl EbayConnector {
             http: http_client(timeout)?,
             resilience,
             token: Mutex::new(None),
+            offers: Mutex::new(HashMap::new()),
         })
     }
 
@@ -273,6 +283,129 @@ impl EbayConnector {
         results
     }
 
+    fn known_offers(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<prices::KnownOffer>>> {
+        self.offers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The SKU's priceable offers: cached, else from `getOffers` (an empty list is not cached, so an offer
+    /// published later is found).
+    async fn offers_of(&self, sku: &str) -> Result<Vec<prices::KnownOffer>, ConnectorError> {
+        if let Some(offers) = self.known_offers().get(sku) {
+            return Ok(offers.clone());
+        }
+        let url = format!("{}/sell/inventory/v1/offer", self.base_url);
+        let query = [("sku", sku), ("format", "FIXED_PRICE")];
+        let answer: Value = match self
+            .call("getOffers", || self.http.get(&url).query(&query))
+            .await
+        {
+            Ok(response) => read_json(response, "the getOffers answer").await?,
+            // eBay answers 404 (errorId 25713) for a SKU with no offer.
+            Err(e) if e.kind == FailureKind::Permanent && e.message.starts_with("404") => {
+                Value::Null
+            }
+            Err(e) => return Err(e),
+        };
+        let offers = prices::priceable_offers(&answer);
+        if offers.is_empty() {
+            return Err(ConnectorError::permanent(format!(
+                "SKU {sku}: no published fixed-price offer on eBay (getOffers), so nothing to price"
+            )));
+        }
+        self.known_offers().insert(sku.to_string(), offers.clone());
+        Ok(offers)
+    }
+
+    async fn deliver_prices(&self, items: &[OutboundItem]) -> Vec<Result<(), ConnectorError>> {
+        let mut results: Vec<Result<(), ConnectorError>> = vec![Ok(()); items.len()];
+        let mut ready = Vec::new();
+        for (index, item) in items.iter().enumerate() {
+            let sku = item.key.as_str();
+            let price = match prices::wanted(item) {
+                Ok(p) => p,
+                Err(e) => {
+                    results[index] = Err(ConnectorError::permanent(format!("SKU {sku}: {e}")));
+                    continue;
+                }
+            };
+            match self.offers_of(sku).await {
+                Ok(offers) => {
+                    if let Some(other) = offers
+                        .iter()
+                        .find_map(|o| o.currency.as_ref().filter(|c| **c != price.currency))
+                    {
+                        results[index] = Err(ConnectorError::permanent(format!(
+                            "SKU {sku}: price in {} but the eBay offer is priced in {other}",
+                            price.currency
+                        )));
+                    } else {
+                        ready.push(prices::Ready {
+                            index,
+                            sku,
+                            offers,
+                            price,
+                        });
+                    }
+                }
+                Err(e) => {
+                    results[index] = Err(ConnectorError {
+                        message: format!("SKU {sku}: {}", e.message),
+                        ..e
+                    })
+                }
+            }
+        }
+        let url = format!(
+            "{}/sell/inventory/v1/bulk_update_price_quantity",
+            self.base_url
+        );
+        for call in prices::calls(&ready) {
+            let body = json!({"requests": call.iter().map(prices::request).collect::<Vec<_>>()});
+            let answer = match self
+                .call("bulkUpdatePriceQuantity", || {
+                    self.http.post(&url).json(&body)
+                })
+                .await
+            {
+                Ok(response) => {
+                    read_json::<Value>(response, "the bulk_update_price_quantity answer").await
+                }
+                Err(e) => Err(e),
+            };
+            let responses = match answer {
+                Ok(v) => v
+                    .get("responses")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+                Err(e) => {
+                    for r in call {
+                        results[r.index] = Err(e.clone());
+                    }
+                    continue;
+                }
+            };
+            for r in call {
+                results[r.index] = match prices::outcome(r, &responses, messages) {
+                    prices::Outcome::Priced => Ok(()),
+                    prices::Outcome::Stale(why) => {
+                        self.known_offers().remove(r.sku);
+                        Err(ConnectorError::retryable(format!(
+                            "{why}; its offers are looked up again"
+                        )))
+                    }
+                    prices::Outcome::Refused(why) => {
+                        // A refusal may come of a stale cache too (the offer now another SKU's).
+                        self.known_offers().remove(r.sku);
+                        Err(ConnectorError::permanent(why))
+                    }
+                    prices::Outcome::Unanswered(why) => Err(ConnectorError::retryable(why)),
+                };
+            }
+        }
+        results
+    }
+
     async fn deliver_shipment(&self, item: &OutboundItem) -> Result<(), ConnectorError> {
         let get = |f: &str| {
             item.fields
@@ -363,7 +496,7 @@ fn segment(id: &str) -> String {
 impl Connector for EbayConnector {
     fn max_batch(&self, flow: Flow) -> usize {
         match flow {
-            Flow::Inventory => 250,
+            Flow::Inventory | Flow::Price => 250,
             _ => 50,
         }
     }
@@ -371,6 +504,7 @@ impl Connector for EbayConnector {
     async fn deliver(&self, flow: Flow, items: &[OutboundItem]) -> Vec<Result<(), ConnectorError>> {
         match flow {
             Flow::Inventory => self.deliver_inventory(items).await,
+            Flow::Price => self.deliver_prices(items).await,
             Flow::Shipments => {
                 let mut results = Vec::with_capacity(items.len());
                 for item in items {

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use adapter_runtime::canonical::{InventoryPosition, LineQuantity, Record, Shipment};
+use adapter_runtime::canonical::{InventoryPosition, LineQuantity, Money, Price, Record, Shipment};
 use adapter_runtime::config::AdapterConfig;
 use adapter_runtime::envelope::Event;
 use adapter_runtime::flow::Shutdown;
@@ -31,6 +31,9 @@ const ERP: &str = "erp";
 /// The flow hands over what has arrived, so records published one by one go out in small calls: the quota
 /// covers that, and the policy keeps every call under it.
 const BULK_QUOTA: u64 = 80;
+/// The sandbox's daily quota of offer look-ups, and the policy's bucket for it: the prices test looks up each of
+/// its SKUs once and one relisted SKU again, well under it.
+const OFFERS_QUOTA: u64 = 60;
 
 fn spec(file: &str) -> Value {
     let text = std::fs::read_to_string(format!(
@@ -67,6 +70,7 @@ spec:
   currency: USD
   flows:
     inventory: {{coalesceWindow: 200ms}}
+    price: {{coalesceWindow: 200ms}}
     orders: {{pollInterval: 300ms, validation: {{shipToCountries: [US]}}}}
     shipments: {{}}
 rateLimits:
@@ -75,6 +79,7 @@ rateLimits:
     channel: ebay
     operations:
       - {{name: bulkUpdatePriceQuantity, tokenBucket: {{requests: {BULK_QUOTA}, per: 24h, burst: {BULK_QUOTA}}}}}
+      - {{name: getOffers, tokenBucket: {{requests: {OFFERS_QUOTA}, per: 24h, burst: {OFFERS_QUOTA}}}}}
     defaults:
       tokenBucket: {{requests: 50, per: 1s, burst: 50}}
       retry: {{maxAttempts: 4, initialBackoff: 100ms, maxBackoff: 1s}}
@@ -111,6 +116,20 @@ fn inventory(sku: &str, available: i64) -> Event {
     )
 }
 
+fn price(sku: &str, amount: Decimal, currency: &str) -> Event {
+    let id = format!("erp:price:{sku}:{amount}:{currency}");
+    event(
+        id.clone(),
+        Record::Price(Price {
+            correlation_id: id.as_str().try_into().unwrap(),
+            sku: sku.try_into().unwrap(),
+            price: Money::new(amount, currency.parse().unwrap()),
+            sale: None,
+            as_of: Utc::now(),
+        }),
+    )
+}
+
 struct Running {
     _nats: NatsServer,
     js: jetstream::Context,
@@ -125,7 +144,8 @@ struct Running {
 async fn start(seed: impl FnOnce(&sandbox_ebay::Sandbox)) -> Running {
     let nats = NatsServer::start().await.unwrap();
     let settings = Settings::new("client-1", "secret-1", "refresh-1")
-        .daily_quota("bulkUpdatePriceQuantity", BULK_QUOTA);
+        .daily_quota("bulkUpdatePriceQuantity", BULK_QUOTA)
+        .daily_quota("getOffers", OFFERS_QUOTA);
     let (sandbox, ebay) = sandbox_ebay::start(settings).await.unwrap();
     seed(&ebay);
     let credentials = tempfile::tempdir().unwrap();
@@ -360,6 +380,161 @@ async fn orders_are_read_by_modification_date_page_by_page_and_shipped_per_packa
         .calls(Some("createShippingFulfillment"))
     {
         assert_valid(&fulfillment_spec, "ShippingFulfillmentDetails", &call.body);
+    }
+    run.shutdown.trigger();
+    run.adapter.await.unwrap().unwrap();
+}
+
+async fn publish_price(run: &Running, sku: &str, amount: Decimal, currency: &str) {
+    let subject = run.ns.erp_subject(ERP, Flow::Price, sku);
+    publish_event(&run.js, &subject, &price(sku, amount, currency), Some(sku))
+        .await
+        .unwrap();
+}
+
+async fn priced(ebay: &Arc<sandbox_ebay::Sandbox>, wanted: &[(String, Decimal)], what: &str) {
+    eventually(Duration::from_secs(30), what, || {
+        let (ebay, wanted) = (ebay.clone(), wanted.to_vec());
+        async move {
+            wanted
+                .iter()
+                .all(|(sku, p)| ebay.listing(sku).and_then(|l| l.price()) == Some(*p))
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn prices_go_out_by_offer_id_looked_up_once_per_sku_and_unpriceable_skus_are_dead_lettered() {
+    let skus: Vec<String> = (0..40).map(|i| format!("P-{i:03}")).collect();
+    let run = start(|e| {
+        skus.iter().for_each(|s| e.add_sku(s, 1));
+        // Sold by auction as well: only the fixed-price offer takes the price.
+        e.add_offer("P-000", sandbox_ebay::AUCTION, true).unwrap();
+        // Only an auction: no price to set.
+        e.add_inventory_item("AUCTION-ONLY", 1);
+        e.add_offer("AUCTION-ONLY", sandbox_ebay::AUCTION, true)
+            .unwrap();
+    })
+    .await;
+    let first: Vec<(String, Decimal)> = skus
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.clone(), Decimal::new(1000 + i as i64 * 25, 2)))
+        .collect();
+    for (sku, amount) in &first {
+        publish_price(&run, sku, *amount, "USD").await;
+    }
+    publish_price(&run, "AUCTION-ONLY", Decimal::new(500, 2), "USD").await;
+    publish_price(&run, "GHOST", Decimal::new(500, 2), "USD").await;
+    priced(&run.ebay, &first, "every SKU has its first price").await;
+    // A price in another currency than the offer's: eBay refuses it and nothing changes.
+    publish_price(&run, "P-039", Decimal::new(700, 2), "EUR").await;
+    let auction = &run.ebay.listing("P-000").unwrap().offers[1];
+    assert_eq!(
+        (auction.format.as_str(), auction.price),
+        (sandbox_ebay::AUCTION, None)
+    );
+
+    // The same SKUs again: the offer ids come from the cache, not from getOffers.
+    let looked_up = run.ebay.controls.recorder.calls(Some("getOffers")).len();
+    let second: Vec<(String, Decimal)> = first[..30]
+        .iter()
+        .map(|(s, p)| (s.clone(), p + Decimal::ONE))
+        .collect();
+    for (sku, amount) in &second {
+        publish_price(&run, sku, *amount, "USD").await;
+    }
+    priced(&run.ebay, &second, "the second prices are set").await;
+    assert_eq!(
+        run.ebay.controls.recorder.calls(Some("getOffers")).len(),
+        looked_up,
+        "no SKU is looked up twice"
+    );
+
+    // Relisted under a new offer: eBay answers 404 for the cached one, and the SKU is looked up again.
+    let old = run.ebay.listing("P-005").unwrap().offers[0]
+        .offer_id
+        .clone();
+    run.ebay.remove_offer(&old);
+    let new = run
+        .ebay
+        .add_offer("P-005", sandbox_ebay::FIXED_PRICE, true)
+        .unwrap();
+    publish_price(&run, "P-005", Decimal::new(4242, 2), "USD").await;
+    priced(
+        &run.ebay,
+        &[("P-005".to_string(), Decimal::new(4242, 2))],
+        "the relisted SKU is priced on its new offer",
+    )
+    .await;
+    assert_eq!(run.ebay.listing("P-005").unwrap().offers[0].offer_id, new);
+
+    let dead_letters = DeadLetterStore::new(run.js.clone(), run.ns.clone());
+    eventually(
+        Duration::from_secs(20),
+        "the unpriceable SKUs are dead-lettered",
+        || {
+            let store = &dead_letters;
+            async move {
+                store
+                    .list(Some(MARKETPLACE), Some(Flow::Price))
+                    .await
+                    .is_ok_and(|l| l.len() >= 3)
+            }
+        },
+    )
+    .await;
+    let reasons: Vec<String> = dead_letters
+        .list(Some(MARKETPLACE), Some(Flow::Price))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.letter.reason)
+        .collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("SKU AUCTION-ONLY: no published fixed-price offer"))
+            && reasons
+                .iter()
+                .any(|r| r.contains("SKU GHOST: no published fixed-price offer")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("SKU P-039: offer") && r.contains("price.currency")),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        run.ebay.listing("P-039").unwrap().price(),
+        Some(first[39].1)
+    );
+
+    let recorder = &run.ebay.controls.recorder;
+    let lookups = recorder.calls(Some("getOffers"));
+    assert!(lookups.len() as u64 <= OFFERS_QUOTA && lookups.iter().all(|c| c.status != 429));
+    assert!(lookups.iter().all(|c| {
+        c.query
+            .as_deref()
+            .is_some_and(|q| q.contains("sku=") && q.contains("format=FIXED_PRICE"))
+    }));
+    // 40 SKUs, AUCTION-ONLY, GHOST, and P-005 once more.
+    assert_eq!(lookups.len(), 43);
+    let inventory_spec = spec("ebay-inventory.yml");
+    let updates = recorder.calls(Some("bulkUpdatePriceQuantity"));
+    assert!(updates.len() as u64 <= BULK_QUOTA && updates.iter().all(|c| c.status != 429));
+    for call in &updates {
+        let offers: usize = call.body["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["offers"].as_array().unwrap().len())
+            .sum();
+        assert!(offers <= 25, "{offers} offers in one call");
+        assert_valid(&inventory_spec, "BulkPriceQuantity", &call.body);
     }
     run.shutdown.trigger();
     run.adapter.await.unwrap().unwrap();
