@@ -468,8 +468,7 @@ async fn summarise(
         let Some(sandbox) = &m.sandbox else { continue };
         let recorder = &sandbox.controls().recorder;
         let view = sandbox.view();
-        let mut latencies =
-            inventory_latencies(recorder, sandbox.update_operations(), &seen.stock_log);
+        let mut latencies = inventory_latencies(recorder, sandbox, &seen.stock_log);
         let mut order_latencies = seen.orders.latencies(&m.name);
         let throttled = recorder
             .calls(None)
@@ -522,12 +521,13 @@ async fn summarise(
 /// From each stock change in the ERP to the next accepted patch of that SKU on the channel, in ms.
 fn inventory_latencies(
     recorder: &sandbox::Recorder,
-    operations: &[(&str, u16)],
+    sandbox: &platform::Sandbox,
     stock_log: &[(String, Instant)],
 ) -> Vec<u64> {
     let now_instant = Instant::now();
     let now = chrono::Utc::now();
-    let patches: Vec<(String, chrono::DateTime<chrono::Utc>)> = operations
+    let patches: Vec<(String, chrono::DateTime<chrono::Utc>)> = sandbox
+        .update_operations()
         .iter()
         .flat_map(|(op, status)| {
             recorder
@@ -535,7 +535,7 @@ fn inventory_latencies(
                 .into_iter()
                 .filter(move |c| c.status == *status)
         })
-        .filter_map(|c| Some((updated_sku(&c)?, c.at)))
+        .flat_map(|c| sandbox.updated_skus(&c).into_iter().map(move |s| (s, c.at)))
         .collect();
     let mut by_sku: BTreeMap<&str, Vec<chrono::DateTime<chrono::Utc>>> = BTreeMap::new();
     for (sku, at) in &patches {

@@ -132,6 +132,11 @@ impl Sandbox {
         }
     }
 
+    /// The SKUs an accepted stock or price update call was for (a batch names several), for the latencies.
+    pub fn updated_skus(&self, call: &sandbox::RecordedCall) -> Vec<String> {
+        each!(self, s => s.updated_skus(call))
+    }
+
     pub fn view(&self) -> ChannelView {
         each!(self, s => s.view())
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use adapter_runtime::config::AdapterConfig;
 use rust_decimal::Decimal;
+use sandbox::RecordedCall;
 use sandbox_ebay::{NewOrder, Settings};
 
 use super::ChannelView;
@@ -61,6 +62,16 @@ impl Account {
 
     pub const UPDATE_OPERATIONS: &'static [(&'static str, u16)] =
         &[("bulkUpdatePriceQuantity", 200)];
+
+    /// The SKUs of an accepted `bulkUpdatePriceQuantity` call (its `requests`).
+    pub fn updated_skus(&self, call: &RecordedCall) -> Vec<String> {
+        call.body["requests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| Some(r.get("sku")?.as_str()?.to_string()))
+            .collect()
+    }
 
     pub fn view(&self) -> ChannelView {
         let updates = Self::UPDATE_OPERATIONS

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use adapter_runtime::config::AdapterConfig;
 use rust_decimal::Decimal;
+use sandbox::RecordedCall;
 use sandbox_mirakl::{NewOrder, OrderState, Settings};
+use serde_json::Value;
 
 use super::ChannelView;
 
@@ -72,6 +74,23 @@ impl Shop {
     }
 
     pub const UPDATE_OPERATIONS: &'static [(&'static str, u16)] = &[("STO01", 201), ("OF24", 201)];
+
+    /// The SKUs of an accepted stock import (the lines of its CSV file, recorded as text) or offer update
+    /// (its `offers`).
+    pub fn updated_skus(&self, call: &RecordedCall) -> Vec<String> {
+        match (call.operation.as_str(), &call.body) {
+            ("STO01", Value::String(file)) => sandbox_mirakl::stock_csv::parse(file)
+                .map(|lines| lines.into_iter().map(|l| l.offer_sku).collect())
+                .unwrap_or_default(),
+            ("OF24", body) => body["offers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|o| Some(o.get("shop_sku")?.as_str()?.to_string()))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
 
     pub fn view(&self) -> ChannelView {
         let updates = Self::UPDATE_OPERATIONS

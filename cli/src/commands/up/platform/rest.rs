@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use adapter_runtime::config::AdapterConfig;
 use crds::channel::Flow;
+use sandbox::RecordedCall;
 use serde_json::Value;
 
 use super::ChannelView;
@@ -89,6 +90,16 @@ impl Portal {
 
     pub const UPDATE_OPERATIONS: &'static [(&'static str, u16)] =
         &[("inventory", 200), ("price", 200)];
+
+    /// The keys (channel SKUs) of an accepted inventory or price batch.
+    pub fn updated_skus(&self, call: &RecordedCall) -> Vec<String> {
+        call.body["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| Some(i.get("key")?.as_str()?.to_string()))
+            .collect()
+    }
 
     pub fn view(&self) -> ChannelView {
         let updates = Self::UPDATE_OPERATIONS

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use adapter_runtime::config::AdapterConfig;
 use rust_decimal::Decimal;
+use sandbox::RecordedCall;
 use sandbox_shopify::{NewOrder, Settings};
+use serde_json::Value;
 
 use super::ChannelView;
 
@@ -76,6 +78,38 @@ impl Store {
         ("inventorySetQuantities", 200),
         ("productVariantsBulkUpdate", 200),
     ];
+
+    /// The SKUs an accepted update call was for: the variants of the inventory items it set, or the
+    /// variants whose price it updated.
+    pub fn updated_skus(&self, call: &RecordedCall) -> Vec<String> {
+        let variables = &call.body["variables"];
+        let store = self.shop.store();
+        let ids = |list: &Value, field: &str| -> Vec<String> {
+            list.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| Some(v.get(field)?.as_str()?.to_string()))
+                .collect()
+        };
+        let sku_where = |id: &str, of: fn(&sandbox_shopify::Variant) -> &str| {
+            store
+                .variants
+                .values()
+                .find(|v| of(v) == id)
+                .map(|v| v.sku.clone())
+        };
+        match call.operation.as_str() {
+            "inventorySetQuantities" => ids(&variables["input"]["quantities"], "inventoryItemId")
+                .iter()
+                .filter_map(|id| sku_where(id, |v| &v.inventory_item_id))
+                .collect(),
+            "productVariantsBulkUpdate" => ids(&variables["variants"], "id")
+                .iter()
+                .filter_map(|id| sku_where(id, |v| &v.id))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
 
     pub fn view(&self) -> ChannelView {
         let updates = Self::UPDATE_OPERATIONS

@@ -7,6 +7,8 @@ use adapter_runtime::config::AdapterConfig;
 use sandbox_walmart::{Credentials, Options, WalmartSandbox};
 use serde_json::Value;
 
+use sandbox::RecordedCall;
+
 use super::ChannelView;
 
 pub struct Seller(WalmartSandbox);
@@ -54,6 +56,11 @@ impl Seller {
 
     pub const UPDATE_OPERATIONS: &'static [(&'static str, u16)] =
         &[("updateInventoryForAnItem", 200), ("updatePrice", 200)];
+
+    /// The SKU an accepted update call was for.
+    pub fn updated_skus(&self, call: &RecordedCall) -> Vec<String> {
+        super::super::updated_sku(call).into_iter().collect()
+    }
 
     pub fn view(&self) -> ChannelView {
         let state = self.0.snapshot();
