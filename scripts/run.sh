@@ -9,13 +9,14 @@ source scripts/setup.sh
 
 printf '\n\033[1m==> building twctl\033[0m\n'
 cargo build --quiet --locked -p cli --bin twctl
-twctl=target/debug/twctl
+target="${CARGO_TARGET_DIR:-target}"
+twctl="$target/debug/twctl"
 
 printf '\n\033[1m==> twctl validate examples/\033[0m\n'
 "$twctl" validate examples/
 
 if [ "$#" -eq 0 ]; then
-  set -- --duration "${TRADEWIND_RUN_DURATION:-60s}" --summary target/tradewind-summary.json
+  set -- --duration "${TRADEWIND_RUN_DURATION:-60s}" --summary "$target/tradewind-summary.json"
 fi
 printf '\n\033[1m==> twctl up examples/quickstart %s\033[0m\n' "$*"
 exec "$twctl" up examples/quickstart "$@"
