@@ -28,6 +28,9 @@ pub struct Settings {
     pub refresh_token: String,
     /// Calls per UTC day, per operation (catalogue names: bulkUpdatePriceQuantity, getOrders, ...).
     pub daily_quotas: BTreeMap<String, u64>,
+    /// The marketplace and currency of the offers `add_sku` and `add_offer` create (EBAY_US, USD).
+    pub marketplace_id: String,
+    pub currency: String,
 }
 
 impl Settings {
@@ -37,7 +40,16 @@ impl Settings {
             client_secret: client_secret.into(),
             refresh_token: refresh_token.into(),
             daily_quotas: BTreeMap::new(),
+            marketplace_id: "EBAY_US".into(),
+            currency: "USD".into(),
         }
+    }
+
+    /// Offers on another marketplace, priced in its currency (`"EBAY_GB", "GBP"`).
+    pub fn marketplace(mut self, marketplace_id: &str, currency: &str) -> Self {
+        self.marketplace_id = marketplace_id.into();
+        self.currency = currency.into();
+        self
     }
 
     pub fn daily_quota(mut self, operation: &str, calls: u64) -> Self {
@@ -172,7 +184,7 @@ impl Sandbox {
         self.account.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// An inventory item with a published fixed-price offer on EBAY_US, in USD: a listed SKU.
+    /// An inventory item with a published fixed-price offer on the settings' marketplace: a listed SKU.
     pub fn add_sku(&self, sku: &str, quantity: i64) {
         self.add_inventory_item(sku, quantity);
         self.add_offer(sku, FIXED_PRICE, true);
@@ -199,8 +211,8 @@ impl Sandbox {
             offer_id: offer_id.clone(),
             format: format.into(),
             published,
-            marketplace_id: "EBAY_US".into(),
-            currency: "USD".into(),
+            marketplace_id: self.settings.marketplace_id.clone(),
+            currency: self.settings.currency.clone(),
             price: None,
             available_quantity: None,
         });
