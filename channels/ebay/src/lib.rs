@@ -210,21 +210,28 @@ impl EbayConnector {
             let mut requests = Vec::new();
             let mut placed = Vec::new();
             for item in chunk {
-                let quantity = [&item.fields, &item.record].iter().find_map(|s| {
-                    s.get("available")
-                        .or_else(|| s.get("quantity"))
-                        .and_then(Value::as_i64)
-                });
+                let sku = channel_sku(item);
+                // The mapped PriceQuantity field first, then the canonical record's.
+                let quantity = item
+                    .fields
+                    .pointer("/shipToLocationAvailability/quantity")
+                    .and_then(Value::as_i64)
+                    .or_else(|| {
+                        [&item.fields, &item.record].iter().find_map(|s| {
+                            s.get("available")
+                                .or_else(|| s.get("quantity"))
+                                .and_then(Value::as_i64)
+                        })
+                    });
                 match quantity {
                     Some(q) => {
-                        placed.push(Ok(item.key.clone()));
+                        placed.push(Ok(sku.to_string()));
                         requests.push(
-                            json!({"sku": item.key, "shipToLocationAvailability": {"quantity": q}}),
+                            json!({"sku": sku, "shipToLocationAvailability": {"quantity": q}}),
                         );
                     }
                     None => placed.push(Err(ConnectorError::permanent(format!(
-                        "SKU {}: field available is missing or not a whole number",
-                        item.key
+                        "SKU {sku}: field available is missing or not a whole number"
                     )))),
                 }
             }
@@ -320,7 +327,7 @@ impl EbayConnector {
         let mut results: Vec<Result<(), ConnectorError>> = vec![Ok(()); items.len()];
         let mut ready = Vec::new();
         for (index, item) in items.iter().enumerate() {
-            let sku = item.key.as_str();
+            let sku = channel_sku(item);
             let price = match prices::wanted(item) {
                 Ok(p) => p,
                 Err(e) => {
@@ -479,6 +486,15 @@ impl EbayConnector {
             more,
         })
     }
+}
+
+/// The SKU on eBay: the mapped `sku` (a mapping writes `sku(record.sku)` to apply the SKU cross-reference),
+/// else the item's key.
+fn channel_sku(item: &OutboundItem) -> &str {
+    item.fields
+        .get("sku")
+        .and_then(Value::as_str)
+        .unwrap_or(&item.key)
 }
 
 fn segment(id: &str) -> String {

@@ -55,7 +55,26 @@ fn assert_valid(spec: &Value, component: &str, body: &Value) {
     );
 }
 
-fn config(base_url: &str, nats_url: &str, credentials: &std::path::Path) -> AdapterConfig {
+/// The example's ChannelMapping (examples/ebay/30-channel-mapping.yaml) as the configuration's `mapping`.
+fn example_mapping() -> String {
+    let manifest = include_str!("../../../examples/ebay/30-channel-mapping.yaml");
+    let spec = manifest.split_once("\nspec:\n").unwrap().1;
+    let indented: Vec<String> = spec.lines().map(|l| format!("  {l}")).collect();
+    format!(
+        "mapping:\n  name: ebay-uk\n  spec:\n{}\n",
+        indented.join("\n")
+    )
+}
+
+/// The adapter's configuration: the account's currency, and a ChannelMapping (`""`: none, the canonical records
+/// as they are).
+fn config(
+    base_url: &str,
+    nats_url: &str,
+    credentials: &std::path::Path,
+    currency: &str,
+    mapping: &str,
+) -> AdapterConfig {
     let yaml = format!(
         r#"
 namespace: {NS}
@@ -67,7 +86,7 @@ spec:
   erpConnectionRef: {{name: {ERP}}}
   channelMappingRef: {{name: ebay}}
   rateLimitPolicyRef: {{name: ebay}}
-  currency: USD
+  currency: {currency}
   flows:
     inventory: {{coalesceWindow: 200ms}}
     price: {{coalesceWindow: 200ms}}
@@ -86,7 +105,7 @@ rateLimits:
 nats: {{url: "{nats_url}"}}
 credentialsDir: {credentials}
 ackWait: 30s
-"#,
+{mapping}"#,
         credentials = credentials.display()
     );
     AdapterConfig::parse("test", &yaml).unwrap()
@@ -142,8 +161,23 @@ struct Running {
 }
 
 async fn start(seed: impl FnOnce(&sandbox_ebay::Sandbox)) -> Running {
+    start_with(
+        Settings::new("client-1", "secret-1", "refresh-1"),
+        "USD",
+        "",
+        seed,
+    )
+    .await
+}
+
+async fn start_with(
+    settings: Settings,
+    currency: &str,
+    mapping: &str,
+    seed: impl FnOnce(&sandbox_ebay::Sandbox),
+) -> Running {
     let nats = NatsServer::start().await.unwrap();
-    let settings = Settings::new("client-1", "secret-1", "refresh-1")
+    let settings = settings
         .daily_quota("bulkUpdatePriceQuantity", BULK_QUOTA)
         .daily_quota("getOffers", OFFERS_QUOTA);
     let (sandbox, ebay) = sandbox_ebay::start(settings).await.unwrap();
@@ -156,7 +190,13 @@ async fn start(seed: impl FnOnce(&sandbox_ebay::Sandbox)) -> Running {
     ] {
         std::fs::write(credentials.path().join(key), format!("{value}\n")).unwrap();
     }
-    let config = config(&sandbox.url(), &nats.url(), credentials.path());
+    let config = config(
+        &sandbox.url(),
+        &nats.url(),
+        credentials.path(),
+        currency,
+        mapping,
+    );
     let resilience = Arc::new(Resilience::new(config.rate_limits.spec.clone(), 1));
     let connector = Arc::new(EbayConnector::from_config(&config, resilience.clone()).unwrap());
     let shutdown = Shutdown::new();
@@ -534,6 +574,54 @@ async fn prices_go_out_by_offer_id_looked_up_once_per_sku_and_unpriceable_skus_a
             .map(|r| r["offers"].as_array().unwrap().len())
             .sum();
         assert!(offers <= 25, "{offers} offers in one call");
+        assert_valid(&inventory_spec, "BulkPriceQuantity", &call.body);
+    }
+    run.shutdown.trigger();
+    run.adapter.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn the_example_mapping_drives_quantities_and_prices_under_the_channel_sku() {
+    let settings = Settings::new("client-1", "secret-1", "refresh-1").marketplace("EBAY_GB", "GBP");
+    let run = start_with(settings, "GBP", &example_mapping(), |e| {
+        e.add_sku("TW-1001-UK", 0);
+        e.add_sku("PLAIN-1", 0);
+    })
+    .await;
+    for (sku, available) in [("TW-1001", 9), ("PLAIN-1", 4)] {
+        let subject = run.ns.erp_subject(ERP, Flow::Inventory, sku);
+        publish_event(&run.js, &subject, &inventory(sku, available), Some(sku))
+            .await
+            .unwrap();
+    }
+    publish_price(&run, "TW-1001", Decimal::new(1234, 2), "GBP").await;
+    let ebay = run.ebay.clone();
+    eventually(
+        Duration::from_secs(20),
+        "quantity and price under the channel SKU",
+        || {
+            let ebay = ebay.clone();
+            async move {
+                ebay.listing("TW-1001-UK")
+                    .is_some_and(|l| l.quantity == 9 && l.price() == Some(Decimal::new(1234, 2)))
+                    && ebay.listing("PLAIN-1").is_some_and(|l| l.quantity == 4)
+            }
+        },
+    )
+    .await;
+    assert!(
+        run.ebay.listing("TW-1001").is_none(),
+        "the ERP SKU never reaches eBay"
+    );
+    let recorder = &run.ebay.controls.recorder;
+    assert!(recorder.calls(Some("getOffers")).iter().all(|c| {
+        c.query
+            .as_deref()
+            .is_some_and(|q| q.contains("sku=TW-1001-UK"))
+    }));
+    let inventory_spec = spec("ebay-inventory.yml");
+    for call in recorder.calls(Some("bulkUpdatePriceQuantity")) {
+        assert_eq!(call.status, 200, "{}", call.body);
         assert_valid(&inventory_spec, "BulkPriceQuantity", &call.body);
     }
     run.shutdown.trigger();
