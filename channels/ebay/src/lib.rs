@@ -204,6 +204,27 @@ impl EbayConnector {
         result
     }
 
+    /// One `bulk_update_price_quantity` call of `requests` (PriceQuantity): eBay's `responses`, one per SKU
+    /// and per offer.
+    async fn bulk_update(&self, requests: Vec<Value>) -> Result<Vec<Value>, ConnectorError> {
+        let url = format!(
+            "{}/sell/inventory/v1/bulk_update_price_quantity",
+            self.base_url
+        );
+        let body = json!({ "requests": requests });
+        let response = self
+            .call("bulkUpdatePriceQuantity", || {
+                self.http.post(&url).json(&body)
+            })
+            .await?;
+        let answer: Value = read_json(response, "the bulk_update_price_quantity answer").await?;
+        Ok(answer
+            .get("responses")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default())
+    }
+
     async fn deliver_inventory(&self, items: &[OutboundItem]) -> Vec<Result<(), ConnectorError>> {
         let mut results: Vec<Result<(), ConnectorError>> = Vec::with_capacity(items.len());
         for chunk in items.chunks(BULK_SKUS) {
@@ -239,28 +260,8 @@ impl EbayConnector {
                 results.extend(placed.into_iter().map(|p| p.map(|_| ())));
                 continue;
             }
-            let url = format!(
-                "{}/sell/inventory/v1/bulk_update_price_quantity",
-                self.base_url
-            );
-            let body = json!({"requests": requests});
-            let answer = match self
-                .call("bulkUpdatePriceQuantity", || {
-                    self.http.post(&url).json(&body)
-                })
-                .await
-            {
-                Ok(response) => {
-                    read_json::<Value>(response, "the bulk_update_price_quantity answer").await
-                }
-                Err(e) => Err(e),
-            };
-            let responses = match answer {
-                Ok(v) => v
-                    .get("responses")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default(),
+            let responses = match self.bulk_update(requests).await {
+                Ok(responses) => responses,
                 Err(e) => {
                     results.extend(placed.into_iter().map(|p| p.and(Err(e.clone()))));
                     continue;
@@ -362,29 +363,10 @@ impl EbayConnector {
                 }
             }
         }
-        let url = format!(
-            "{}/sell/inventory/v1/bulk_update_price_quantity",
-            self.base_url
-        );
         for call in prices::calls(&ready) {
-            let body = json!({"requests": call.iter().map(prices::request).collect::<Vec<_>>()});
-            let answer = match self
-                .call("bulkUpdatePriceQuantity", || {
-                    self.http.post(&url).json(&body)
-                })
-                .await
-            {
-                Ok(response) => {
-                    read_json::<Value>(response, "the bulk_update_price_quantity answer").await
-                }
-                Err(e) => Err(e),
-            };
-            let responses = match answer {
-                Ok(v) => v
-                    .get("responses")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default(),
+            let requests = call.iter().map(prices::request).collect();
+            let responses = match self.bulk_update(requests).await {
+                Ok(responses) => responses,
                 Err(e) => {
                     for r in call {
                         results[r.index] = Err(e.clone());

@@ -67,19 +67,28 @@ fn record(
     response
 }
 
+/// A form or query component, `+` and percent escapes decoded.
+fn decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
 fn form(body: &[u8]) -> Vec<(String, String)> {
     String::from_utf8_lossy(body)
         .split('&')
         .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| {
-            let decode = |s: &str| {
-                percent_encoding::percent_decode_str(&s.replace('+', " "))
-                    .decode_utf8_lossy()
-                    .into_owned()
-            };
-            (decode(k), decode(v))
-        })
+        .map(|(k, v)| (decode(k), decode(v)))
         .collect()
+}
+
+/// The decoded value of query parameter `name`.
+fn query_param(query: &str, name: &str) -> Option<String> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| decode(k) == name)
+        .map(|(_, v)| decode(v))
 }
 
 async fn token(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -334,15 +343,7 @@ async fn get_offers(
         return record(&sandbox, op, "GET", path, query, Value::Null, r);
     }
     let q = query.clone().unwrap_or_default();
-    let param = |name: &str| {
-        q.split('&')
-            .find_map(|p| p.strip_prefix(&format!("{name}=")))
-            .map(|v| {
-                percent_encoding::percent_decode_str(&v.replace('+', " "))
-                    .decode_utf8_lossy()
-                    .into_owned()
-            })
-    };
+    let param = |name: &str| query_param(&q, name);
     let Some(sku) = param("sku").filter(|s| !s.is_empty() && s.len() <= 50) else {
         let r = error(
             StatusCode::BAD_REQUEST,
@@ -388,10 +389,7 @@ async fn get_offers(
 
 /// `filter=lastmodifieddate:[<from>..]` (the upper bound optional).
 fn modified_since(query: &str) -> Option<DateTime<Utc>> {
-    let filter = query.split('&').find_map(|p| p.strip_prefix("filter="))?;
-    let filter = percent_encoding::percent_decode_str(filter)
-        .decode_utf8_lossy()
-        .into_owned();
+    let filter = query_param(query, "filter")?;
     let range = filter
         .split(',')
         .find_map(|f| f.trim().strip_prefix("lastmodifieddate:["))?;
@@ -412,11 +410,7 @@ async fn get_orders(
         return record(&sandbox, op, "GET", path, query, Value::Null, r);
     }
     let q = query.clone().unwrap_or_default();
-    let param = |name: &str| {
-        q.split('&')
-            .find_map(|p| p.strip_prefix(&format!("{name}=")))
-            .and_then(|v| v.parse::<usize>().ok())
-    };
+    let param = |name: &str| query_param(&q, name).and_then(|v| v.parse::<usize>().ok());
     let limit = param("limit").unwrap_or(50);
     if limit == 0 || limit > 200 {
         let r = error(
