@@ -198,6 +198,22 @@ impl Namespace {
         )
     }
 
+    /// Where the ERP bridge of `erp` dead-letters a record of `marketplace`'s `flow` (the ERP refused it, or it
+    /// could not be posted): under the flow's dead-letter subject, so a filter on
+    /// `<dead_letter_subject>.>` or on `dlq.*.*.erp.<erp>` counts them apart from the adapter's.
+    pub fn erp_dead_letter_subject(&self, erp: &str, marketplace: &str, flow: Flow) -> String {
+        format!(
+            "{}.erp.{}",
+            self.dead_letter_subject(marketplace, flow),
+            encode_token(erp)
+        )
+    }
+
+    /// Every dead-letter subject of the ERP bridge of `erp` (for counting them with one subject filter).
+    pub fn erp_dead_letter_filter(&self, erp: &str) -> String {
+        format!("{}.dlq.*.*.erp.{}", self.prefix(), encode_token(erp))
+    }
+
     pub fn command_subject(&self, marketplace: &str, flow: Flow) -> String {
         format!(
             "{}.cmd.{}.{}",

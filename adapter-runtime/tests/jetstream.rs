@@ -305,3 +305,64 @@ async fn timelines_are_ordered_and_ignore_repeated_steps() {
     let unknown: CorrelationId = "nothing".try_into().unwrap();
     assert!(timeline.get(&unknown).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn an_erp_bridges_dead_letters_have_a_subject_of_their_own_and_list_like_any_other() {
+    let server = NatsServer::start().await.unwrap();
+    let js = jetstream(&server).await;
+    let ns = Namespace::new("demo");
+    ensure_stream(&js, &ns.dead_letter_stream()).await.unwrap();
+    let (headers, payload) = adapter_runtime::envelope::encode(&order(1), None).unwrap();
+    let letter = DeadLetter {
+        marketplace: "amazon-us".into(),
+        flow: Flow::Orders,
+        original_subject: ns.marketplace_subject("amazon-us", Flow::Orders, "1"),
+        headers,
+        payload,
+        reason: "the ERP answered 422".into(),
+        class: ErrorClass::Permanent,
+        attempts: 1,
+        at: Utc.timestamp_opt(1_800_000_000, 0).unwrap(),
+    };
+    DeadLetterStore::new(js.clone(), ns.clone())
+        .put(&letter)
+        .await
+        .unwrap();
+    let bridge = DeadLetterStore::for_erp_bridge(js.clone(), ns.clone(), "erp");
+    let outcome = bridge
+        .put(&DeadLetter {
+            attempts: 2,
+            ..letter.clone()
+        })
+        .await
+        .unwrap();
+    let stream = js.get_stream(ns.dead_letter_stream().name).await.unwrap();
+    let stored = stream.get_raw_message(outcome.sequence).await.unwrap();
+    assert_eq!(
+        stored.subject.as_str(),
+        ns.erp_dead_letter_subject("erp", "amazon-us", Flow::Orders)
+    );
+    assert_eq!(
+        from_header_map(&stored.headers)["tw-dlq-by"],
+        "erp-bridge/erp"
+    );
+    let mut counted = stream
+        .info_with_subjects(ns.erp_dead_letter_filter("erp"))
+        .await
+        .unwrap();
+    let mut erp_letters = 0;
+    while let Some(entry) = counted.next().await {
+        erp_letters += entry.unwrap().1;
+    }
+    assert_eq!(erp_letters, 1, "only the bridge's letter");
+    let listed = bridge.list(Some("amazon-us"), None).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(
+        listed[1].letter,
+        DeadLetter {
+            attempts: 2,
+            ..letter
+        },
+        "the origin header is not part of the letter"
+    );
+}

@@ -25,6 +25,8 @@ const H_MARKETPLACE: &str = "tw-dlq-marketplace";
 const H_FLOW: &str = "tw-dlq-flow";
 /// The original message id, while the dead letter carries its own.
 const H_ORIGINAL_ID: &str = "tw-dlq-msg-id";
+/// Who dead-lettered it, when not the marketplace's adapter: `erp-bridge/<erp>`.
+const H_BY: &str = "tw-dlq-by";
 
 /// Why a message was dead-lettered, coarsely, for filtering and alerting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,11 +109,28 @@ pub enum ReplayOutcome {
 pub struct DeadLetterStore {
     js: jetstream::Context,
     namespace: Namespace,
+    /// The ERP connection whose bridge writes through this store (its dead letters get a subject of their own).
+    erp: Option<String>,
 }
 
 impl DeadLetterStore {
     pub fn new(js: jetstream::Context, namespace: Namespace) -> Self {
-        Self { js, namespace }
+        Self {
+            js,
+            namespace,
+            erp: None,
+        }
+    }
+
+    /// The store of the ERP bridge of `erp`: its dead letters go to `Namespace::erp_dead_letter_subject` with
+    /// a `tw-dlq-by: erp-bridge/<erp>` header, so the operator counts them for the ErpConnection apart from the
+    /// adapter's (listing and replay treat them like any other).
+    pub fn for_erp_bridge(js: jetstream::Context, namespace: Namespace, erp: &str) -> Self {
+        Self {
+            js,
+            namespace,
+            erp: Some(erp.to_string()),
+        }
     }
 
     /// Stores a dead letter. Its original payload is kept as is, so a message that was too large for its
@@ -140,9 +159,16 @@ impl DeadLetterStore {
         } else {
             headers.remove(H_MSG_ID);
         }
-        let subject = self
-            .namespace
-            .dead_letter_subject(&letter.marketplace, letter.flow);
+        let subject = match &self.erp {
+            Some(erp) => {
+                headers.insert(H_BY.into(), format!("erp-bridge/{erp}"));
+                self.namespace
+                    .erp_dead_letter_subject(erp, &letter.marketplace, letter.flow)
+            }
+            None => self
+                .namespace
+                .dead_letter_subject(&letter.marketplace, letter.flow),
+        };
         let limit =
             usize::try_from(self.namespace.dead_letter_stream().max_msg_size).unwrap_or(usize::MAX);
         let payload = if letter.payload.len() + 64 * 1024 > limit {
@@ -242,6 +268,7 @@ fn parse(all: &Headers, payload: Vec<u8>) -> Option<DeadLetter> {
         .with_timezone(&Utc);
     let marketplace = take(H_MARKETPLACE)?;
     take(H_FLOW);
+    take(H_BY);
     // The dead letter's own message id replaced the original one; restore the original.
     match take(H_ORIGINAL_ID) {
         Some(original) => headers.insert(H_MSG_ID.into(), original),
