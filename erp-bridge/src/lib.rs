@@ -86,7 +86,12 @@ pub async fn run_with(
     ] {
         ensure_stream(&js, &def).await.map_err(e)?;
     }
-    let dead_letters = Arc::new(DeadLetterStore::new(js.clone(), ns.clone()));
+    // The bridge's dead letters are counted for its ErpConnection apart from the adapters'.
+    let dead_letters = Arc::new(DeadLetterStore::for_erp_bridge(
+        js.clone(),
+        ns.clone(),
+        &erp,
+    ));
     let timeline = Arc::new(Timeline::new(
         ensure_kv(&js, &ns.timeline_bucket()).await.map_err(e)?,
     ));
