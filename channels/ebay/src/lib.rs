@@ -11,12 +11,19 @@
 //!   `offers[{offerId, price}]`, 25 offers per call. An offer eBay no longer knows drops the SKU from the cache
 //!   and is retried, so a relisted SKU is looked up again.
 //! - Shipments: one `createShippingFulfillment` per package (the shipment's lines, carrier, tracking).
+//! - Settlements: one eBay payout is one canonical `Settlement`. `getPayouts` (`filter=payoutDate:[<cursor>..]`,
+//!   `sort=payoutDate`, oldest first) finds the next payout after the cursor; `getTransactions`
+//!   (`filter=payoutId:{<id>}`, `limit`/`offset` pages of 200) gives its amounts, one line per transaction. The
+//!   cursor is the last payout handled (date and id). A paid payout whose transactions cannot be read, or that
+//!   eBay did not pay out, is dead-lettered before the cursor moves past it; a payout still in progress waits.
+//!   The Finances API lives on eBay's `apiz` host: see [`finances_url`].
 //! - Daily quotas: every call goes through its operation's guard; a `RateLimitPolicy` bucket of
 //!   `{requests: <quota>, per: 24h}` paces the account under eBay's daily call limit, and a 429 is retried
 //!   after its hint.
 
 pub mod orders;
 pub mod prices;
+pub mod settlements;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -28,9 +35,11 @@ use crds::channel::Flow;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use adapter_runtime::canonical::{MarketplaceName, Record};
+use adapter_runtime::canonical::{CorrelationId, MarketplaceName, Record};
 use adapter_runtime::config::AdapterConfig;
-use adapter_runtime::connector::{Connector, ConnectorError, FailureKind, OutboundItem, PollPage};
+use adapter_runtime::connector::{
+    Connector, ConnectorError, FailureKind, OutboundItem, PollPage, Rejected,
+};
 use adapter_runtime::connectors::http::{HttpAnswer, classify_status, read_json, send_guarded};
 use adapter_runtime::connectors::{http_client, read_credential};
 use adapter_runtime::resilience::{Failure, Resilience};
@@ -39,10 +48,33 @@ pub const PRODUCTION_URL: &str = "https://api.ebay.com";
 /// Most SKUs per bulk_update_price_quantity call.
 pub const BULK_SKUS: usize = 25;
 pub const ORDERS_PAGE: usize = 100;
-const SCOPE: &str = "https://api.ebay.com/oauth/api_scope/sell.inventory https://api.ebay.com/oauth/api_scope/sell.fulfillment";
+/// Payouts per getPayouts call (eBay's maximum) and transactions per getTransactions call.
+pub const PAYOUTS_PAGE: usize = 200;
+pub const TRANSACTIONS_PAGE: usize = 200;
+/// The marketplace eBay assumes when none is configured (`X-EBAY-C-MARKETPLACE-ID`).
+pub const DEFAULT_MARKETPLACE_ID: &str = "EBAY_US";
+const SCOPE: &str = "https://api.ebay.com/oauth/api_scope/sell.inventory https://api.ebay.com/oauth/api_scope/sell.fulfillment https://api.ebay.com/oauth/api_scope/sell.finances";
+const FINANCES_PATH: &str = "/sell/finances/v1";
+
+/// The Finances API's base URL for a Sell API base URL. eBay serves the Finances API from its own host, `apiz`
+/// in place of `api` (`https://api.ebay.com` -> `https://apiz.ebay.com`, `https://api.sandbox.ebay.com` ->
+/// `https://apiz.sandbox.ebay.com`); any other host (a local sandbox, a proxy) serves it as it is. The result
+/// ends in `/sell/finances/v1`. [`EbayConnector::with_finances_url`] sets another.
+pub fn finances_url(base_url: &str) -> String {
+    let base = base_url.trim_end_matches('/');
+    let host = base
+        .strip_prefix("https://api.")
+        .map(|rest| format!("https://apiz.{rest}"))
+        .unwrap_or_else(|| base.to_string());
+    format!("{host}{FINANCES_PATH}")
+}
 
 pub struct EbayConnector {
     base_url: String,
+    /// Where the Finances API is: [`finances_url`] of the base URL unless set.
+    finances_url: String,
+    /// `X-EBAY-C-MARKETPLACE-ID` of the Finances calls: the first of `spec.endpoint.marketplaceIds`.
+    marketplace_id: String,
     token_url: String,
     client_id: String,
     client_secret: String,
@@ -104,14 +136,37 @@ impl EbayConnector {
         let marketplace = MarketplaceName::try_from(config.marketplace.as_str())
             .map_err(|e| format!("marketplace name: {e}"))?;
         let endpoint = &config.spec.endpoint;
-        Self::new(
+        let connector = Self::new(
             endpoint.base_url.as_deref().unwrap_or(PRODUCTION_URL),
             endpoint.token_url.as_deref(),
             &config.credentials_dir,
             marketplace,
             resilience,
             Duration::from_secs(30),
-        )
+        )?;
+        Ok(match endpoint.marketplace_ids.first() {
+            Some(id) => connector.with_marketplace_id(id),
+            None => connector,
+        })
+    }
+
+    /// The Finances API at `url` (ending in `/sell/finances/v1`) instead of the one derived from the base URL.
+    pub fn with_finances_url(mut self, url: &str) -> Result<Self, String> {
+        let url = url.trim_end_matches('/').to_string();
+        reqwest::Url::parse(&url)
+            .map_err(|e| format!("the Finances API URL {url:?} is not a URL: {e}"))?;
+        self.finances_url = url;
+        Ok(self)
+    }
+
+    /// The eBay marketplace of the account's Finances calls (`EBAY_GB`); `EBAY_US` by default.
+    pub fn with_marketplace_id(mut self, marketplace_id: &str) -> Self {
+        self.marketplace_id = marketplace_id.to_string();
+        self
+    }
+
+    pub fn finances_base_url(&self) -> &str {
+        &self.finances_url
     }
 
     pub fn new(
@@ -131,6 +186,8 @@ impl EbayConnector {
         reqwest::Url::parse(&token_url)
             .map_err(|e| format!("spec.endpoint.tokenUrl {token_url:?} is not a URL: {e}"))?;
         Ok(Self {
+            finances_url: finances_url(&base_url),
+            marketplace_id: DEFAULT_MARKETPLACE_ID.to_string(),
             base_url,
             token_url,
             client_id: read_credential(credentials_dir, "client_id")?,
@@ -439,6 +496,206 @@ impl EbayConnector {
         .map(|_| ())
     }
 
+    /// One Finances API `GET` of `path` (under the Finances base URL): its JSON, `Null` for eBay's 204 (nothing
+    /// matches).
+    async fn finances_get(
+        &self,
+        operation: &str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Value, ConnectorError> {
+        let url = format!("{}{path}", self.finances_url);
+        let response = self
+            .call(operation, || {
+                self.http
+                    .get(&url)
+                    .query(query)
+                    .header("X-EBAY-C-MARKETPLACE-ID", &self.marketplace_id)
+            })
+            .await?;
+        if response.status() == reqwest::StatusCode::NO_CONTENT {
+            return Ok(Value::Null);
+        }
+        read_json(response, &format!("the {operation} answer")).await
+    }
+
+    /// Every transaction of the payout, `getTransactions` page by page.
+    async fn payout_transactions(&self, payout_id: &str) -> Result<Vec<Value>, ConnectorError> {
+        let mut transactions = Vec::new();
+        loop {
+            let query = [
+                ("filter", format!("payoutId:{{{payout_id}}}")),
+                ("limit", TRANSACTIONS_PAGE.to_string()),
+                ("offset", transactions.len().to_string()),
+            ];
+            let answer = self
+                .finances_get("getTransactions", "/transaction", &query)
+                .await?;
+            let page = answer
+                .get("transactions")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let total = answer.get("total").and_then(Value::as_u64).unwrap_or(0) as usize;
+            let read = page.len();
+            transactions.extend(page);
+            if read == 0 || transactions.len() >= total {
+                return Ok(transactions);
+            }
+        }
+    }
+
+    /// The next payout after the cursor as one settlement, or what keeps it from being one as a dead letter.
+    async fn poll_settlements(
+        &self,
+        cursor: Option<&str>,
+    ) -> Result<(PollPage, Vec<Rejected>), ConnectorError> {
+        let done = settlements::Cursor::parse(cursor).map_err(ConnectorError::permanent)?;
+        let mut query = vec![
+            ("sort", "payoutDate".to_string()),
+            ("limit", PAYOUTS_PAGE.to_string()),
+            ("offset", "0".to_string()),
+        ];
+        if let Some(filter) = done.filter() {
+            query.push(("filter", filter));
+        }
+        let answer = self.finances_get("getPayouts", "/payout", &query).await?;
+        let listed = answer
+            .get("payouts")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut rejected = Vec::new();
+        // Where the cursor goes when no settlement is published: past the payouts dead-lettered so far.
+        let mut next = done.clone();
+        let stay = |next: &settlements::Cursor| {
+            let next_cursor = if *next == done {
+                cursor.map(str::to_string)
+            } else {
+                Some(next.render())
+            };
+            PollPage {
+                next_cursor,
+                ..PollPage::default()
+            }
+        };
+        for (index, entry) in listed.iter().enumerate() {
+            let payout = match settlements::payout(entry) {
+                Ok(payout) => payout,
+                Err(reason) => {
+                    // Unreadable payouts are dead-lettered; the cursor moves past them with the next readable one.
+                    let id = settlements::payout_id(entry)
+                        .map(str::to_string)
+                        .unwrap_or_else(|| format!("unidentified-{index}"));
+                    rejected.push(self.rejected(
+                        &id,
+                        "unreadable",
+                        entry,
+                        format!("getPayouts: {reason}"),
+                    )?);
+                    continue;
+                }
+            };
+            if !done.is_new(payout.date, &payout.id) {
+                continue;
+            }
+            let more = index + 1 < listed.len();
+            let handled = settlements::Cursor::after(&payout).render();
+            match payout.state() {
+                // It and the payouts after it wait for eBay to pay it.
+                settlements::PayoutState::Pending => return Ok((stay(&next), rejected)),
+                settlements::PayoutState::NotPaid => {
+                    rejected.push(self.rejected(
+                        &payout.id,
+                        "not-paid",
+                        entry,
+                        format!(
+                            "payout {}: payoutStatus {}: eBay did not pay it out, so it settles nothing",
+                            payout.id, payout.status
+                        ),
+                    )?);
+                    next = settlements::Cursor::after(&payout);
+                    continue;
+                }
+                settlements::PayoutState::Paid => {}
+            }
+            let transactions = match self.payout_transactions(&payout.id).await {
+                Ok(t) => t,
+                Err(e) if e.kind == FailureKind::Permanent => {
+                    rejected.push(self.rejected(
+                        &payout.id,
+                        "unreadable",
+                        entry,
+                        format!("payout {}: getTransactions: {}", payout.id, e.message),
+                    )?);
+                    return Ok((page(Vec::new(), handled, more), rejected));
+                }
+                Err(e) => return Err(e),
+            };
+            let settlement =
+                match settlements::to_settlement(&self.marketplace, &payout, &transactions) {
+                    Ok(s) => s,
+                    Err(reason) => {
+                        let payload = json!({"payout": entry, "transactions": transactions});
+                        rejected.push(self.rejected(&payout.id, "unreadable", &payload, reason)?);
+                        return Ok((page(Vec::new(), handled, more), rejected));
+                    }
+                };
+            if settlement.total != payout.amount {
+                rejected.push(self.rejected(
+                    &payout.id,
+                    "total",
+                    entry,
+                    format!(
+                        "settlement exception: payout {} amount is {} {} by eBay but its transactions add up to {} {}",
+                        payout.id,
+                        payout.amount.amount,
+                        payout.amount.currency,
+                        settlement.total.amount,
+                        settlement.total.currency
+                    ),
+                )?);
+            }
+            return Ok((
+                page(vec![Record::Settlement(settlement)], handled, more),
+                rejected,
+            ));
+        }
+        Ok((stay(&next), rejected))
+    }
+
+    /// A payout dead-lettered under its settlement's subject (`what` it is: unreadable, not-paid, total); the id
+    /// makes a re-poll's copy a duplicate.
+    fn rejected(
+        &self,
+        payout_id: &str,
+        what: &str,
+        payload: &Value,
+        reason: String,
+    ) -> Result<Rejected, ConnectorError> {
+        // eBay's payout ids are digits; anything else is kept to what a subject token and an id may hold.
+        let key: String = payout_id
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .take(64)
+            .collect();
+        let key = if key.is_empty() {
+            "unidentified".into()
+        } else {
+            key
+        };
+        let correlation = format!("{}:payout-{key}", self.marketplace.as_str());
+        let correlation_id = CorrelationId::try_from(correlation.as_str())
+            .map_err(|e| ConnectorError::permanent(format!("payout {key}: {e}")))?;
+        Ok(Rejected {
+            id: format!("{correlation}:{what}"),
+            key,
+            correlation_id,
+            payload: payload.clone(),
+            reason,
+        })
+    }
+
     async fn poll_orders(&self, cursor: Option<&str>) -> Result<PollPage, ConnectorError> {
         let cursor = orders::Cursor::parse(cursor).map_err(ConnectorError::permanent)?;
         let mut query = vec![
@@ -467,6 +724,15 @@ impl EbayConnector {
             next_cursor: Some(next.render()),
             more,
         })
+    }
+}
+
+/// A page that moves the cursor to the payout `handled`.
+fn page(records: Vec<Record>, handled: String, more: bool) -> PollPage {
+    PollPage {
+        records,
+        next_cursor: Some(handled),
+        more,
     }
 }
 
@@ -534,13 +800,46 @@ impl Connector for EbayConnector {
     }
 
     async fn poll(&self, flow: Flow, cursor: Option<&str>) -> Result<PollPage, ConnectorError> {
+        self.poll_checked(flow, cursor).await.map(|(page, _)| page)
+    }
+
+    async fn poll_checked(
+        &self,
+        flow: Flow,
+        cursor: Option<&str>,
+    ) -> Result<(PollPage, Vec<Rejected>), ConnectorError> {
         match flow {
-            Flow::Orders => self.poll_orders(cursor).await,
-            _ => Ok(PollPage {
-                records: Vec::new(),
-                next_cursor: cursor.map(str::to_string),
-                more: false,
-            }),
+            Flow::Orders => Ok((self.poll_orders(cursor).await?, Vec::new())),
+            Flow::Settlements => self.poll_settlements(cursor).await,
+            _ => Ok((
+                PollPage {
+                    records: Vec::new(),
+                    next_cursor: cursor.map(str::to_string),
+                    more: false,
+                },
+                Vec::new(),
+            )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_finances_api_is_on_the_apiz_host_in_production_and_the_sandbox() {
+        assert_eq!(
+            finances_url("https://api.ebay.com"),
+            "https://apiz.ebay.com/sell/finances/v1"
+        );
+        assert_eq!(
+            finances_url("https://api.sandbox.ebay.com/"),
+            "https://apiz.sandbox.ebay.com/sell/finances/v1"
+        );
+        assert_eq!(
+            finances_url("http://127.0.0.1:8080"),
+            "http://127.0.0.1:8080/sell/finances/v1"
+        );
     }
 }
