@@ -2,7 +2,9 @@
 //! (`POST /identity/v1/oauth2/token`, Basic client credentials), Inventory `getOffers` (a SKU's offers) and
 //! `bulk_update_price_quantity` (at most 25 SKUs and 25 offers a call: a SKU's ship-to-home quantity, a published
 //! offer's price and quantity; one status per SKU or offer, 207 when some fail), Fulfillment `getOrders` (`filter=lastmodifieddate:[..]`,
-//! `limit`/`offset`) and `createShippingFulfillment`. User tokens are checked on every call; each API's daily
+//! `limit`/`offset`) and `createShippingFulfillment`, Finances `getPayouts` (`filter=payoutDate:[..]`,
+//! `payoutStatus:{..}`, `sort=payoutDate`) and `getTransactions` (`filter=payoutId:{..}`, 204 when nothing matches)
+//! over payouts closed from the orders (`Sandbox::close_payout`, `POST /_sandbox/payouts`). User tokens are checked on every call; each API's daily
 //! call quota is counted per UTC day and answered 429 (errorId 2001) when spent. `GET /_sandbox/state`.
 //!
 //! ```ignore
@@ -11,6 +13,7 @@
 //! ebay.add_order(NewOrder::new("12-34567-89012").line("SKU-1", 1, dec!(19.99)));
 //! ```
 
+pub mod finances;
 pub mod routes;
 
 use std::collections::BTreeMap;
@@ -116,6 +119,24 @@ pub struct Order {
     pub fulfilled: bool,
 }
 
+impl Order {
+    /// What the lines cost.
+    pub fn subtotal(&self) -> Decimal {
+        self.lines
+            .iter()
+            .map(|l| l.unit_price * Decimal::from(l.quantity))
+            .sum()
+    }
+
+    /// What the buyer paid: the lines and the flat delivery cost.
+    pub fn total(&self) -> Decimal {
+        self.subtotal() + DELIVERY_COST
+    }
+}
+
+/// The delivery cost of every sandbox order.
+pub const DELIVERY_COST: Decimal = Decimal::from_parts(599, 0, 0, false, 2);
+
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ShippingFulfillment {
@@ -141,6 +162,9 @@ pub struct Account {
     pub quota_day: Option<NaiveDate>,
     /// Offers created, numbering the next offer id.
     pub offers_created: u64,
+    /// Payouts closed, oldest first, and the orders they paid.
+    pub payouts: Vec<finances::Payout>,
+    pub paid_orders: std::collections::BTreeSet<String>,
 }
 
 /// An order to seed.
@@ -258,6 +282,60 @@ impl Sandbox {
             .orders
             .iter()
             .find(|o| o.order_id == order_id)
+            .cloned()
+    }
+
+    /// Closes a payout of every order not paid out yet (one `SALE` per order, net of its final value fee), as
+    /// eBay does on the seller's payout schedule; its id, or `None` when there is nothing to pay.
+    pub fn close_payout(&self) -> Option<String> {
+        let mut account = self.account();
+        let unpaid: Vec<Order> = account
+            .orders
+            .iter()
+            .filter(|o| !account.paid_orders.contains(&o.order_id))
+            .cloned()
+            .collect();
+        if unpaid.is_empty() {
+            return None;
+        }
+        let payout = finances::close(&unpaid, account.payouts.last(), Utc::now());
+        let id = payout.payout_id.clone();
+        account
+            .paid_orders
+            .extend(unpaid.into_iter().map(|o| o.order_id));
+        account.payouts.push(payout);
+        Some(id)
+    }
+
+    /// Serves the payout's transactions without the field at `pointer` (`/amount/value`), as a broken answer.
+    pub fn break_payout(&self, payout_id: &str, pointer: &str) {
+        if let Some(p) = self
+            .account()
+            .payouts
+            .iter_mut()
+            .find(|p| p.payout_id == payout_id)
+        {
+            p.malformed = Some(pointer.into());
+        }
+    }
+
+    /// Sets a payout's `payoutStatus` (`INITIATED`, `SUCCEEDED`, `FAILED`, ...).
+    pub fn set_payout_status(&self, payout_id: &str, status: &str) {
+        if let Some(p) = self
+            .account()
+            .payouts
+            .iter_mut()
+            .find(|p| p.payout_id == payout_id)
+        {
+            p.status = status.into();
+        }
+    }
+
+    pub fn payout(&self, payout_id: &str) -> Option<finances::Payout> {
+        self.account()
+            .payouts
+            .iter()
+            .find(|p| p.payout_id == payout_id)
             .cloned()
     }
 

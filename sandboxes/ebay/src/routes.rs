@@ -32,6 +32,15 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
             "/sell/fulfillment/v1/order/{order_id}/shipping_fulfillment",
             post(create_fulfillment),
         )
+        .route(
+            "/sell/finances/v1/payout",
+            get(crate::finances::get_payouts),
+        )
+        .route(
+            "/sell/finances/v1/transaction",
+            get(crate::finances::get_transactions),
+        )
+        .route("/_sandbox/payouts", post(crate::finances::close_payout))
         .route("/_sandbox/state", get(state))
         .with_state(sandbox)
 }
@@ -41,12 +50,12 @@ async fn state(State(sandbox): State<Arc<Sandbox>>) -> Response {
     axum::Json(account).into_response()
 }
 
-fn error(status: StatusCode, id: u32, domain: &str, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, id: u32, domain: &str, message: &str) -> Response {
     (status, axum::Json(json!({"errors": [{"errorId": id, "domain": domain, "category": "REQUEST", "message": message}]})))
         .into_response()
 }
 
-fn record(
+pub(crate) fn record(
     sandbox: &Sandbox,
     operation: &str,
     method: &str,
@@ -83,7 +92,7 @@ fn form(body: &[u8]) -> Vec<(String, String)> {
 }
 
 /// The decoded value of query parameter `name`.
-fn query_param(query: &str, name: &str) -> Option<String> {
+pub(crate) fn query_param(query: &str, name: &str) -> Option<String> {
     query
         .split('&')
         .filter_map(|pair| pair.split_once('='))
@@ -137,7 +146,11 @@ async fn token(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap, body: By
 }
 
 /// The bearer token, faults and the daily quota.
-async fn admit(sandbox: &Sandbox, operation: &str, headers: &HeaderMap) -> Option<Response> {
+pub(crate) async fn admit(
+    sandbox: &Sandbox,
+    operation: &str,
+    headers: &HeaderMap,
+) -> Option<Response> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -437,7 +450,7 @@ async fn get_orders(
         .skip(offset)
         .take(limit)
         .map(|o| {
-            let total: rust_decimal::Decimal = o.lines.iter().map(|l| l.unit_price * rust_decimal::Decimal::from(l.quantity)).sum();
+            let total = o.subtotal();
             let amount = |v: rust_decimal::Decimal| json!({"value": v.to_string(), "currency": o.currency});
             json!({
                 "orderId": o.order_id, "creationDate": o.creation_date.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -445,8 +458,8 @@ async fn get_orders(
                 "orderFulfillmentStatus": if o.fulfilled { "FULFILLED" } else { "NOT_STARTED" },
                 "orderPaymentStatus": "PAID",
                 "buyer": {"username": "buyer_one", "buyerRegistrationAddress": {"fullName": "Sam Buyer", "email": "sam@example.com"}},
-                "pricingSummary": {"priceSubtotal": amount(total), "deliveryCost": amount(rust_decimal::Decimal::new(599, 2)),
-                    "tax": amount(rust_decimal::Decimal::ZERO), "total": amount(total + rust_decimal::Decimal::new(599, 2))},
+                "pricingSummary": {"priceSubtotal": amount(total), "deliveryCost": amount(crate::DELIVERY_COST),
+                    "tax": amount(rust_decimal::Decimal::ZERO), "total": amount(o.total())},
                 "fulfillmentStartInstructions": [{"shippingStep": {"shipTo": {"fullName": "Sam Buyer", "contactAddress": {
                     "addressLine1": "2145 Hamilton Ave", "city": "San Jose", "stateOrProvince": "CA", "postalCode": "95125", "countryCode": "US"}}}}],
                 "lineItems": o.lines.iter().map(|l| json!({"lineItemId": l.line_item_id, "sku": l.sku, "quantity": l.quantity,
