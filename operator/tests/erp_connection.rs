@@ -8,10 +8,11 @@ use std::sync::Arc;
 use crds::v1alpha1::{ErpConnection, Marketplace, RateLimitPolicy};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::ResourceExt;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::{Api, Client};
-use operator::controller::{Context, erp_connection, rate_limit_policy};
+use operator::controller::{Context, FINALIZER, erp_connection, rate_limit_policy};
 use operator::render::hash::CONFIG_HASH_ANNOTATION;
 use operator::settings::{NatsOverrides, RenderSettings};
 use serde::de::DeserializeOwned;
@@ -90,7 +91,14 @@ async fn setup(sink_policy: bool) -> (Client, Arc<Context>) {
 
 async fn reconcile_erp(client: &Client, ctx: &Arc<Context>) -> ErpConnection {
     let api = Api::<ErpConnection>::namespaced(client.clone(), NS);
-    let erp = api.get("erp").await.unwrap();
+    let mut erp = api.get("erp").await.unwrap();
+    if !erp.finalizers().iter().any(|f| f == FINALIZER) {
+        // The first reconcile only adds the finalizer (the controller then sees the change).
+        erp_connection::reconcile(Arc::new(erp), ctx.clone())
+            .await
+            .unwrap();
+        erp = api.get("erp").await.unwrap();
+    }
     erp_connection::reconcile(Arc::new(erp), ctx.clone())
         .await
         .unwrap();
@@ -372,4 +380,116 @@ async fn a_bridge_deleted_out_of_band_is_recreated_and_a_spec_change_rolls_it() 
     assert_ne!(hash(&bridge(&client).await.unwrap()), first);
     let status = erp.status.unwrap();
     assert_eq!(status.common.observed_generation, erp.metadata.generation);
+}
+
+#[tokio::test]
+async fn the_bridges_dead_letters_and_last_activity_are_reported_and_deletion_removes_its_consumers()
+ {
+    use adapter_runtime::jetstream::{
+        DeadLetter, DeadLetterStore, ErrorClass, ensure_consumer, ensure_stream,
+    };
+    use adapter_runtime::topology::Namespace;
+    use crds::channel::Flow;
+    let nats = test_support::NatsServer::start().await.unwrap();
+    let js = nats.jetstream().await.unwrap();
+    let (client, _) = setup(false).await;
+    let ctx = context_with(&client, NatsOverrides::default(), Some(js.clone()));
+    let ns = Namespace::new(NS);
+    ensure_stream(&js, &ns.dead_letter_stream()).await.unwrap();
+    ensure_stream(&js, &ns.erp_stream("erp", Flow::Inventory))
+        .await
+        .unwrap();
+    for marketplace in ["portal-a", "portal-b"] {
+        ensure_stream(&js, &ns.marketplace_stream(marketplace))
+            .await
+            .unwrap();
+        for flow in erp_bridge::sink::SINK_FLOWS {
+            for erp in ["erp", "other"] {
+                let def = erp_bridge::sink::consumer_def(&ns, erp, marketplace, flow, 100);
+                ensure_consumer(&js, &def).await.unwrap();
+            }
+        }
+    }
+    let status = reconcile_erp(&client, &ctx).await.status.unwrap();
+    assert_eq!(status.dead_letters, Some(0));
+    assert_eq!(status.last_activity_time, None, "nothing happened yet");
+
+    // An ERP event published; two orders the ERP refused (dead-lettered by the bridge) and one the order
+    // process refused (dead-lettered by the adapter, not the bridge's).
+    js.publish(
+        ns.erp_subject("erp", Flow::Inventory, "TW-1001"),
+        "{}".into(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    let letter = |marketplace: &str, attempts| DeadLetter {
+        marketplace: marketplace.into(),
+        flow: Flow::Orders,
+        original_subject: ns.marketplace_subject(marketplace, Flow::Orders, "1"),
+        headers: Default::default(),
+        payload: b"{}".to_vec(),
+        reason: "refused".into(),
+        class: ErrorClass::Permanent,
+        attempts,
+        at: chrono::Utc::now(),
+    };
+    let bridge_letters = DeadLetterStore::for_erp_bridge(js.clone(), ns.clone(), "erp");
+    bridge_letters.put(&letter("portal-a", 1)).await.unwrap();
+    bridge_letters.put(&letter("portal-b", 1)).await.unwrap();
+    DeadLetterStore::new(js.clone(), ns.clone())
+        .put(&letter("portal-a", 2))
+        .await
+        .unwrap();
+    let status = reconcile_erp(&client, &ctx).await.status.unwrap();
+    assert_eq!(status.dead_letters, Some(2), "only the bridge's");
+    let at = status
+        .last_activity_time
+        .expect("the ERP event is activity");
+    let at = chrono::DateTime::parse_from_rfc3339(&at).unwrap();
+    assert!(chrono::Utc::now().signed_duration_since(at).num_seconds() < 60);
+
+    // Deletion: the finalizer removes the bridge's consumers (not another connection's) and keeps the streams.
+    let api = Api::<ErpConnection>::namespaced(client.clone(), NS);
+    api.delete("erp", &DeleteParams::default()).await.unwrap();
+    let erp = api.get("erp").await.unwrap();
+    assert!(
+        erp.metadata.deletion_timestamp.is_some(),
+        "held by the finalizer"
+    );
+    erp_connection::reconcile(Arc::new(erp), ctx.clone())
+        .await
+        .unwrap();
+    assert!(
+        api.get_opt("erp").await.unwrap().is_none(),
+        "finalizer removed"
+    );
+    for marketplace in ["portal-a", "portal-b"] {
+        let stream = js
+            .get_stream(ns.marketplace_stream(marketplace).name)
+            .await
+            .unwrap();
+        for flow in erp_bridge::sink::SINK_FLOWS {
+            let ours = erp_bridge::sink::consumer_def(&ns, "erp", marketplace, flow, 100);
+            assert!(stream.consumer_info(&ours.durable_name).await.is_err());
+            let theirs = erp_bridge::sink::consumer_def(&ns, "other", marketplace, flow, 100);
+            assert!(stream.consumer_info(&theirs.durable_name).await.is_ok());
+        }
+    }
+    assert!(
+        js.get_stream(ns.erp_stream("erp", Flow::Inventory).name)
+            .await
+            .is_ok(),
+        "streams are retained"
+    );
+}
+
+#[test]
+fn the_ingest_stream_is_named_as_the_bridge_names_it() {
+    let ns = adapter_runtime::topology::Namespace::new(NS);
+    assert_eq!(
+        erp_connection::ingest_stream_name(&ns, "erp"),
+        erp_bridge::nats_source::ingest_stream(&ns, "erp", "erp.events.>").name
+    );
 }

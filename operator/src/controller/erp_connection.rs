@@ -8,14 +8,16 @@ use crds::v1alpha1::{
     CommonStatus, ErpConnection, ErpConnectionSpec, ErpConnectionStatus, Marketplace,
     RateLimitPolicy, condition,
 };
+use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::ListParams;
 use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::{Api, ResourceExt};
 
 use super::channel_mapping::jiff_now;
-use super::{Context, Error, apply, get_opt, record, secret_versions, write_status};
+use super::{Context, Error, FINALIZER, apply, get_opt, record, secret_versions, write_status};
 use crate::render::bridge::referenced_secrets;
 use crate::render::{BridgeInputs, RenderError, render_bridge};
 use crate::status::conditions::{Observed, merge, ready_from};
@@ -56,7 +58,25 @@ pub fn kinds(spec: &ErpConnectionSpec) -> (Option<String>, Option<String>) {
     (first(&source), first(&sink))
 }
 
+/// Entry point for the controller: the finalizer wraps apply and cleanup (as for Marketplaces).
 pub async fn reconcile(erp: Arc<ErpConnection>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = erp.namespace().unwrap_or_default();
+    let api: Api<ErpConnection> = Api::namespaced(ctx.client.clone(), &namespace);
+    finalizer(&api, FINALIZER, erp, |event| async {
+        match event {
+            Finalizer::Apply(erp) => apply_connection(erp, ctx.clone()).await,
+            Finalizer::Cleanup(erp) => cleanup(erp, ctx.clone()).await,
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        kube::runtime::finalizer::Error::ApplyFailed(e)
+        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
+        other => Error::Serialize(other.to_string()),
+    })
+}
+
+async fn apply_connection(erp: Arc<ErpConnection>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = erp.namespace().unwrap_or_default();
     let name = erp.name_any();
     let client = &ctx.client;
@@ -152,9 +172,20 @@ pub async fn reconcile(erp: Arc<ErpConnection>, ctx: Arc<Context>) -> Result<Act
         &Time(jiff_now()),
     );
     let (source_kind, sink_kind) = kinds(&erp.spec);
-    let pending = match &ctx.jetstream {
-        Some(js) => Some(sink_pending(js, &namespace, &name, &marketplaces).await),
-        None => previous.pending,
+    let (pending, dead_letters, last_activity_time) = match &ctx.jetstream {
+        Some(js) => (
+            Some(sink_pending(js, &namespace, &name, &marketplaces).await),
+            Some(bridge_dead_letters(js, &namespace, &name).await),
+            last_activity(js, &namespace, &name, &marketplaces)
+                .await
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .or(previous.last_activity_time.clone()),
+        ),
+        None => (
+            previous.pending,
+            previous.dead_letters,
+            previous.last_activity_time.clone(),
+        ),
     };
     let status = ErpConnectionStatus {
         common: CommonStatus {
@@ -166,7 +197,8 @@ pub async fn reconcile(erp: Arc<ErpConnection>, ctx: Arc<Context>) -> Result<Act
         sink_kind,
         used_by: Some(u32::try_from(marketplaces.len()).unwrap_or(u32::MAX)),
         pending,
-        ..previous.clone()
+        dead_letters,
+        last_activity_time,
     };
     write_status(client, &*erp, &previous, &status).await?;
     for t in &transitions {
@@ -225,6 +257,185 @@ pub async fn sink_pending(
         }
     }
     total
+}
+
+/// Records the bridge of `erp` dead-lettered (the ERP refused them, or posting them was given up), counted on
+/// its own dead-letter subjects (`Namespace::erp_dead_letter_filter`) apart from the adapters'.
+pub async fn bridge_dead_letters(
+    js: &async_nats::jetstream::Context,
+    namespace: &str,
+    erp: &str,
+) -> u64 {
+    let ns = adapter_runtime::topology::Namespace::new(namespace);
+    let Ok(stream) = js.get_stream(ns.dead_letter_stream().name).await else {
+        return 0;
+    };
+    let Ok(mut subjects) = stream
+        .info_with_subjects(ns.erp_dead_letter_filter(erp))
+        .await
+    else {
+        return 0;
+    };
+    let mut total = 0;
+    while let Some(Ok((_, count))) = subjects.next().await {
+        total += count as u64;
+    }
+    total
+}
+
+/// The streams the bridge of `erp` publishes to: the ERP's events per flow, shipments and the ERP's answers
+/// to orders.
+fn bridge_streams(ns: &adapter_runtime::topology::Namespace, erp: &str) -> Vec<String> {
+    use crds::channel::Flow;
+    let mut out: Vec<String> = [Flow::Inventory, Flow::Price, Flow::Catalog, Flow::Invoices]
+        .into_iter()
+        .map(|f| ns.erp_stream(erp, f).name)
+        .collect();
+    out.push(ns.shipment_stream(erp).name);
+    out.push(ns.order_update_stream(erp).name);
+    out
+}
+
+/// When the bridge last did something: the newest message in a stream it publishes to, or the last
+/// acknowledgement of one of its sink consumers (a record posted to the ERP, or given up). `None` before any.
+pub async fn last_activity(
+    js: &async_nats::jetstream::Context,
+    namespace: &str,
+    erp: &str,
+    marketplaces: &[String],
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let ns = adapter_runtime::topology::Namespace::new(namespace);
+    let mut latest = None;
+    for name in bridge_streams(&ns, erp) {
+        if let Ok(mut stream) = js.get_stream(&name).await
+            && let Ok(info) = stream.info().await
+            && info.state.messages > 0
+        {
+            let t = info.state.last_timestamp;
+            latest = latest.max(chrono::DateTime::from_timestamp(
+                t.unix_timestamp(),
+                t.nanosecond(),
+            ));
+        }
+    }
+    for marketplace in marketplaces {
+        let Ok(stream) = js.get_stream(ns.marketplace_stream(marketplace).name).await else {
+            continue;
+        };
+        for def in sink_consumers(&ns, erp, marketplace) {
+            if let Ok(info) = stream.consumer_info(&def.durable_name).await {
+                let acked = info.ack_floor.last_active.and_then(|t| {
+                    chrono::DateTime::from_timestamp(t.unix_timestamp(), t.nanosecond())
+                });
+                latest = latest.max(acked);
+            }
+        }
+    }
+    latest
+}
+
+/// The name of the ingest stream the bridge creates for a `spec.source.nats` subject (as
+/// `erp_bridge::nats_source::ingest_stream` names it; the test checks the two agree).
+pub fn ingest_stream_name(ns: &adapter_runtime::topology::Namespace, erp: &str) -> String {
+    let shipments = ns.shipment_stream(erp).name;
+    let base = shipments
+        .strip_suffix("_SHIPMENTS")
+        .unwrap_or(&shipments)
+        .to_string();
+    format!("{base}_INGEST")
+}
+
+/// On deletion: remove the bridge's durable consumers, its sink consumers on every marketplace stream of the
+/// namespace (also those of marketplaces that no longer reference it) and the ingest consumer of a NATS
+/// source. ErpConnection has no `deletionPolicy`: its streams are kept, as a Marketplace's are under the
+/// default `Retain` (they hold the ERP's events and answers that other tools and a re-created connection read).
+/// The Kubernetes objects go with their owner reference.
+async fn cleanup(erp: Arc<ErpConnection>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let Some(js) = &ctx.jetstream else {
+        return Ok(Action::await_change());
+    };
+    let namespace = erp.namespace().unwrap_or_default();
+    let name = erp.name_any();
+    let ns = adapter_runtime::topology::Namespace::new(&namespace);
+    let prefix = format!(
+        "{}-erp-sink-",
+        adapter_runtime::subject::encode_token(&name)
+    );
+    let mut removed = 0;
+    // Marketplace streams are named `TW_<ns>_MP_<marketplace>`.
+    let marketplace_streams = ns
+        .marketplace_stream("x")
+        .name
+        .strip_suffix('X')
+        .map(str::to_string)
+        .unwrap_or_default();
+    let mut streams = js.stream_names();
+    let mut names = Vec::new();
+    while let Some(stream) = streams.next().await {
+        let stream = stream.map_err(|e| Error::JetStream(format!("listing streams: {e}")))?;
+        if stream.starts_with(&marketplace_streams) {
+            names.push(stream);
+        }
+    }
+    for stream_name in names {
+        let Ok(stream) = js.get_stream(&stream_name).await else {
+            continue;
+        };
+        // Names of two namespaces can share a prefix; the subjects cannot.
+        let subjects_prefix = format!(
+            "tw.{}.mp.",
+            adapter_runtime::subject::encode_token(&namespace)
+        );
+        if !stream
+            .cached_info()
+            .config
+            .subjects
+            .iter()
+            .all(|s| s.starts_with(&subjects_prefix))
+        {
+            continue;
+        }
+        let mut consumers = stream.consumer_names();
+        let mut ours = Vec::new();
+        while let Some(consumer) = consumers.next().await {
+            let consumer =
+                consumer.map_err(|e| Error::JetStream(format!("listing {stream_name}: {e}")))?;
+            if consumer.starts_with(&prefix) {
+                ours.push(consumer);
+            }
+        }
+        for consumer in ours {
+            delete_consumer(&stream, &consumer).await?;
+            removed += 1;
+        }
+    }
+    if erp.spec.source.nats.is_some()
+        && let Ok(stream) = js.get_stream(ingest_stream_name(&ns, &name)).await
+    {
+        delete_consumer(&stream, "bridge").await?;
+        removed += 1;
+    }
+    record(
+        &ctx,
+        &*erp,
+        false,
+        "CleanedUp",
+        format!("{removed} JetStream consumer(s) of the bridge removed; streams kept"),
+    )
+    .await;
+    Ok(Action::await_change())
+}
+
+/// Deletes a durable consumer; one already gone is fine.
+async fn delete_consumer(
+    stream: &async_nats::jetstream::stream::Stream,
+    name: &str,
+) -> Result<(), Error> {
+    match stream.delete_consumer(name).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.to_string().contains("not found") => Ok(()),
+        Err(e) => Err(Error::JetStream(format!("consumer {name}: {e}"))),
+    }
 }
 
 /// Whether `erp` references the object `kind`/`name` (for the watches that re-reconcile it).

@@ -70,10 +70,16 @@ pub async fn read_counts(
             _ => None,
         };
         let mut counts = FlowCounts {
-            dead_letters: dead_letters
-                .get(&ns.dead_letter_subject(marketplace, *flow))
-                .copied()
-                .unwrap_or(0),
+            // The flow's own subject and those under it (the ERP bridge's, for orders not taken by the ERP).
+            dead_letters: {
+                let subject = ns.dead_letter_subject(marketplace, *flow);
+                let below = format!("{subject}.");
+                dead_letters
+                    .iter()
+                    .filter(|(s, _)| **s == subject || s.starts_with(&below))
+                    .map(|(_, n)| n)
+                    .sum()
+            },
             ..FlowCounts::default()
         };
         if let Some(def) =
