@@ -92,6 +92,7 @@ spec:
     price: {{coalesceWindow: 200ms}}
     orders: {{pollInterval: 300ms, validation: {{shipToCountries: [US]}}}}
     shipments: {{}}
+    settlements: {{pollInterval: 300ms}}
 rateLimits:
   name: ebay
   spec:
@@ -624,6 +625,204 @@ async fn the_example_mapping_drives_quantities_and_prices_under_the_channel_sku(
         assert_eq!(call.status, 200, "{}", call.body);
         assert_valid(&inventory_spec, "BulkPriceQuantity", &call.body);
     }
+    run.shutdown.trigger();
+    run.adapter.await.unwrap().unwrap();
+}
+
+/// The last message on the marketplace stream under `subject`, decoded.
+async fn published(run: &Running, subject: &str) -> Option<Record> {
+    let stream = run
+        .js
+        .get_stream(run.ns.marketplace_stream(MARKETPLACE).name)
+        .await
+        .ok()?;
+    let message = stream.get_last_raw_message_by_subject(subject).await.ok()?;
+    let headers = adapter_runtime::jetstream::from_header_map(&message.headers);
+    adapter_runtime::envelope::decode(&headers, &message.payload)
+        .ok()
+        .map(|e| e.record)
+}
+
+async fn settlement_of(run: &Running, payout_id: &str) -> adapter_runtime::canonical::Settlement {
+    let subject = run
+        .ns
+        .marketplace_subject(MARKETPLACE, Flow::Settlements, payout_id);
+    eventually(
+        Duration::from_secs(20),
+        &format!("payout {payout_id} is published as a settlement"),
+        || {
+            let subject = subject.clone();
+            async move { published(run, &subject).await.is_some() }
+        },
+    )
+    .await;
+    match published(run, &subject).await {
+        Some(Record::Settlement(s)) => s,
+        other => panic!("not a settlement: {other:?}"),
+    }
+}
+
+/// A user token from the sandbox, to read its Finances answers as the connector does.
+async fn token(base: &str) -> String {
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{base}/identity/v1/oauth2/token"))
+        .basic_auth("client-1", Some("secret-1"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "refresh-1"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["access_token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn each_payout_becomes_one_settlement_and_an_unreadable_payout_is_dead_lettered() {
+    let run = start(|e| {
+        e.add_sku("A-1", 5);
+        e.add_order(NewOrder::new("12-00001-00001").line("A-1", 2, Decimal::new(1999, 2)));
+        e.add_order(NewOrder::new("12-00002-00001").line("A-1", 1, Decimal::new(4550, 2)));
+    })
+    .await;
+    // Closed while the adapter polls: the first payout is read, then the broken one, then the next.
+    let first = run.ebay.close_payout().unwrap();
+    let settlement = settlement_of(&run, &first).await;
+    let payout = run.ebay.payout(&first).unwrap();
+    assert_eq!(settlement.settlement_id, first);
+    assert_eq!(settlement.lines.len(), 2);
+    assert_eq!(settlement.total.amount, payout.amount);
+    assert_eq!(settlement.period_end, payout.payout_date);
+    let sale = settlement
+        .lines
+        .iter()
+        .find(|l| {
+            l.order_id
+                .as_ref()
+                .is_some_and(|o| o.as_str() == "12-00001-00001")
+        })
+        .unwrap();
+    // 39.98 + 5.99 delivery, less 13.25 % of 39.98 (5.30).
+    assert_eq!(sale.amount.amount, Decimal::new(4067, 2));
+    assert_eq!(
+        sale.kind,
+        adapter_runtime::canonical::SettlementLineKind::Sale
+    );
+
+    run.ebay
+        .add_order(NewOrder::new("12-00003-00001").line("A-1", 1, Decimal::new(1000, 2)));
+    let broken = run.ebay.close_payout().unwrap();
+    run.ebay.break_payout(&broken, "/amount/value");
+    run.ebay
+        .add_order(NewOrder::new("12-00004-00001").line("A-1", 3, Decimal::new(500, 2)));
+    let base = run._sandbox.url();
+    let closed: Value = reqwest::Client::new()
+        .post(format!("{base}/_sandbox/payouts"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let last = closed["payoutId"].as_str().unwrap().to_string();
+    let after = settlement_of(&run, &last).await;
+    assert_eq!(after.lines.len(), 1);
+    assert_eq!(
+        after.lines[0].order_id.as_ref().unwrap().as_str(),
+        "12-00004-00001"
+    );
+
+    let dead_letters = DeadLetterStore::new(run.js.clone(), run.ns.clone());
+    eventually(
+        Duration::from_secs(20),
+        "the broken payout is dead-lettered",
+        || {
+            let store = &dead_letters;
+            async move {
+                store
+                    .list(Some(MARKETPLACE), Some(Flow::Settlements))
+                    .await
+                    .is_ok_and(|l| !l.is_empty())
+            }
+        },
+    )
+    .await;
+    let letters = dead_letters
+        .list(Some(MARKETPLACE), Some(Flow::Settlements))
+        .await
+        .unwrap();
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    let reason = &letters[0].letter.reason;
+    assert!(
+        reason.contains(&format!("payout {broken}")) && reason.contains("amount.value"),
+        "{reason}"
+    );
+    let broken_subject = run
+        .ns
+        .marketplace_subject(MARKETPLACE, Flow::Settlements, &broken);
+    assert!(published(&run, &broken_subject).await.is_none());
+
+    // The calls: payouts oldest first from the last one handled, transactions by payout.
+    let recorder = &run.ebay.controls.recorder;
+    let payouts = recorder.calls(Some("getPayouts"));
+    assert!(payouts.iter().all(|c| c.status == 200), "{payouts:?}");
+    assert!(payouts.iter().all(|c| {
+        c.query
+            .as_deref()
+            .is_some_and(|q| q.contains("sort=payoutDate"))
+    }));
+    assert!(
+        payouts.iter().any(|c| c
+            .query
+            .as_deref()
+            .is_some_and(|q| q.contains("payoutDate%3A%5B"))),
+        "{payouts:?}"
+    );
+    let transactions = recorder.calls(Some("getTransactions"));
+    for id in [&first, &broken, &last] {
+        assert!(
+            transactions.iter().any(|c| c
+                .query
+                .as_deref()
+                .is_some_and(|q| q.contains(&format!("payoutId%3A%7B{id}%7D")))),
+            "no getTransactions of {id}: {transactions:?}"
+        );
+    }
+
+    // The sandbox answers in the spec's shapes.
+    let finances = spec("ebay-finances.yml");
+    let token = token(&base).await;
+    let get = |path: String| {
+        let token = token.clone();
+        async move {
+            reqwest::Client::new()
+                .get(path)
+                .bearer_auth(token)
+                .header("X-EBAY-C-MARKETPLACE-ID", "EBAY_US")
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let answer = get(format!(
+        "{base}/sell/finances/v1/payout?sort=payoutDate&limit=2"
+    ))
+    .await;
+    assert_eq!(answer["total"], 3);
+    assert!(answer["next"].is_string());
+    assert_valid(&finances, "Payouts", &answer);
+    let answer = get(format!(
+        "{base}/sell/finances/v1/transaction?filter=payoutId:%7B{first}%7D"
+    ))
+    .await;
+    assert_eq!(answer["transactions"].as_array().unwrap().len(), 2);
+    assert_valid(&finances, "Transactions", &answer);
     run.shutdown.trigger();
     run.adapter.await.unwrap().unwrap();
 }

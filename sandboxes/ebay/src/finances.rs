@@ -56,8 +56,9 @@ fn cents(d: Decimal) -> Decimal {
 }
 
 /// A `SALE` per order, net of the final value fee of each line, paid out at `now` (after the previous payout,
-/// so payout dates never tie).
+/// so payout dates never tie), to the millisecond eBay states them in.
 pub fn close(orders: &[Order], previous: Option<&Payout>, now: DateTime<Utc>) -> Payout {
+    let now = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
     let date = previous
         .map(|p| p.payout_date + Duration::milliseconds(1))
         .map_or(now, |after| after.max(now));
