@@ -19,6 +19,7 @@ pub mod erp_connection;
 pub mod jetstream_status;
 pub mod marketplace;
 pub mod rate_limit_policy;
+pub mod references;
 pub mod run;
 pub mod sync_schedule;
 

@@ -1,6 +1,7 @@
 //! Wires the controllers: the Marketplace controller owns its adapter objects (deleted out of band: recreated)
 //! and watches what Marketplaces reference (a change re-reconciles the dependants); the ChannelMapping
-//! controller reports compile errors. Both stop gracefully when `shutdown` resolves.
+//! controller reports compile errors. A moved reference re-reconciles its old target too
+//! (`references::LastReferences`). All stop gracefully when `shutdown` resolves.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 
+use super::references::LastReferences;
 use super::{
     Context, Error, channel_mapping, erp_connection, marketplace, rate_limit_policy, sync_schedule,
 };
@@ -65,6 +67,36 @@ fn named<K: kube::Resource<DynamicType = ()>>(
         Some(ns) => ObjectRef::new(&name).within(&ns),
         None => ObjectRef::new(&name),
     })
+}
+
+/// The `K`s to re-reconcile when `object` (now referencing `current`) changes: the one it references and, when
+/// the reference moved or went away, the one it referenced before, so that one's status drops it at once.
+fn moved<K, O>(memory: &LastReferences, object: &O, current: Option<String>) -> Vec<ObjectRef<K>>
+where
+    K: kube::Resource<DynamicType = ()>,
+    O: kube::Resource,
+{
+    let namespace = object.namespace();
+    memory
+        .targets(
+            namespace.as_deref().unwrap_or_default(),
+            &object.name_any(),
+            current,
+            object.meta().deletion_timestamp.is_some(),
+        )
+        .into_iter()
+        .filter_map(|name| named::<K>(namespace.clone(), Some(name)))
+        .collect()
+}
+
+/// The RateLimitPolicy of an ErpConnection's REST sink.
+fn sink_policy(erp: &ErpConnection) -> Option<String> {
+    erp.spec
+        .sink
+        .rest
+        .as_ref()
+        .and_then(|r| r.rate_limit_policy_ref.as_ref())
+        .map(|r| r.name.clone())
 }
 
 /// `reconcile` with its duration recorded under `kind`.
@@ -232,7 +264,16 @@ async fn run_in(
         .watches(
             scoped::<Marketplace>(&client, namespace),
             watcher::Config::default(),
-            |m| named::<ErpConnection>(m.namespace(), Some(m.spec.erp_connection_ref.name.clone())),
+            {
+                let memory = LastReferences::default();
+                move |m| {
+                    moved::<ErpConnection, _>(
+                        &memory,
+                        &m,
+                        Some(m.spec.erp_connection_ref.name.clone()),
+                    )
+                }
+            },
         )
         .watches(
             scoped::<RateLimitPolicy>(&client, namespace),
@@ -266,26 +307,23 @@ async fn run_in(
     .watches(
         scoped::<Marketplace>(&client, namespace),
         watcher::Config::default(),
-        |m| {
-            named::<RateLimitPolicy>(
-                m.namespace(),
-                Some(m.spec.rate_limit_policy_ref.name.clone()),
-            )
+        {
+            let memory = LastReferences::default();
+            move |m| {
+                moved::<RateLimitPolicy, _>(
+                    &memory,
+                    &m,
+                    Some(m.spec.rate_limit_policy_ref.name.clone()),
+                )
+            }
         },
     )
     .watches(
         scoped::<ErpConnection>(&client, namespace),
         watcher::Config::default(),
-        |e| {
-            named::<RateLimitPolicy>(
-                e.namespace(),
-                e.spec
-                    .sink
-                    .rest
-                    .as_ref()
-                    .and_then(|r| r.rate_limit_policy_ref.as_ref())
-                    .map(|r| r.name.clone()),
-            )
+        {
+            let memory = LastReferences::default();
+            move |e| moved::<RateLimitPolicy, _>(&memory, &e, sink_policy(&e))
         },
     )
     .graceful_shutdown_on(stopped(shutdown.clone()))
