@@ -1,8 +1,11 @@
 //! A small in-memory Kubernetes API for `kube::Client`: objects by (resource, namespace, name); get, create,
 //! server-side apply (as a create-or-merge), merge and JSON patch, the status subresource, delete with
 //! finalizers, list (no selectors), and replace (PUT) with optimistic concurrency on `resourceVersion` (a stale
-//! version is a 409 Conflict, as leader election needs). Enough for the operator's reconciles; no watch, no
-//! field ownership.
+//! version is a 409 Conflict, as leader election needs), and watch (`?watch=true`) of a namespaced collection
+//! as a long poll: the request waits for changes after its `resourceVersion`, answers them as watch events and
+//! ends, and kube's watcher watches again from the last version it saw. Enough for the operator's reconciles
+//! and for running its controllers; no field ownership, no label selectors (owners are told apart by owner
+//! references anyway).
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -16,10 +19,80 @@ use serde_json::{Value, json};
 struct Store {
     objects: BTreeMap<(String, String, String), Value>,
     version: u64,
+    /// Every change, when the API was made [`FakeApi::watchable`] (a reconcile-only test or bench keeps none).
+    events: Vec<WatchEvent>,
+    watched: bool,
 }
 
-#[derive(Clone, Default)]
-pub struct FakeApi(Arc<Mutex<Store>>, Arc<Mutex<Option<String>>>);
+/// One change, as a watch reports it.
+struct WatchEvent {
+    version: u64,
+    plural: String,
+    namespace: String,
+    kind: &'static str,
+    object: Value,
+}
+
+#[derive(Clone)]
+pub struct FakeApi(
+    Arc<Mutex<Store>>,
+    Arc<Mutex<Option<String>>>,
+    /// The version of the latest change, for watches waiting on one.
+    Arc<tokio::sync::watch::Sender<u64>>,
+);
+
+impl Default for FakeApi {
+    fn default() -> Self {
+        Self(
+            Arc::default(),
+            Arc::default(),
+            Arc::new(tokio::sync::watch::Sender::new(0)),
+        )
+    }
+}
+
+/// How long a watch request waits for a change before it ends empty (the watcher then watches again).
+const WATCH_POLL: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Store {
+    fn changed(&mut self, plural: &str, namespace: &str, kind: &'static str, object: &Value) {
+        if self.watched {
+            self.events.push(WatchEvent {
+                version: self.version,
+                plural: plural.into(),
+                namespace: namespace.into(),
+                kind,
+                object: object.clone(),
+            });
+        }
+    }
+}
+
+/// `(namespace, plural, resourceVersion)` of a watch request (`GET .../namespaces/<ns>/<plural>?watch=true`).
+fn watch_request(method: &http::Method, uri: &http::Uri) -> Option<(String, String, u64)> {
+    let query = uri.query()?;
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+    };
+    if method != http::Method::GET || !matches!(param("watch"), Some("true" | "1")) {
+        return None;
+    }
+    let parts: Vec<&str> = uri.path().trim_start_matches('/').split('/').collect();
+    let rest = match parts.first() {
+        Some(&"api") => &parts[2..],
+        Some(&"apis") => &parts[3..],
+        _ => return None,
+    };
+    let ["namespaces", ns, plural] = rest else {
+        return None;
+    };
+    let version = param("resourceVersion")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    Some((ns.to_string(), plural.to_string(), version))
+}
 
 fn status(code: u16, reason: &str) -> (u16, Value) {
     (
@@ -87,6 +160,14 @@ fn json_patch(target: &mut Value, ops: &[Value]) -> Result<(), ()> {
 }
 
 impl FakeApi {
+    /// An API that keeps its changes for watches (to run the real controllers against it).
+    #[allow(dead_code)]
+    pub fn watchable() -> Self {
+        let api = Self::default();
+        api.0.lock().unwrap().watched = true;
+        api
+    }
+
     /// Sets the `creationTimestamp` of objects created from now on (default: the real time).
     #[allow(dead_code)]
     pub fn set_creation_time(&self, at: &str) {
@@ -146,6 +227,7 @@ impl FakeApi {
                 store
                     .objects
                     .insert((plural.into(), namespace.into(), name), object.clone());
+                store.changed(plural, namespace, "ADDED", &object);
                 (201, object)
             }
             ("GET", None) => {
@@ -173,6 +255,7 @@ impl FakeApi {
                 let mut object = body;
                 object["metadata"]["resourceVersion"] = json!(version);
                 store.objects.insert(key, object.clone());
+                store.changed(plural, namespace, "MODIFIED", &object);
                 (200, object)
             }
             ("GET", Some(name)) => {
@@ -187,6 +270,7 @@ impl FakeApi {
             ("PATCH", Some(name)) => {
                 let key = (plural.to_string(), namespace.to_string(), name.to_string());
                 let existing = store.objects.get(&key).cloned();
+                let created = existing.is_none();
                 let mut object = match (existing, sub) {
                     (Some(o), _) => o,
                     (None, Some(_)) => return status(404, "NotFound"),
@@ -220,8 +304,11 @@ impl FakeApi {
                     .is_none_or(Vec::is_empty);
                 if object.pointer("/metadata/deletionTimestamp").is_some() && finalizers_empty {
                     store.objects.remove(&key);
+                    store.changed(plural, namespace, "DELETED", &object);
                 } else {
                     store.objects.insert(key, object.clone());
+                    let kind = if created { "ADDED" } else { "MODIFIED" };
+                    store.changed(plural, namespace, kind, &object);
                 }
                 (200, object)
             }
@@ -234,16 +321,49 @@ impl FakeApi {
                     .pointer("/metadata/finalizers")
                     .and_then(Value::as_array)
                     .is_some_and(|f| !f.is_empty());
+                object["metadata"]["resourceVersion"] = json!(version);
                 if has_finalizers {
                     object["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
-                    object["metadata"]["resourceVersion"] = json!(version);
                     store.objects.insert(key, object.clone());
+                    store.changed(plural, namespace, "MODIFIED", &object);
                 } else {
                     store.objects.remove(&key);
+                    store.changed(plural, namespace, "DELETED", &object);
                 }
                 (200, object)
             }
             _ => status(405, "MethodNotAllowed"),
+        }
+    }
+
+    /// The changes of `plural` in `namespace` after `version`, as watch event lines.
+    fn events_after(&self, namespace: &str, plural: &str, version: u64) -> Vec<u8> {
+        let store = self.0.lock().unwrap();
+        let mut out = Vec::new();
+        for e in store
+            .events
+            .iter()
+            .filter(|e| e.version > version && e.plural == plural && e.namespace == namespace)
+        {
+            serde_json::to_writer(&mut out, &json!({"type": e.kind, "object": e.object})).unwrap();
+            out.push(b'\n');
+        }
+        out
+    }
+
+    /// Answers a watch: the changes after `version`, waiting up to [`WATCH_POLL`] for one.
+    async fn watch(&self, namespace: &str, plural: &str, version: u64) -> Vec<u8> {
+        let mut changes = self.2.subscribe();
+        let deadline = tokio::time::Instant::now() + WATCH_POLL;
+        loop {
+            let events = self.events_after(namespace, plural, version);
+            if !events.is_empty() {
+                return events;
+            }
+            match tokio::time::timeout_at(deadline, changes.changed()).await {
+                Ok(Ok(())) => continue,
+                _ => return Vec::new(),
+            }
         }
     }
 
@@ -260,8 +380,18 @@ impl FakeApi {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("")
                     .to_string();
+                if let Some((ns, plural, version)) = watch_request(&parts.method, &parts.uri) {
+                    let body = api.watch(&ns, &plural, version).await;
+                    return Ok(http::Response::builder()
+                        .status(200)
+                        .header("content-type", "application/json")
+                        .body(kube::client::Body::from(body))
+                        .unwrap());
+                }
                 let (code, value) =
                     api.handle(&parts.method, parts.uri.path(), &content_type, &bytes);
+                let latest = api.0.lock().unwrap().version;
+                api.2.send_replace(latest);
                 let response = http::Response::builder()
                     .status(code)
                     .header("content-type", "application/json")
