@@ -362,12 +362,18 @@ impl Namespace {
     }
 
     /// Sync commands; the de-duplication window makes a schedule's fire idempotent across operator replicas.
+    ///
+    /// Limits retention keeps acknowledged commands too, and the per-subject limit (one subject per marketplace
+    /// and flow) discards the oldest even when the adapter has not received it yet: with 16, a 17th schedule of
+    /// one flow firing while the adapter is busy (16 runs in flight) or down lost a command and its schedule
+    /// never got a run report. 1024 is more than one schedule every 10 minutes fires within `max_age` (1008 in
+    /// 7 days), so age, not count, trims the subject; a command is a few hundred bytes.
     pub fn command_stream(&self) -> StreamDef {
         StreamDef {
             name: format!("TW_{}_CMD", stream_token(&self.ns)),
             subjects: vec![format!("{}.cmd.>", self.prefix())],
             retention: Retention::Limits,
-            max_msgs_per_subject: Some(16),
+            max_msgs_per_subject: Some(1024),
             max_age: Some(7 * DAY),
             duplicate_window: DAY,
             max_msg_size: 64 * 1024,
