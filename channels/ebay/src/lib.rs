@@ -16,7 +16,9 @@
 //!   (`filter=payoutId:{<id>}`, `limit`/`offset` pages of 200) gives its amounts, one line per transaction. The
 //!   cursor is the last payout handled (date and id). A paid payout whose transactions cannot be read, or that
 //!   eBay did not pay out, is dead-lettered before the cursor moves past it; a payout still in progress waits.
-//!   The Finances API lives on eBay's `apiz` host: see [`finances_url`].
+//!   The Finances API lives on eBay's `apiz` host: see [`finances_url`]. Each settled order's sale is
+//!   reconciled with the order total the orders flow read (or, for an order read before a restart, `getOrders`
+//!   by `orderIds`, 50 a call); a mismatch or an order eBay does not return is dead-lettered naming both amounts.
 //! - Daily quotas: every call goes through its operation's guard; a `RateLimitPolicy` bucket of
 //!   `{requests: <quota>, per: 24h}` paces the account under eBay's daily call limit, and a 429 is retried
 //!   after its hint.
@@ -25,7 +27,7 @@ pub mod orders;
 pub mod prices;
 pub mod settlements;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,7 +37,9 @@ use crds::channel::Flow;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use adapter_runtime::canonical::{CorrelationId, MarketplaceName, Record};
+use adapter_runtime::canonical::{
+    CorrelationId, MarketplaceName, Money, Order, Record, Settlement,
+};
 use adapter_runtime::config::AdapterConfig;
 use adapter_runtime::connector::{
     Connector, ConnectorError, FailureKind, OutboundItem, PollPage, Rejected,
@@ -51,6 +55,10 @@ pub const ORDERS_PAGE: usize = 100;
 /// Payouts per getPayouts call (eBay's maximum) and transactions per getTransactions call.
 pub const PAYOUTS_PAGE: usize = 200;
 pub const TRANSACTIONS_PAGE: usize = 200;
+/// Most orders one getOrders call looks up by `orderIds`.
+pub const ORDER_IDS_PER_CALL: usize = 50;
+/// Order totals kept for reconciliation; past it the lowest order ids are forgotten (and looked up again).
+pub const KNOWN_ORDERS: usize = 100_000;
 /// The marketplace eBay assumes when none is configured (`X-EBAY-C-MARKETPLACE-ID`).
 pub const DEFAULT_MARKETPLACE_ID: &str = "EBAY_US";
 const SCOPE: &str = "https://api.ebay.com/oauth/api_scope/sell.inventory https://api.ebay.com/oauth/api_scope/sell.fulfillment https://api.ebay.com/oauth/api_scope/sell.finances";
@@ -86,6 +94,8 @@ pub struct EbayConnector {
     /// SKU -> its priceable offers, from getOffers: looked up once, not per price (getOffers has its daily
     /// quota too).
     offers: Mutex<HashMap<String, Vec<prices::KnownOffer>>>,
+    /// Order id -> the total the orders flow read, for settlement reconciliation.
+    known_orders: Mutex<BTreeMap<String, Money>>,
 }
 
 #[derive(Deserialize)]
@@ -198,6 +208,7 @@ impl EbayConnector {
             resilience,
             token: Mutex::new(None),
             offers: Mutex::new(HashMap::new()),
+            known_orders: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -519,6 +530,55 @@ impl EbayConnector {
         read_json(response, &format!("the {operation} answer")).await
     }
 
+    fn remember_order(&self, order: &Order) {
+        let mut known = self.known_orders.lock().unwrap_or_else(|p| p.into_inner());
+        known.insert(order.order_id.as_str().to_string(), order.totals.total);
+        while known.len() > KNOWN_ORDERS {
+            known.pop_first();
+        }
+    }
+
+    /// The totals of the settlement's orders: those the orders flow read, the others looked up with
+    /// `getOrders` by `orderIds`; an order eBay does not return stays unknown.
+    async fn known_for(
+        &self,
+        settlement: &Settlement,
+    ) -> Result<BTreeMap<String, Money>, ConnectorError> {
+        let wanted = settlements::order_ids(settlement);
+        let mut known: BTreeMap<_, _> = {
+            let remembered = self.known_orders.lock().unwrap_or_else(|p| p.into_inner());
+            wanted
+                .iter()
+                .filter_map(|id| remembered.get(id).map(|t| (id.clone(), *t)))
+                .collect()
+        };
+        let missing: Vec<&String> = wanted
+            .iter()
+            .filter(|id| !known.contains_key(*id))
+            .collect();
+        let url = format!("{}/sell/fulfillment/v1/order", self.base_url);
+        for chunk in missing.chunks(ORDER_IDS_PER_CALL) {
+            let ids = chunk
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(",");
+            let query = [("orderIds", ids)];
+            let response = self
+                .call("getOrders", || self.http.get(&url).query(&query))
+                .await?;
+            let page: OrderPage = read_json(response, "the getOrders answer").await?;
+            for order in &page.orders {
+                // An order that cannot be read stays unknown, and its settlement lines go to a person.
+                if let Ok(order) = orders::to_canonical(&self.marketplace, order) {
+                    self.remember_order(&order);
+                    known.insert(order.order_id.as_str().to_string(), order.totals.total);
+                }
+            }
+        }
+        Ok(known)
+    }
+
     /// Every transaction of the payout, `getTransactions` page by page.
     async fn payout_transactions(&self, payout_id: &str) -> Result<Vec<Value>, ConnectorError> {
         let mut transactions = Vec::new();
@@ -641,6 +701,22 @@ impl EbayConnector {
                         return Ok((page(Vec::new(), handled, more), rejected));
                     }
                 };
+            let known = self.known_for(&settlement).await?;
+            for (order, reason) in settlements::reconcile(&settlement, &known) {
+                let payload = json!({
+                    "payoutId": payout.id,
+                    "orderId": order,
+                    "lines": settlement.lines.iter()
+                        .filter(|l| l.order_id.as_ref().is_some_and(|o| o.as_str() == order))
+                        .collect::<Vec<_>>(),
+                });
+                rejected.push(self.rejected(
+                    &payout.id,
+                    &format!("order-{order}"),
+                    &payload,
+                    reason,
+                )?);
+            }
             if settlement.total != payout.amount {
                 rejected.push(self.rejected(
                     &payout.id,
@@ -716,6 +792,7 @@ impl EbayConnector {
             let order = orders::to_canonical(&self.marketplace, order)
                 .map_err(ConnectorError::permanent)?;
             newest = newest.max(Some(order.updated_at));
+            self.remember_order(&order);
             records.push(Record::Order(Box::new(order)));
         }
         let (next, more) = cursor.after_page(page.orders.len(), page.total, newest);

@@ -3,7 +3,14 @@
 //! One eBay payout is one settlement: `getPayouts` gives the payout (id, date, status, amount) and
 //! `getTransactions` filtered by its `payoutId` the amounts it pays out. eBay states every transaction amount as
 //! a positive value with a `bookingEntry` of `CREDIT` (paid to the seller) or `DEBIT` (charged); the canonical
-//! line is signed. A `SALE`'s `amount` is already net of its selling fees, which is what the payout adds up.
+//! line is signed. A `SALE`'s `amount` is net of its selling fees (and of sales tax eBay collects and remits);
+//! when `totalFeeBasisAmount` (what the buyer paid) and `totalFeeAmount` account for it, the sale is three lines:
+//! the sale at what the buyer paid, the fees and eBay's collected tax (both negative), which add up to the net.
+//! Otherwise it is one net line. The payout adds up the nets either way.
+//!
+//! Reconciliation ([`reconcile`]) compares each order's sale lines with the order total Tradewind read.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -146,8 +153,28 @@ pub fn kind(transaction_type: &str) -> SettlementLineKind {
     }
 }
 
-/// One transaction as a settlement line in `currency` (the payout's).
-fn line(t: &Value, currency: Currency) -> Result<SettlementLine, String> {
+/// The optional `Amount` at `pointer` in `currency`: absent is `None`, present but unreadable an error.
+fn optional_amount(
+    v: &Value,
+    pointer: &str,
+    currency: Currency,
+) -> Result<Option<Decimal>, String> {
+    if v.pointer(pointer).is_none() {
+        return Ok(None);
+    }
+    let money = amount(v, pointer)?;
+    if money.currency != currency {
+        return Err(format!(
+            "field {}.currency: {} but the payout is in {currency}",
+            field_name(pointer),
+            money.currency
+        ));
+    }
+    Ok(Some(money.amount))
+}
+
+/// One transaction as settlement lines in `currency` (the payout's).
+fn lines(t: &Value, currency: Currency) -> Result<Vec<SettlementLine>, String> {
     let id = text(t, "/transactionId")?;
     let within = |e: String| format!("transaction {id}: {e}");
     let transaction_type = text(t, "/transactionType").map_err(within)?;
@@ -178,14 +205,98 @@ fn line(t: &Value, currency: Currency) -> Result<SettlementLine, String> {
         Some(memo) if !memo.is_empty() => format!("{transaction_type}: {memo}"),
         _ => transaction_type.to_string(),
     };
-    Ok(SettlementLine {
+    let posted_at = time(t, "/transactionDate").map_err(within)?;
+    let net = SettlementLine {
         kind: kind(transaction_type),
         order_id,
         sku: None,
         amount: Money::new(money.amount * sign, currency),
         description,
-        posted_at: time(t, "/transactionDate").map_err(within)?,
-    })
+        posted_at,
+    };
+    if transaction_type != "SALE" || sign != Decimal::ONE {
+        return Ok(vec![net]);
+    }
+    let basis = optional_amount(t, "/totalFeeBasisAmount", currency).map_err(within)?;
+    let fees = optional_amount(t, "/totalFeeAmount", currency).map_err(within)?;
+    let tax = optional_amount(t, "/eBayCollectedTaxAmount", currency).map_err(within)?;
+    let (Some(basis), Some(fees)) = (basis, fees) else {
+        return Ok(vec![net]);
+    };
+    let tax = tax.unwrap_or_default();
+    if basis - fees - tax != money.amount {
+        // The parts do not account for the net: the net alone, which reconciliation then reports.
+        return Ok(vec![net]);
+    }
+    let part = |kind, value: Decimal, description: String| SettlementLine {
+        kind,
+        order_id: net.order_id.clone(),
+        sku: None,
+        amount: Money::new(value, currency),
+        description,
+        posted_at,
+    };
+    let mut parts = vec![
+        part(SettlementLineKind::Sale, basis, net.description.clone()),
+        part(
+            SettlementLineKind::Fee,
+            -fees,
+            "SALE: selling fees (totalFeeAmount)".into(),
+        ),
+    ];
+    if !tax.is_zero() {
+        parts.push(part(
+            SettlementLineKind::Tax,
+            -tax,
+            "SALE: tax collected and remitted by eBay (eBayCollectedTaxAmount)".into(),
+        ));
+    }
+    Ok(parts)
+}
+
+/// The orders the settlement's sale lines name.
+pub fn order_ids(settlement: &Settlement) -> Vec<String> {
+    let mut ids: Vec<String> = settlement
+        .lines
+        .iter()
+        .filter(|l| l.kind == SettlementLineKind::Sale)
+        .filter_map(|l| l.order_id.as_ref().map(|o| o.as_str().to_string()))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// Each order whose sale lines do not add up to what Tradewind read as its total (`known`: order id -> total),
+/// with the dead-letter reason naming both amounts; an order Tradewind never read is an exception too. Refunds,
+/// fees and account-level amounts are eBay's own and are not compared.
+pub fn reconcile(
+    settlement: &Settlement,
+    known: &BTreeMap<String, Money>,
+) -> Vec<(String, String)> {
+    let mut sold: BTreeMap<&str, Decimal> = BTreeMap::new();
+    for line in &settlement.lines {
+        if let (SettlementLineKind::Sale, Some(order)) = (line.kind, &line.order_id) {
+            *sold.entry(order.as_str()).or_default() += line.amount.amount;
+        }
+    }
+    let currency = settlement.currency;
+    sold.into_iter()
+        .filter_map(|(order, settled)| {
+            let reason = match known.get(order) {
+                None => format!(
+                    "settlement exception: payout {} settles order {order} for {settled} {currency} but the order is unknown to Tradewind",
+                    settlement.settlement_id
+                ),
+                Some(total) if total.amount == settled && total.currency == currency => return None,
+                Some(total) => format!(
+                    "settlement exception: payout {} settles order {order} for {settled} {currency} but Tradewind read its total as {} {}",
+                    settlement.settlement_id, total.amount, total.currency
+                ),
+            };
+            Some((order.to_string(), reason))
+        })
+        .collect()
 }
 
 /// The payout and its transactions as one settlement: from the earliest transaction to the payout date, the
@@ -197,11 +308,10 @@ pub fn to_settlement(
 ) -> Result<Settlement, String> {
     let within = |e: String| format!("payout {}: {e}", payout.id);
     let currency = payout.amount.currency;
-    let lines = transactions
-        .iter()
-        .map(|t| line(t, currency))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(within)?;
+    let mut lines = Vec::with_capacity(transactions.len());
+    for t in transactions {
+        lines.extend(self::lines(t, currency).map_err(within)?);
+    }
     let period_start = lines
         .iter()
         .map(|l| l.posted_at)
@@ -258,6 +368,45 @@ mod tests {
             "NON_SALE_CHARGE: Promoted listing fee"
         );
         assert_eq!(s.period_start, s.lines[0].posted_at);
+    }
+
+    #[test]
+    fn a_sale_with_its_fees_is_the_sale_the_fees_and_the_collected_tax() {
+        let marketplace = MarketplaceName::try_from("ebay-us").unwrap();
+        let p = payout(
+            &json!({"payoutId": "7", "payoutDate": "2026-03-02T10:00:00.000Z",
+            "payoutStatus": "SUCCEEDED", "amount": {"value": "80.00", "currency": "USD"}}),
+        )
+        .unwrap();
+        let sale = json!({"transactionId": "T1", "transactionType": "SALE", "bookingEntry": "CREDIT",
+            "orderId": "12-1", "amount": {"value": "80.00", "currency": "USD"},
+            "totalFeeBasisAmount": {"value": "100.00", "currency": "USD"},
+            "totalFeeAmount": {"value": "12.00", "currency": "USD"},
+            "eBayCollectedTaxAmount": {"value": "8.00", "currency": "USD"},
+            "transactionDate": "2026-03-01T09:00:00.000Z"});
+        let s = to_settlement(&marketplace, &p, &[sale]).unwrap();
+        let kinds: Vec<_> = s.lines.iter().map(|l| (l.kind, l.amount.amount)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (SettlementLineKind::Sale, Decimal::new(10000, 2)),
+                (SettlementLineKind::Fee, Decimal::new(-1200, 2)),
+                (SettlementLineKind::Tax, Decimal::new(-800, 2)),
+            ]
+        );
+        assert_eq!(s.total, p.amount);
+        let usd = |v: i64| Money::new(Decimal::new(v, 2), "USD".parse().unwrap());
+        let known = BTreeMap::from([("12-1".to_string(), usd(10000))]);
+        assert!(reconcile(&s, &known).is_empty());
+        let known = BTreeMap::from([("12-1".to_string(), usd(9500))]);
+        let exceptions = reconcile(&s, &known);
+        assert_eq!(exceptions.len(), 1);
+        assert!(
+            exceptions[0].1.contains("100.00 USD") && exceptions[0].1.contains("95.00 USD"),
+            "{}",
+            exceptions[0].1
+        );
+        assert!(reconcile(&s, &BTreeMap::new())[0].1.contains("unknown"));
     }
 
     #[test]

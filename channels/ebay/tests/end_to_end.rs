@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use adapter_runtime::canonical::{InventoryPosition, LineQuantity, Money, Price, Record, Shipment};
+use adapter_runtime::canonical::{
+    InventoryPosition, LineQuantity, Money, Price, Record, SettlementLineKind, Shipment,
+};
 use adapter_runtime::config::AdapterConfig;
 use adapter_runtime::envelope::Event;
 use adapter_runtime::flow::Shutdown;
@@ -693,23 +695,27 @@ async fn each_payout_becomes_one_settlement_and_an_unreadable_payout_is_dead_let
     let settlement = settlement_of(&run, &first).await;
     let payout = run.ebay.payout(&first).unwrap();
     assert_eq!(settlement.settlement_id, first);
-    assert_eq!(settlement.lines.len(), 2);
+    // Each order's sale at what the buyer paid, and its fees.
+    assert_eq!(settlement.lines.len(), 4);
     assert_eq!(settlement.total.amount, payout.amount);
     assert_eq!(settlement.period_end, payout.payout_date);
-    let sale = settlement
+    let of_order: Vec<_> = settlement
         .lines
         .iter()
-        .find(|l| {
+        .filter(|l| {
             l.order_id
                 .as_ref()
                 .is_some_and(|o| o.as_str() == "12-00001-00001")
         })
-        .unwrap();
-    // 39.98 + 5.99 delivery, less 13.25 % of 39.98 (5.30).
-    assert_eq!(sale.amount.amount, Decimal::new(4067, 2));
+        .map(|l| (l.kind, l.amount.amount))
+        .collect();
+    // 39.98 + 5.99 delivery paid, 13.25 % of 39.98 (5.30) in fees.
     assert_eq!(
-        sale.kind,
-        adapter_runtime::canonical::SettlementLineKind::Sale
+        of_order,
+        vec![
+            (SettlementLineKind::Sale, Decimal::new(4597, 2)),
+            (SettlementLineKind::Fee, Decimal::new(-530, 2))
+        ]
     );
 
     run.ebay
@@ -729,23 +735,47 @@ async fn each_payout_becomes_one_settlement_and_an_unreadable_payout_is_dead_let
         .unwrap();
     let last = closed["payoutId"].as_str().unwrap().to_string();
     let after = settlement_of(&run, &last).await;
-    assert_eq!(after.lines.len(), 1);
+    assert_eq!(after.lines.len(), 2);
     assert_eq!(
         after.lines[0].order_id.as_ref().unwrap().as_str(),
         "12-00004-00001"
     );
 
+    // An order read at one total (25.99) and paid out at another (23.99): the settlement is published and the
+    // order's mismatch dead-lettered with both amounts.
+    run.ebay
+        .add_order(NewOrder::new("12-00005-00001").line("A-1", 1, Decimal::new(2000, 2)));
+    let order_subject = run
+        .ns
+        .marketplace_subject(MARKETPLACE, Flow::Orders, "12-00005-00001");
+    eventually(
+        Duration::from_secs(20),
+        "order 12-00005-00001 is read",
+        || {
+            let subject = order_subject.clone();
+            let run = &run;
+            async move { published(run, &subject).await.is_some() }
+        },
+    )
+    .await;
+    let misstated = run
+        .ebay
+        .close_payout_with(|p| p.misstate_sale("12-00005-00001", Decimal::new(2399, 2)))
+        .unwrap();
+    let paid = settlement_of(&run, &misstated).await;
+    assert_eq!(paid.lines[0].amount.amount, Decimal::new(2399, 2));
+
     let dead_letters = DeadLetterStore::new(run.js.clone(), run.ns.clone());
     eventually(
         Duration::from_secs(20),
-        "the broken payout is dead-lettered",
+        "the broken payout and the mismatched order are dead-lettered",
         || {
             let store = &dead_letters;
             async move {
                 store
                     .list(Some(MARKETPLACE), Some(Flow::Settlements))
                     .await
-                    .is_ok_and(|l| !l.is_empty())
+                    .is_ok_and(|l| l.len() >= 2)
             }
         },
     )
@@ -754,11 +784,20 @@ async fn each_payout_becomes_one_settlement_and_an_unreadable_payout_is_dead_let
         .list(Some(MARKETPLACE), Some(Flow::Settlements))
         .await
         .unwrap();
-    assert_eq!(letters.len(), 1, "{letters:?}");
-    let reason = &letters[0].letter.reason;
+    let reasons: Vec<&str> = letters.iter().map(|l| l.letter.reason.as_str()).collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
     assert!(
-        reason.contains(&format!("payout {broken}")) && reason.contains("amount.value"),
-        "{reason}"
+        reasons
+            .iter()
+            .any(|r| r.contains(&format!("payout {broken}")) && r.contains("amount.value")),
+        "{reasons:?}"
+    );
+    // 23.99 paid out, 20.00 + 5.99 read; the other orders reconcile.
+    assert!(
+        reasons.iter().any(|r| r.contains("order 12-00005-00001")
+            && r.contains("23.99 USD")
+            && r.contains("25.99 USD")),
+        "{reasons:?}"
     );
     let broken_subject = run
         .ns
@@ -814,7 +853,7 @@ async fn each_payout_becomes_one_settlement_and_an_unreadable_payout_is_dead_let
         "{base}/sell/finances/v1/payout?sort=payoutDate&limit=2"
     ))
     .await;
-    assert_eq!(answer["total"], 3);
+    assert_eq!(answer["total"], 4);
     assert!(answer["next"].is_string());
     assert_valid(&finances, "Payouts", &answer);
     let answer = get(format!(

@@ -105,6 +105,21 @@ pub fn close(orders: &[Order], previous: Option<&Payout>, now: DateTime<Utc>) ->
     }
 }
 
+impl Payout {
+    /// States the sale of `order_id` at `paid` (what the buyer paid, before fees), its net and the payout's
+    /// amount following.
+    pub fn misstate_sale(&mut self, order_id: &str, paid: Decimal) {
+        for t in &mut self.transactions {
+            if t.order_id.as_deref() == Some(order_id) {
+                let fees = t.fee_basis - t.amount;
+                t.fee_basis = paid;
+                t.amount = paid - fees;
+            }
+        }
+        self.amount = self.transactions.iter().map(|t| t.amount).sum();
+    }
+}
+
 fn millis(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }

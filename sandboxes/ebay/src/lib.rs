@@ -288,6 +288,11 @@ impl Sandbox {
     /// Closes a payout of every order not paid out yet (one `SALE` per order, net of its final value fee), as
     /// eBay does on the seller's payout schedule; its id, or `None` when there is nothing to pay.
     pub fn close_payout(&self) -> Option<String> {
+        self.close_payout_with(|_| {})
+    }
+
+    /// [`Sandbox::close_payout`], `adjust` changing the payout before anyone can read it (a misstated sale).
+    pub fn close_payout_with(&self, adjust: impl FnOnce(&mut finances::Payout)) -> Option<String> {
         let mut account = self.account();
         let unpaid: Vec<Order> = account
             .orders
@@ -298,7 +303,8 @@ impl Sandbox {
         if unpaid.is_empty() {
             return None;
         }
-        let payout = finances::close(&unpaid, account.payouts.last(), Utc::now());
+        let mut payout = finances::close(&unpaid, account.payouts.last(), Utc::now());
+        adjust(&mut payout);
         let id = payout.payout_id.clone();
         account
             .paid_orders
@@ -316,6 +322,19 @@ impl Sandbox {
             .find(|p| p.payout_id == payout_id)
         {
             p.malformed = Some(pointer.into());
+        }
+    }
+
+    /// States the sale of `order_id` in the payout at `paid` (what the buyer paid, before fees) instead of the
+    /// order's total, its net and the payout's amount following: a settlement that does not match its order.
+    pub fn misstate_sale(&self, payout_id: &str, order_id: &str, paid: Decimal) {
+        if let Some(p) = self
+            .account()
+            .payouts
+            .iter_mut()
+            .find(|p| p.payout_id == payout_id)
+        {
+            p.misstate_sale(order_id, paid);
         }
     }
 

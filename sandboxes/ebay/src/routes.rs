@@ -435,12 +435,25 @@ async fn get_orders(
         return record(&sandbox, op, "GET", path, query, Value::Null, r);
     }
     let offset = param("offset").unwrap_or(0);
-    let since = modified_since(&q);
+    // `orderIds` (at most 50) overrides the filter, as on eBay.
+    let ids: Option<Vec<String>> =
+        query_param(&q, "orderIds").map(|v| v.split(',').map(|s| s.trim().to_string()).collect());
+    if ids.as_ref().is_some_and(|ids| ids.len() > 50) {
+        let r = error(
+            StatusCode::BAD_REQUEST,
+            30800,
+            "API_FULFILLMENT",
+            "The 'orderIds' value is invalid: at most 50 order ids",
+        );
+        return record(&sandbox, op, "GET", path, query, Value::Null, r);
+    }
+    let since = modified_since(&q).filter(|_| ids.is_none());
     let account = sandbox.account();
     let mut selected: Vec<_> = account
         .orders
         .iter()
         .filter(|o| since.is_none_or(|t| o.last_modified_date >= t))
+        .filter(|o| ids.as_ref().is_none_or(|ids| ids.contains(&o.order_id)))
         .collect();
     selected.sort_by(|a, b| {
         (a.last_modified_date, &a.order_id).cmp(&(b.last_modified_date, &b.order_id))
