@@ -493,3 +493,47 @@ fn the_ingest_stream_is_named_as_the_bridge_names_it() {
         erp_bridge::nats_source::ingest_stream(&ns, "erp", "erp.events.>").name
     );
 }
+
+#[tokio::test]
+async fn deleting_a_marketplace_removes_the_bridges_sink_consumers_on_its_retained_stream() {
+    use adapter_runtime::jetstream::ensure_consumer;
+    use adapter_runtime::topology::Namespace;
+    use operator::controller::marketplace;
+    let nats = test_support::NatsServer::start().await.unwrap();
+    let js = nats.jetstream().await.unwrap();
+    let (client, _) = setup(false).await;
+    let ctx = context_with(&client, NatsOverrides::default(), Some(js.clone()));
+    let api = Api::<Marketplace>::namespaced(client.clone(), NS);
+    // Finalizer, then apply (which provisions the marketplace's stream).
+    for _ in 0..2 {
+        let mp = api.get("portal-a").await.unwrap();
+        marketplace::reconcile(Arc::new(mp), ctx.clone())
+            .await
+            .unwrap();
+    }
+    let ns = Namespace::new(NS);
+    for flow in erp_bridge::sink::SINK_FLOWS {
+        ensure_consumer(
+            &js,
+            &erp_bridge::sink::consumer_def(&ns, "erp", "portal-a", flow, 100),
+        )
+        .await
+        .unwrap();
+    }
+    api.delete("portal-a", &DeleteParams::default())
+        .await
+        .unwrap();
+    let mp = api.get("portal-a").await.unwrap();
+    marketplace::reconcile(Arc::new(mp), ctx.clone())
+        .await
+        .unwrap();
+    assert!(api.get_opt("portal-a").await.unwrap().is_none());
+    let stream = js
+        .get_stream(ns.marketplace_stream("portal-a").name)
+        .await
+        .expect("deletionPolicy Retain keeps the stream");
+    for flow in erp_bridge::sink::SINK_FLOWS {
+        let def = erp_bridge::sink::consumer_def(&ns, "erp", "portal-a", flow, 100);
+        assert!(stream.consumer_info(&def.durable_name).await.is_err());
+    }
+}

@@ -7,6 +7,7 @@ use crds::v1alpha1::{
     ChannelMapping, CommonStatus, DeletionPolicy, Marketplace, MarketplaceStatus, RateLimitPolicy,
     SyncSchedule, condition,
 };
+use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{ListParams, Patch, PatchParams};
@@ -298,6 +299,31 @@ async fn cleanup(mp: Arc<Marketplace>, ctx: Arc<Context>) -> Result<Action, Erro
             }
         }
     }
+    // The ERP bridges' sink consumers of this marketplace (any connection it referenced) sit on its own
+    // stream: with the marketplace gone no bridge reads them, and a retained stream would show them pending.
+    if let Ok(stream) = js
+        .get_stream(
+            adapter_runtime::topology::Namespace::new(&namespace)
+                .marketplace_stream(&mp.name_any())
+                .name,
+        )
+        .await
+    {
+        let mut names = stream.consumer_names();
+        let mut sinks = Vec::new();
+        while let Some(Ok(name)) = names.next().await {
+            if is_sink_consumer_of(&name, &mp.name_any()) {
+                sinks.push(name);
+            }
+        }
+        for name in sinks {
+            match stream.delete_consumer(&name).await {
+                Ok(_) => {}
+                Err(e) if e.to_string().contains("not found") => {}
+                Err(e) => return Err(Error::JetStream(format!("consumer {name}: {e}"))),
+            }
+        }
+    }
     if mp.spec.deletion_policy == DeletionPolicy::Delete {
         for stream in topology.owned_streams() {
             match js.delete_stream(&stream.name).await {
@@ -312,10 +338,22 @@ async fn cleanup(mp: Arc<Marketplace>, ctx: Arc<Context>) -> Result<Action, Erro
         &*mp,
         false,
         "CleanedUp",
-        "JetStream consumers removed".into(),
+        "JetStream consumers removed (the adapter's and the ERP bridge's sink consumers)".into(),
     )
     .await;
     Ok(Action::await_change())
+}
+
+/// Whether `consumer` is an ERP bridge's sink consumer of `marketplace` (`<erp>-erp-sink-<marketplace>`, and
+/// its `-returns` and `-settlements`, as `erp_connection::sink_consumers` names them).
+pub fn is_sink_consumer_of(consumer: &str, marketplace: &str) -> bool {
+    let orders = format!(
+        "-erp-sink-{}",
+        adapter_runtime::subject::encode_token(marketplace)
+    );
+    ["", "-returns", "-settlements"]
+        .iter()
+        .any(|suffix| consumer.ends_with(&format!("{orders}{suffix}")))
 }
 
 /// Whether `mp` references the object `kind`/`name` (for the watches that re-reconcile dependants).
@@ -331,5 +369,20 @@ pub fn references(
         "ErpConnection" => mp.spec.erp_connection_ref.name == name,
         "Secret" => referenced_secrets(mp, settings).iter().any(|s| s == name),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sink_consumers_of_a_marketplace_are_told_from_another_ones() {
+        let ns = adapter_runtime::topology::Namespace::new("shop");
+        for def in super::super::erp_connection::sink_consumers(&ns, "erp", "amazon-us") {
+            assert!(is_sink_consumer_of(&def.durable_name, "amazon-us"));
+            assert!(!is_sink_consumer_of(&def.durable_name, "us"));
+        }
+        assert!(!is_sink_consumer_of("amazon-us-inventory", "amazon-us"));
     }
 }
