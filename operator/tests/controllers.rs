@@ -2,7 +2,7 @@
 //! The controllers as `run::run_namespaces` wires them (watches, owned objects, mappers), running against the
 //! in-memory API with watch support through the real `kube::Client`: a Marketplace gets its Deployment, a
 //! Deployment deleted out of band comes back, and a moved reference updates the old target's status at once
-//! (the resync is five minutes; the waits are seconds).
+//! (the resync is five minutes; the waits are seconds), and deletions pass the finalizers.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -161,6 +161,31 @@ async fn the_running_controllers_create_repair_and_follow_moved_references() {
     eventually(WAIT, "the new targets are used", || async {
         policy_used_by(&client, "limits-b").await == Some(1)
             && erp_used_by(&client, "erp2").await == Some(1)
+    })
+    .await;
+
+    // Deletion goes through the finalizers the controllers added; the marketplace's targets drop it.
+    Api::<ErpConnection>::namespaced(client.clone(), NS)
+        .delete("erp", &DeleteParams::default())
+        .await
+        .unwrap();
+    Api::<Marketplace>::namespaced(client.clone(), NS)
+        .delete("portal", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually(WAIT, "both are deleted and erp2 is unused", || async {
+        Api::<ErpConnection>::namespaced(client.clone(), NS)
+            .get_opt("erp")
+            .await
+            .unwrap()
+            .is_none()
+            && Api::<Marketplace>::namespaced(client.clone(), NS)
+                .get_opt("portal")
+                .await
+                .unwrap()
+                .is_none()
+            && erp_used_by(&client, "erp2").await == Some(0)
+            && policy_used_by(&client, "limits-b").await == Some(0)
     })
     .await;
 
