@@ -865,3 +865,108 @@ async fn each_payout_becomes_one_settlement_and_an_unreadable_payout_is_dead_let
     run.shutdown.trigger();
     run.adapter.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_payout_in_progress_waits_an_unpaid_one_is_dead_lettered_and_transactions_are_paged() {
+    let run = start(|e| {
+        e.add_sku("A-1", 5);
+        for n in 0..230 {
+            e.add_order(NewOrder::new(&format!("12-{n:05}-00002")).line(
+                "A-1",
+                1,
+                Decimal::new(1000, 2),
+            ));
+        }
+    })
+    .await;
+    // 230 orders in one payout: getTransactions pages of 200; it waits while eBay is still paying it.
+    let big = run
+        .ebay
+        .close_payout_with(|p| p.status = "INITIATED".into())
+        .unwrap();
+    let ebay = run.ebay.clone();
+    let polled = |n: usize| {
+        let ebay = ebay.clone();
+        async move { ebay.controls.recorder.calls(Some("getPayouts")).len() >= n }
+    };
+    let seen = run.ebay.controls.recorder.calls(Some("getPayouts")).len();
+    eventually(
+        Duration::from_secs(20),
+        "the payout in progress is polled again",
+        || polled(seen + 3),
+    )
+    .await;
+    assert!(
+        run.ebay
+            .controls
+            .recorder
+            .calls(Some("getTransactions"))
+            .is_empty()
+    );
+    let subject = run
+        .ns
+        .marketplace_subject(MARKETPLACE, Flow::Settlements, &big);
+    assert!(published(&run, &subject).await.is_none());
+    run.ebay.set_payout_status(&big, "SUCCEEDED");
+    let settlement = settlement_of(&run, &big).await;
+    assert_eq!(settlement.lines.len(), 460, "a sale and its fees per order");
+    assert_eq!(
+        settlement.total.amount,
+        run.ebay.payout(&big).unwrap().amount
+    );
+    let pages: Vec<String> = run
+        .ebay
+        .controls
+        .recorder
+        .calls(Some("getTransactions"))
+        .into_iter()
+        .filter_map(|c| c.query)
+        .collect();
+    assert!(pages.iter().any(|q| q.contains("offset=0")), "{pages:?}");
+    assert!(pages.iter().any(|q| q.contains("offset=200")), "{pages:?}");
+
+    // A payout eBay failed to pay settles nothing: dead-lettered, and the next payout still follows.
+    run.ebay
+        .add_order(NewOrder::new("12-99998-00002").line("A-1", 1, Decimal::ONE));
+    let failed = run
+        .ebay
+        .close_payout_with(|p| p.status = "FAILED".into())
+        .unwrap();
+    run.ebay
+        .add_order(NewOrder::new("12-99999-00002").line("A-1", 1, Decimal::ONE));
+    let next = run.ebay.close_payout().unwrap();
+    settlement_of(&run, &next).await;
+    let failed_subject = run
+        .ns
+        .marketplace_subject(MARKETPLACE, Flow::Settlements, &failed);
+    assert!(published(&run, &failed_subject).await.is_none());
+    let store = DeadLetterStore::new(run.js.clone(), run.ns.clone());
+    // Stored in the poll that published the next settlement, after it.
+    eventually(
+        Duration::from_secs(20),
+        "the failed payout is dead-lettered",
+        || {
+            let store = &store;
+            async move {
+                store
+                    .list(Some(MARKETPLACE), Some(Flow::Settlements))
+                    .await
+                    .is_ok_and(|l| !l.is_empty())
+            }
+        },
+    )
+    .await;
+    let letters = store
+        .list(Some(MARKETPLACE), Some(Flow::Settlements))
+        .await
+        .unwrap();
+    let reasons: Vec<&str> = letters.iter().map(|l| l.letter.reason.as_str()).collect();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(
+        reasons[0].contains(&format!("payout {failed}"))
+            && reasons[0].contains("payoutStatus FAILED"),
+        "{reasons:?}"
+    );
+    run.shutdown.trigger();
+    run.adapter.await.unwrap().unwrap();
+}
