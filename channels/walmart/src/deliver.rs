@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use adapter_runtime::connector::{ConnectorError, OutboundItem};
+use adapter_runtime::connector::{ConnectorError, FailureKind, OutboundItem};
 use adapter_runtime::resilience::OperationLimits;
 use crds::channel::{ChannelKind, Flow};
 use crds::v1alpha1::DeliveryMode;
@@ -282,14 +282,7 @@ impl WalmartConnector {
     pub(crate) async fn order_update(&self, item: &OutboundItem) -> Result<(), ConnectorError> {
         match item.fields.get("kind").and_then(Value::as_str) {
             Some("accepted") if !self.acknowledge => Ok(()),
-            Some("accepted") => {
-                let url = self.url(&format!("/v3/orders/{}/acknowledge", encode(&item.key)));
-                self.call("acknowledgeOrders", item.correlation_id.as_str(), || {
-                    self.http.post(&url)
-                })
-                .await
-                .map(|_| ())
-            }
+            Some("accepted") => self.acknowledge_order(item).await,
             Some("rejected" | "cancelled") => self.cancel(item).await,
             Some(other) => Err(ConnectorError::permanent(format!(
                 "order {}: order update kind {other:?} is not accepted, rejected or cancelled",
@@ -331,15 +324,39 @@ impl WalmartConnector {
         .map(|_| ())
     }
 
+    /// Acknowledges the order `item.key` (acknowledging its created lines; lines already acknowledged stay so).
+    async fn acknowledge_order(&self, item: &OutboundItem) -> Result<(), ConnectorError> {
+        let url = self.url(&format!("/v3/orders/{}/acknowledge", encode(&item.key)));
+        self.call("acknowledgeOrders", item.correlation_id.as_str(), || {
+            self.http.post(&url)
+        })
+        .await
+        .map(|_| ())
+    }
+
     /// A shipping update with the carrier (from Walmart's list, through the mapping's value map) and tracking.
+    ///
+    /// Walmart refuses to ship a line that is not acknowledged. The ERP's acknowledgement travels on its own
+    /// flow and can arrive after the shipment (a flash sale: the ERP allocates and ships while the order
+    /// updates queue); a package the ERP shipped is an order it accepted, so a refused shipment is retried once
+    /// after acknowledging the order, when acknowledgements are on.
     pub(crate) async fn ship(&self, item: &OutboundItem) -> Result<(), ConnectorError> {
         let body = actions::shipping_request(&item.fields, &item.record)
             .map_err(ConnectorError::permanent)?;
         let url = self.url(&format!("/v3/orders/{}/shipping", encode(&item.key)));
-        self.call("shippingUpdates", item.correlation_id.as_str(), || {
-            self.http.post(&url).json(&body)
-        })
-        .await
-        .map(|_| ())
+        let send = || {
+            self.call("shippingUpdates", item.correlation_id.as_str(), || {
+                self.http.post(&url).json(&body)
+            })
+        };
+        match send().await {
+            Err(refused) if self.acknowledge && refused.kind == FailureKind::Permanent => {
+                if self.acknowledge_order(item).await.is_err() {
+                    return Err(refused);
+                }
+                send().await.map(|_| ())
+            }
+            other => other.map(|_| ()),
+        }
     }
 }

@@ -343,6 +343,7 @@ async fn orders_are_read_acknowledged_shipped_and_cancelled_both_ways() {
             lines: vec![("WM-1".into(), 1, "12.99".into()), ("WM-2".into(), 2, "5.00".into())],
             ..OrderSpec::default()
         }));
+        ids.push(sandbox.place_order("WM-1", 1, "12.99"));
         // A malformed order: its line has no charges.
         sandbox.put_raw_order(json!({
             "purchaseOrderId": "BAD-1", "customerOrderId": "5BAD", "customerEmailId": "x@relay.walmart.com",
@@ -446,6 +447,37 @@ async fn orders_are_read_acknowledged_shipped_and_cancelled_both_ways() {
         "the mapping's value map applied"
     );
     assert_eq!(tracking["trackingNumber"], "1Z999AA10123456784");
+
+    // Shipped by the ERP before its acknowledgement reached Walmart (a flash sale): Walmart refuses to ship an
+    // unacknowledged line, so the order is acknowledged and the shipment sent again.
+    let early = ids[4].clone();
+    assert_eq!(run.line_status(&early, 0), "Created");
+    let shipment = Record::Shipment(Shipment {
+        correlation_id: format!("{MP}:{early}").as_str().try_into().unwrap(),
+        marketplace: MP.try_into().unwrap(),
+        order_id: early.as_str().try_into().unwrap(),
+        shipment_id: "PKG-2".into(),
+        carrier: "ups".into(),
+        service: Some("STD".into()),
+        tracking_number: "1Z999AA10123456785".into(),
+        shipped_at: Utc::now(),
+        ship_from_location: Some("DAL".into()),
+        lines: vec![
+            serde_json::from_value(json!({"lineId": "1", "sku": "WM-1", "quantity": 1})).unwrap(),
+        ],
+    });
+    run.publish(
+        run.ns.shipment_subject(ERP, MP, &early, "PKG-2"),
+        event("erp:shipment:PKG-2", shipment),
+        Some(&early),
+    )
+    .await;
+    eventually(
+        Duration::from_secs(20),
+        "the early shipment is confirmed",
+        || async { run.line_status(&early, 0) == "Shipped" },
+    )
+    .await;
 
     // Refused by the ERP: every line cancelled on Walmart with a seller reason.
     run.order_update(
@@ -563,10 +595,11 @@ async fn orders_are_read_acknowledged_shipped_and_cancelled_both_ways() {
     let recorder = &run.sandbox.controls().recorder;
     assert_eq!(
         recorder.count("shippingUpdates", 400),
-        0,
-        "never shipped before acknowledging"
+        1,
+        "only the early shipment was refused, once, before its order was acknowledged"
     );
-    assert_eq!(recorder.count("acknowledgeOrders", 200), 2);
+    // The two orders the ERP accepted, and the one acknowledged for its early shipment.
+    assert_eq!(recorder.count("acknowledgeOrders", 200), 3);
     run.shutdown.trigger();
 }
 
