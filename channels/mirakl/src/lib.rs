@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 
 use adapter_runtime::canonical::{MarketplaceName, Record};
 use adapter_runtime::config::AdapterConfig;
-use adapter_runtime::connector::{Connector, ConnectorError, OutboundItem, PollPage};
+use adapter_runtime::connector::{Connector, ConnectorError, FailureKind, OutboundItem, PollPage};
 use adapter_runtime::connectors::http::{classify_status, read_json, send_guarded, without_url};
 use adapter_runtime::connectors::{http_client, read_credential};
 use adapter_runtime::resilience::Resilience;
@@ -254,17 +254,7 @@ impl MiraklConnector {
             .and_then(Value::as_str)
             .unwrap_or("");
         match kind {
-            "accepted" | "rejected" => {
-                let accepted = kind == "accepted";
-                let lines = self.order_lines(order_id).await?;
-                let body = json!({
-                    "order_lines": lines.iter().map(|id| json!({"accepted": accepted, "id": id})).collect::<Vec<_>>()
-                });
-                let url = self.url(&format!("/api/orders/{}/accept", segment(order_id)));
-                self.call("OR21", || self.http.put(&url).json(&body))
-                    .await
-                    .map(|_| ())
-            }
+            "accepted" | "rejected" => self.accept_lines(order_id, kind == "accepted").await,
             "cancelled" => {
                 let url = self.url(&format!("/api/orders/{}/cancel", segment(order_id)));
                 self.call("OR29", || self.http.put(&url)).await.map(|_| ())
@@ -273,6 +263,18 @@ impl MiraklConnector {
                 "field kind must be accepted, rejected or cancelled, got {other:?}"
             ))),
         }
+    }
+
+    /// OR21: every line of the order accepted, or every line refused.
+    async fn accept_lines(&self, order_id: &str, accepted: bool) -> Result<(), ConnectorError> {
+        let lines = self.order_lines(order_id).await?;
+        let body = json!({
+            "order_lines": lines.iter().map(|id| json!({"accepted": accepted, "id": id})).collect::<Vec<_>>()
+        });
+        let url = self.url(&format!("/api/orders/{}/accept", segment(order_id)));
+        self.call("OR21", || self.http.put(&url).json(&body))
+            .await
+            .map(|_| ())
     }
 
     /// The line ids of an order: from the orders read, else from OR11 by id.
@@ -323,8 +325,26 @@ impl MiraklConnector {
         }
         let order = segment(&item.key);
         let tracking_url = self.url(&format!("/api/orders/{order}/tracking"));
-        self.call("OR23", || self.http.put(&tracking_url).json(&body))
-            .await?;
+        match self
+            .call("OR23", || self.http.put(&tracking_url).json(&body))
+            .await
+        {
+            Ok(_) => {}
+            // Mirakl takes tracking only once the order is accepted. The ERP's acceptance travels on its own
+            // flow and can come after the shipment (a flash sale); a package the ERP shipped is an order it
+            // accepted: accept it now and let the shipment be retried once Mirakl has moved the order on.
+            Err(refused) if refused.kind == FailureKind::Permanent => {
+                return match self.accept_lines(&item.key, true).await {
+                    Ok(()) => Err(ConnectorError::retryable(format!(
+                        "order {}: tracking refused while it awaited acceptance ({refused}); accepted it, the \
+                         shipment follows",
+                        item.key
+                    ))),
+                    Err(_) => Err(refused),
+                };
+            }
+            Err(other) => return Err(other),
+        }
         let ship_url = self.url(&format!("/api/orders/{order}/ship"));
         self.call("OR24", || self.http.put(&ship_url)).await?;
         Ok(())

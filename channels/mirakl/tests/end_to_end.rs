@@ -523,7 +523,10 @@ async fn orders_are_read_page_by_page_accepted_refused_and_shipped() {
     publish_event(
         &run.js,
         &subject,
-        &event("ship:ORD-0001-A:PKG-1".into(), Record::Shipment(shipment)),
+        &event(
+            "ship:ORD-0001-A:PKG-1".into(),
+            Record::Shipment(shipment.clone()),
+        ),
         None,
     )
     .await
@@ -541,11 +544,54 @@ async fn orders_are_read_page_by_page_accepted_refused_and_shipped() {
     assert_eq!(tracking.carrier_code.as_deref(), Some("COLISSIMO"));
     assert_eq!(tracking.tracking_number.as_deref(), Some("6A123456789"));
 
+    // Shipped by the ERP before its acceptance reached Mirakl (a flash sale): Mirakl refuses tracking for an
+    // order awaiting acceptance, so the connector accepts it and the shipment follows on its retry.
+    assert_eq!(
+        run.mirakl.order("ORD-0010-A").map(|o| o.state),
+        Some(OrderState::WaitingAcceptance)
+    );
+    let early = Shipment {
+        correlation_id: format!("{MARKETPLACE}:ORD-0010-A")
+            .as_str()
+            .try_into()
+            .unwrap(),
+        order_id: "ORD-0010-A".try_into().unwrap(),
+        shipment_id: "PKG-2".into(),
+        tracking_number: "6A000000010".into(),
+        lines: vec![LineQuantity {
+            line_id: "ORD-0010-A-1".into(),
+            sku: "A-1".try_into().unwrap(),
+            quantity: 2,
+        }],
+        ..shipment
+    };
+    let subject = run
+        .ns
+        .shipment_subject(ERP, MARKETPLACE, "ORD-0010-A", "PKG-2");
+    publish_event(
+        &run.js,
+        &subject,
+        &event("ship:ORD-0010-A:PKG-2".into(), Record::Shipment(early)),
+        None,
+    )
+    .await
+    .unwrap();
+    eventually(
+        Duration::from_secs(20),
+        "the early shipment is accepted, then shipped",
+        || {
+            let mirakl = mirakl.clone();
+            async move { mirakl.order("ORD-0010-A").map(|o| o.state) == Some(OrderState::Shipped) }
+        },
+    )
+    .await;
+
     let spec = spec();
     let recorder = &run.mirakl.controls.recorder;
     let or21 = validator(&spec, "OR21_Request");
     let or21_calls = recorder.calls(Some("OR21"));
-    assert_eq!(or21_calls.len(), 3);
+    // Accepted, refused, the cancelled order's acceptance, and the early shipment's.
+    assert_eq!(or21_calls.len(), 4);
     for call in &or21_calls {
         assert_valid(&or21, "OR21 body", &call.body);
     }
