@@ -152,10 +152,6 @@ fn every_channel_runs_on_its_sandbox_and_ends_consistent() {
         // The check passed, so each order placed is one sales order and each shipment of the ERP is confirmed:
         // these counts are what was compared on this channel.
         assert!(events(0) >= 1, "{name}: stock updates were accepted: {m}");
-        assert!(
-            m["flows"][0]["p50Ms"].is_u64(),
-            "{name}: each update call's SKUs are read for the inventory latency: {m}"
-        );
         assert!(events(1) >= 3, "{name}: buyers ordered: {m}");
         assert!(events(2) >= 1, "{name}: shipments were confirmed: {m}");
     }
