@@ -61,6 +61,11 @@ impl AmazonSandbox {
         self.state.compress_reports(true);
     }
 
+    /// Replaces `operation`'s published limit on this sandbox (a local run shortens Amazon's slowest periods).
+    pub fn override_limit(&self, operation: &str, limit: crds::channel::PublishedLimit) {
+        self.state.override_limit(operation, limit);
+    }
+
     /// A copy of the state: listings, orders, shipments.
     pub fn snapshot(&self) -> State {
         self.state.snapshot()

@@ -1,7 +1,15 @@
 //! The Amazon seller account of a local run: the SP-API sandbox, accepting the Secret's LWA client and
 //! refresh token, and its buyers. Listings appear as the adapter patches them.
+//!
+//! Amazon publishes `searchOrders` at 0.0056 requests per second with a burst of 20: polled every 2 s, a
+//! local run spends the burst in 40 s and then waits three minutes a poll, so the orders of a one-minute run
+//! would not arrive. The local mode allows one poll per [`SERVER_ORDERS_PERIOD`] on the sandbox and paces the
+//! adapter at one per [`CLIENT_ORDERS_PERIOD`] (a little slower, as a policy in a cluster paces at the
+//! published figure), as it polls every 2 s whatever `pollInterval` says. The manifests keep the published
+//! figures.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use adapter_runtime::config::AdapterConfig;
 use sandbox_amazon::{AmazonSandbox, Credentials};
@@ -10,6 +18,12 @@ use serde_json::Value;
 use sandbox::RecordedCall;
 
 use super::ChannelView;
+
+/// How often the sandbox allows `searchOrders` in a local run.
+pub const SERVER_ORDERS_PERIOD: Duration = Duration::from_secs(2);
+/// How often the adapter calls it in a local run.
+pub const CLIENT_ORDERS_PERIOD: Duration = Duration::from_millis(2_500);
+const SEARCH_ORDERS: &str = "searchOrders";
 
 pub struct Seller(AmazonSandbox);
 
@@ -29,6 +43,27 @@ pub async fn start(
         },
     )
     .await?;
+    if let Some(published) = crds::channel::ChannelKind::Amazon
+        .operation(SEARCH_ORDERS)
+        .and_then(|o| o.published)
+    {
+        sandbox.override_limit(
+            SEARCH_ORDERS,
+            crds::channel::PublishedLimit {
+                requests: 1,
+                per_millis: u64::try_from(SERVER_ORDERS_PERIOD.as_millis()).unwrap_or(u64::MAX),
+                ..published
+            },
+        );
+    }
+    for operation in &mut config.rate_limits.spec.operations {
+        if operation.name == SEARCH_ORDERS
+            && let Some(bucket) = operation.token_bucket.as_mut()
+        {
+            bucket.requests = 1;
+            bucket.per = CLIENT_ORDERS_PERIOD.into();
+        }
+    }
     config.spec.endpoint.base_url = Some(sandbox.url());
     config.spec.endpoint.token_url = Some(sandbox.token_url());
     Ok(Seller(sandbox))
