@@ -46,7 +46,14 @@ pub struct MiraklConnector {
     resilience: Arc<Resilience>,
     /// Line ids of the orders read, for OR21 (which names every line); read again from OR11 when absent.
     line_ids: Mutex<HashMap<String, Vec<String>>>,
+    /// Orders this connector answered with OR21, and how (accepted or refused). The ERP acknowledges every
+    /// new version of an order; Mirakl refuses a second OR21 once the order has moved on, so a repeat of the
+    /// same answer is not sent.
+    answered: Mutex<HashMap<String, bool>>,
 }
+
+/// Answers remembered at most; past it the memory starts again (a repeat then costs one refused OR21).
+const MAX_ANSWERED: usize = 100_000;
 
 #[derive(Deserialize)]
 struct ImportCreated {
@@ -109,6 +116,7 @@ impl MiraklConnector {
             http: http_client(timeout)?,
             resilience,
             line_ids: Mutex::new(HashMap::new()),
+            answered: Mutex::new(HashMap::new()),
         })
     }
 
@@ -265,16 +273,31 @@ impl MiraklConnector {
         }
     }
 
-    /// OR21: every line of the order accepted, or every line refused.
+    /// OR21: every line of the order accepted, or every line refused; nothing when this connector already
+    /// gave the order that answer.
     async fn accept_lines(&self, order_id: &str, accepted: bool) -> Result<(), ConnectorError> {
+        let already = self
+            .answered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(order_id)
+            .copied();
+        if already == Some(accepted) {
+            return Ok(());
+        }
         let lines = self.order_lines(order_id).await?;
         let body = json!({
             "order_lines": lines.iter().map(|id| json!({"accepted": accepted, "id": id})).collect::<Vec<_>>()
         });
         let url = self.url(&format!("/api/orders/{}/accept", segment(order_id)));
         self.call("OR21", || self.http.put(&url).json(&body))
-            .await
-            .map(|_| ())
+            .await?;
+        let mut answers = self.answered.lock().unwrap_or_else(|p| p.into_inner());
+        if answers.len() >= MAX_ANSWERED {
+            answers.clear();
+        }
+        answers.insert(order_id.to_string(), accepted);
+        Ok(())
     }
 
     /// The line ids of an order: from the orders read, else from OR11 by id.

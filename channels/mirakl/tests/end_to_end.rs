@@ -586,12 +586,68 @@ async fn orders_are_read_page_by_page_accepted_refused_and_shipped() {
     )
     .await;
 
+    // The ERP acknowledges a new version of an order it accepted: the same answer is not sent to Mirakl
+    // again (Mirakl would refuse it). A refusal published after it is the sign it was handled.
+    let again = OrderAcknowledgement {
+        correlation_id: format!("{MARKETPLACE}:ORD-0001-A")
+            .as_str()
+            .try_into()
+            .unwrap(),
+        marketplace: MARKETPLACE.try_into().unwrap(),
+        order_id: "ORD-0001-A".try_into().unwrap(),
+        outcome: AcknowledgementOutcome::Accepted {
+            erp_order_number: "SO-1".into(),
+        },
+        at: Utc::now(),
+    };
+    let subject =
+        run.ns
+            .order_update_subject(ERP, MARKETPLACE, "ORD-0001-A", OrderUpdateKind::Accepted);
+    publish_event(
+        &run.js,
+        &subject,
+        &event(
+            "ack:ORD-0001-A:2".into(),
+            Record::OrderAcknowledgement(again),
+        ),
+        None,
+    )
+    .await
+    .unwrap();
+    let subject =
+        run.ns
+            .order_update_subject(ERP, MARKETPLACE, "ORD-0004-A", OrderUpdateKind::Rejected);
+    publish_event(
+        &run.js,
+        &subject,
+        &accept(
+            "ORD-0004-A",
+            AcknowledgementOutcome::Rejected {
+                reason: "no stock".into(),
+            },
+        ),
+        None,
+    )
+    .await
+    .unwrap();
+    eventually(Duration::from_secs(20), "ORD-0004-A refused", || {
+        let mirakl = mirakl.clone();
+        async move { mirakl.order("ORD-0004-A").map(|o| o.state) == Some(OrderState::Refused) }
+    })
+    .await;
+
     let spec = spec();
     let recorder = &run.mirakl.controls.recorder;
     let or21 = validator(&spec, "OR21_Request");
     let or21_calls = recorder.calls(Some("OR21"));
-    // Accepted, refused, the cancelled order's acceptance, and the early shipment's.
-    assert_eq!(or21_calls.len(), 4);
+    // Accepted, refused, the cancelled order's acceptance, the early shipment's, and ORD-0004-A's refusal:
+    // not the repeated acceptance.
+    assert_eq!(or21_calls.len(), 5);
+    assert_eq!(
+        run.mirakl.controls.recorder.count("OR21", 400),
+        0,
+        "no OR21 was refused"
+    );
     for call in &or21_calls {
         assert_valid(&or21, "OR21 body", &call.body);
     }
