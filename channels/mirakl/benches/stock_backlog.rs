@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use adapter_runtime::canonical::{InventoryPosition, Record};
 use adapter_runtime::config::AdapterConfig;
+use adapter_runtime::connector::Connector;
 use adapter_runtime::envelope::Event;
 use adapter_runtime::flow::Shutdown;
 use adapter_runtime::http::Readiness;
@@ -77,6 +78,7 @@ async fn main() {
     let config = config(&sandbox.url(), &nats.url(), credentials.path());
     let resilience = Arc::new(Resilience::new(config.rate_limits.spec.clone(), 1));
     let connector = Arc::new(MiraklConnector::from_config(&config, resilience.clone()).unwrap());
+    let fetch = connector.fetch_batch(Flow::Inventory);
     let shutdown = Shutdown::new();
     let readiness = Arc::new(Readiness::starting());
     let adapter = tokio::spawn(adapter_runtime::app::run(
@@ -142,8 +144,8 @@ async fn main() {
     let per_period = SKUS as f64 / periods;
     let per_call = SKUS as f64 / imports as f64;
     // The most the frequency allows is one STO01 per period; the runtime's outbound flow hands the connector
-    // at most one fetch (500 messages) per call, so that is the ceiling a call can carry today.
-    let ceiling = 500.0;
+    // at most one fetch (the connector's `fetch_batch`) per call, so that is the ceiling a call can carry.
+    let ceiling = fetch as f64;
     println!(
         "mirakl stock backlog: {SKUS} SKUs, STO01 once per {PERIOD_MS} ms (Mirakl: once per minute)"
     );
