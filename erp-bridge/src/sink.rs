@@ -290,8 +290,9 @@ impl Sink {
         true
     }
 
-    /// Publishes the ERP's answer for the channel flow, with an id derived from the order's so that a
-    /// redelivered order answers once.
+    /// Publishes the ERP's answer for the channel flow, with an id naming the order and the answer (not the
+    /// order's revision): a redelivered order, or a new revision of it, answers the channel once within the
+    /// order-update stream's de-duplication window (a channel refuses a second acceptance of an order).
     async fn answer(
         &self,
         event: &Event,
@@ -306,7 +307,12 @@ impl Sink {
             kind,
         );
         let answer = Event {
-            id: format!("{}:erp-{}", event.id, kind.as_str()),
+            id: format!(
+                "{}:{}:erp-{}",
+                order.marketplace.as_str(),
+                order.order_id.as_str(),
+                kind.as_str()
+            ),
             source: crate::ingest::erp_source(&self.namespace_name, &self.erp),
             time: Utc::now(),
             traceparent: event.traceparent.clone(),

@@ -73,6 +73,11 @@ httpAddress: "127.0.0.1:0"
 }
 
 fn order(id: &str, sku: &str) -> Event {
+    order_revision(id, sku, 1)
+}
+
+/// Revision `revision` of channel order `id`, as the order process publishes it for the sink.
+fn order_revision(id: &str, sku: &str, revision: u32) -> Event {
     let mut order: Order = serde_json::from_str(include_str!(
         "../../adapter-runtime/tests/fixtures/order.json"
     ))
@@ -83,7 +88,7 @@ fn order(id: &str, sku: &str) -> Event {
         line.sku = sku.try_into().unwrap();
     }
     Event {
-        id: format!("{}:accepted", order_message_id(MP, id, 1)),
+        id: format!("{}:accepted", order_message_id(MP, id, revision)),
         source: "/tradewind/bridge/marketplace/amazon-us".into(),
         time: Utc::now(),
         traceparent: None,
@@ -387,4 +392,76 @@ async fn a_notify_wakes_the_outbox_long_before_its_poll_interval() {
     assert_eq!(position.available, 4);
     shutdown.trigger();
     task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_new_revision_of_an_accepted_order_is_not_answered_twice() {
+    let nats = NatsServer::start().await.unwrap();
+    let db = TestDatabase::create().await.unwrap();
+    let erp = DemoErp::start(
+        db.url(),
+        "127.0.0.1:0",
+        Options {
+            ship_after: Duration::from_secs(3600),
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap();
+    erp.add_item("TW-1001", "bolt", "1.00", "USD", &[("DAL", 100)])
+        .await
+        .unwrap();
+    let js = nats.jetstream().await.unwrap();
+    let ns = Namespace::new(NS);
+    ensure_stream(&js, &ns.marketplace_stream(MP))
+        .await
+        .unwrap();
+    for revision in [1, 2] {
+        publish_event(
+            &js,
+            &ns.erp_order_subject(MP, "115-0001"),
+            &order_revision("115-0001", "TW-1001", revision),
+            Some("115-0001"),
+        )
+        .await
+        .unwrap();
+    }
+    let secrets = tempfile::tempdir().unwrap();
+    let (shutdown, task) = start(config(&nats, &db, &erp, secrets.path()));
+    let sink = erp_bridge::sink::consumer_def(&ns, ERP, MP, crds::channel::Flow::Orders, 1);
+    eventually(
+        Duration::from_secs(30),
+        "both revisions are posted and answered",
+        || async {
+            let Ok(mut consumer) = js
+                .get_consumer_from_stream::<async_nats::jetstream::consumer::pull::Config, _, _>(
+                    &sink.durable_name,
+                    &sink.stream,
+                )
+                .await
+            else {
+                return false;
+            };
+            let info = consumer.info().await.unwrap();
+            info.num_pending == 0
+                && info.num_ack_pending == 0
+                && info.delivered.stream_sequence == 2
+        },
+    )
+    .await;
+    shutdown.trigger();
+    task.await.unwrap().unwrap();
+
+    let orders = erp.sales_orders().await.unwrap();
+    assert_eq!(orders.len(), 1, "one sales order for the order");
+    assert_eq!(orders[0].posts, 2, "both revisions were posted");
+    let mut updates = js
+        .get_stream(ns.order_update_stream(ERP).name)
+        .await
+        .unwrap();
+    assert_eq!(
+        updates.info().await.unwrap().state.messages,
+        1,
+        "one acceptance for the channel"
+    );
 }
