@@ -5,6 +5,8 @@
 //!
 //! Secret keys: `client_id`, `client_secret`, `refresh_token`. See docs/channels/amazon.md.
 
+pub mod descriptor;
+pub use descriptor::DESCRIPTOR;
 mod auth;
 pub mod bulk;
 pub mod documents;

@@ -23,6 +23,8 @@
 //!   `{requests: <quota>, per: 24h}` paces the account under eBay's daily call limit, and a 429 is retried
 //!   after its hint.
 
+pub mod descriptor;
+pub use descriptor::DESCRIPTOR;
 pub mod orders;
 pub mod prices;
 pub mod settlements;

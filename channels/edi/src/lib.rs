@@ -12,6 +12,8 @@
 //! travel over SFTP or a local folder ([`transport`]). The parser ([`x12`]) rejects any malformed interchange
 //! with the segment and element at fault; such a file is moved to `rejected/` and dead-lettered.
 
+pub mod descriptor;
+pub use descriptor::DESCRIPTOR;
 pub mod documents;
 pub mod envelope;
 mod inbound;

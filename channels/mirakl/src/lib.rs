@@ -11,6 +11,8 @@
 //! STO01, OF24 and OR11 may be called at most once per minute: every call goes through its operation's guard
 //! (the `RateLimitPolicy`), and one call carries every change the flow has gathered meanwhile.
 
+pub mod descriptor;
+pub use descriptor::DESCRIPTOR;
 pub mod country;
 pub mod orders;
 pub mod render;

@@ -13,6 +13,8 @@
 //! 429 and 5xx retried (honouring `Retry-After`); other 4xx dead-lettered with the portal's answer. Every call
 //! goes through its operation's guard (`RateLimitPolicy` operation = the flow's name).
 
+pub mod descriptor;
+pub use descriptor::DESCRIPTOR;
 pub mod batch;
 pub mod orders;
 pub mod settings;

@@ -16,6 +16,8 @@
 //!   instead of being THROTTLED. A THROTTLED answer is a throttled failure (retried after the hint).
 //! - `userErrors` fail their records with Shopify's message (the flow dead-letters them).
 
+pub mod descriptor;
+pub use descriptor::DESCRIPTOR;
 pub mod graphql;
 pub mod orders;
 

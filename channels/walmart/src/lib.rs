@@ -11,6 +11,8 @@
 //! URLs: `spec.endpoint.baseUrl` (default `https://marketplace.walmartapis.com`) and `spec.endpoint.tokenUrl`
 //! (default `<baseUrl>/v3/token`). Secret keys: `client_id`, `client_secret`. See docs/channels/walmart.md.
 
+pub mod descriptor;
+pub use descriptor::DESCRIPTOR;
 pub mod actions;
 mod auth;
 pub mod bulk;

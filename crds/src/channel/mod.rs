@@ -1,12 +1,18 @@
-//! Channels, flows and each channel's catalogue of connector operations with the limits its vendor publishes.
-//!
-//! This is the one place that knows which flows a channel supports and what quota each API operation has. The
-//! semantic validation, `twctl validate`, the default `RateLimitPolicy` examples and the connectors all read it.
+//! Channels and flows, and the types a channel's descriptor is made of ([`ChannelDescriptor`]: flows, operations
+//! with published limits, Secret keys, endpoint rules). Each channel's crate states its descriptor; the crate
+//! `channel-registry` lists them. (The catalogue functions still on [`ChannelKind`] are the former copy of the
+//! same data, kept until every reader looks channels up in the registry.)
 
 use std::fmt;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+mod descriptor;
+mod limits;
+
+pub use descriptor::*;
+pub use limits::*;
 
 /// The kind of sales channel a `Marketplace` connects to.
 #[derive(
@@ -175,154 +181,6 @@ impl Flow {
 impl fmt::Display for Flow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// What a rate limit counts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub enum LimitUnit {
-    /// Each request takes one token.
-    #[default]
-    Requests,
-    /// Each request takes as many tokens as its calculated query cost (Shopify GraphQL).
-    CostPoints,
-}
-
-/// A token bucket as published by a vendor: `requests` tokens every `per_millis`, holding at most `burst`.
-///
-/// Rates such as Amazon's 0.0056 requests per second are kept exact as a ratio of integers (56 per 10,000 s):
-/// comparisons between limits never go through floating point.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PublishedLimit {
-    pub requests: u64,
-    pub per_millis: u64,
-    pub burst: u64,
-    pub unit: LimitUnit,
-    /// Where the figure comes from, shown in validation errors and docs.
-    pub source: &'static str,
-}
-
-impl PublishedLimit {
-    /// True when `requests` per `per_millis` is a higher rate than this published limit.
-    pub fn is_exceeded_by(&self, requests: u64, per_millis: u64) -> bool {
-        u128::from(requests) * u128::from(self.per_millis)
-            > u128::from(self.requests) * u128::from(per_millis)
-    }
-
-    /// The published limit as a whole `requests` per `per_millis` with `requests <= burst` (what a
-    /// `RateLimitPolicy` token bucket can state): as published when it fits, else the same ratio in lowest terms when that fits, otherwise one request per the
-    /// shortest whole number of milliseconds that stays within the limit (Amazon's 0.0056/s is exactly 7 per
-    /// 1,250 s; its 0.0083/s, with a burst of 15, becomes one per 120,482 ms). The shipped default policies use
-    /// exactly these values.
-    pub fn as_bucket(&self) -> (u64, u64) {
-        if self.requests <= self.burst {
-            return (self.requests, self.per_millis);
-        }
-        let divisor = gcd(self.requests, self.per_millis).max(1);
-        let (requests, per_millis) = (self.requests / divisor, self.per_millis / divisor);
-        if requests <= self.burst {
-            (requests, per_millis)
-        } else {
-            (1, per_millis.div_ceil(requests))
-        }
-    }
-
-    /// The rate as requests per second, rendered exactly enough for messages (for example `0.0056/s`).
-    pub fn describe_rate(&self) -> String {
-        describe_rate(self.requests, self.per_millis)
-    }
-}
-
-fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 { a } else { gcd(b, a % b) }
-}
-
-/// Renders a rate of `requests` per `per_millis` as requests per second with up to four decimals, or as a
-/// count per minute or hour when that reads better.
-pub fn describe_rate(requests: u64, per_millis: u64) -> String {
-    if per_millis == 3_600_000 {
-        return format!("{requests}/h");
-    }
-    if per_millis == 60_000 {
-        return format!("{requests}/min");
-    }
-    // Four decimals, rounded half up, computed on integers.
-    let scaled = (u128::from(requests) * 1_000 * 10_000 + u128::from(per_millis) / 2)
-        / u128::from(per_millis.max(1));
-    let whole = scaled / 10_000;
-    let frac = scaled % 10_000;
-    if frac == 0 {
-        format!("{whole}/s")
-    } else {
-        let digits = format!("{frac:04}");
-        format!("{whole}.{}/s", digits.trim_end_matches('0'))
-    }
-}
-
-/// One API operation a connector calls.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Operation {
-    /// The vendor's operation name, used as the key in `RateLimitPolicy.spec.operations[].name`.
-    pub name: &'static str,
-    /// What the connector uses it for.
-    pub purpose: &'static str,
-    /// The vendor's published limit, when it publishes one.
-    pub published: Option<PublishedLimit>,
-    /// The most records one call may carry, when the operation is a batch.
-    pub max_batch: Option<u32>,
-}
-
-const fn per_second(requests: u64, burst: u64, source: &'static str) -> Option<PublishedLimit> {
-    Some(PublishedLimit {
-        requests,
-        per_millis: 1_000,
-        burst,
-        unit: LimitUnit::Requests,
-        source,
-    })
-}
-
-/// A rate published as a decimal with four places (Amazon's usage plans): `ten_thousandths` per 10,000 s.
-const fn decimal_per_second(
-    ten_thousandths: u64,
-    burst: u64,
-    source: &'static str,
-) -> Option<PublishedLimit> {
-    Some(PublishedLimit {
-        requests: ten_thousandths,
-        per_millis: 10_000_000,
-        burst,
-        unit: LimitUnit::Requests,
-        source,
-    })
-}
-
-const fn per_period(
-    requests: u64,
-    per_millis: u64,
-    burst: u64,
-    source: &'static str,
-) -> Option<PublishedLimit> {
-    Some(PublishedLimit {
-        requests,
-        per_millis,
-        burst,
-        unit: LimitUnit::Requests,
-        source,
-    })
-}
-
-const fn op(
-    name: &'static str,
-    purpose: &'static str,
-    published: Option<PublishedLimit>,
-    max_batch: Option<u32>,
-) -> Operation {
-    Operation {
-        name,
-        purpose,
-        published,
-        max_batch,
     }
 }
 
@@ -677,13 +535,5 @@ mod tests {
         assert_eq!(bucket("searchOrders"), Some((7, 1_250_000)));
         // 0.0083/s, burst 15: 83 per 10,000 s does not fit the burst, so one per 120.482 s.
         assert_eq!(bucket("createFeed"), Some((1, 120_482)));
-    }
-
-    #[test]
-    fn rates_render_readably() {
-        assert_eq!(describe_rate(5, 1_000), "5/s");
-        assert_eq!(describe_rate(10, 3_600_000), "10/h");
-        assert_eq!(describe_rate(1, 60_000), "1/min");
-        assert_eq!(describe_rate(1, 2_000), "0.5/s");
     }
 }
