@@ -1,22 +1,18 @@
-//! The adapter's channel-independent core. Connectors know nothing of NATS; flows know nothing of a channel.
+//! The adapter runtime: runs a channel's connector over NATS JetStream (flows, the JetStream edge, sync runs,
+//! metrics and health). Connectors know nothing of NATS: they are built on [`channel_api`], whose modules are
+//! re-exported here so that the runtime, the bridge, the operator and `twctl` name them as before.
+
+pub use channel_api::{
+    canonical, config, connector, connectors, envelope, mapping, resilience, schemas, signature,
+    subject, topology,
+};
 
 pub mod app;
 pub mod bridge_config;
-pub mod canonical;
-pub mod config;
-pub mod connector;
-pub mod connectors;
-pub mod envelope;
 pub mod flow;
 pub mod http;
 pub mod jetstream;
-pub mod mapping;
 pub mod metrics;
 pub mod process;
-pub mod resilience;
-pub mod schemas;
 pub mod service;
-pub mod signature;
-pub mod subject;
 pub mod sync;
-pub mod topology;

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use adapter_runtime::connector::ConnectorError;
-use adapter_runtime::connectors::http::without_url;
+use channel_api::connector::ConnectorError;
+use channel_api::connectors::http::without_url;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 

@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use adapter_runtime::connector::{ConnectorError, OutboundItem};
-use adapter_runtime::connectors::http::{read_json, without_url};
+use channel_api::connector::{ConnectorError, OutboundItem};
+use channel_api::connectors::http::{read_json, without_url};
 use serde_json::{Value, json};
 use tracing::info;
 

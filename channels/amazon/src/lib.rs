@@ -24,11 +24,11 @@ pub mod shipments;
 use std::sync::Arc;
 use std::time::Duration;
 
-use adapter_runtime::config::AdapterConfig;
-use adapter_runtime::connector::{Connector, ConnectorError, OutboundItem, PollPage, Rejected};
-use adapter_runtime::connectors::http::{HttpAnswer, classify_status, read_json, send_guarded};
-use adapter_runtime::connectors::{http_client, read_credential};
-use adapter_runtime::resilience::{Failure, Resilience};
+use channel_api::config::AdapterConfig;
+use channel_api::connector::{Connector, ConnectorError, OutboundItem, PollPage, Rejected};
+use channel_api::connectors::http::{HttpAnswer, classify_status, read_json, send_guarded};
+use channel_api::connectors::{http_client, read_credential};
+use channel_api::resilience::{Failure, Resilience};
 use chrono::{DateTime, Utc};
 use crds::channel::Flow;
 use crds::v1alpha1::DeliveryMode;

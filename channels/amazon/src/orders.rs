@@ -1,7 +1,7 @@
 //! Orders 2026-01-01 orders into canonical records: an order with its lines, buyer, ship-to and totals, or,
 //! when the buyer asked to cancel, a cancellation. Pure.
 
-use adapter_runtime::canonical::{
+use channel_api::canonical::{
     Address, Buyer, CancelledBy, CorrelationId, Currency, FulfilledBy, Fulfilment, LineQuantity,
     MarketplaceName, Money, Order, OrderCancellation, OrderId, OrderLine, OrderStatus, OrderTotals,
     Record,

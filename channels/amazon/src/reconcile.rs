@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use adapter_runtime::canonical::{Money, Settlement, SettlementLineKind};
+use channel_api::canonical::{Money, Settlement, SettlementLineKind};
 use rust_decimal::Decimal;
 
 /// What Tradewind knows of one order: what the buyer was charged and what was refunded (negative).
@@ -104,7 +104,7 @@ pub fn reconcile(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use adapter_runtime::canonical::{
+    use channel_api::canonical::{
         CorrelationId, Currency, MarketplaceName, OrderId, SettlementLine,
     };
     use chrono::{TimeZone, Utc};

@@ -7,9 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use adapter_runtime::canonical::{CorrelationId, OrderId, Record, Settlement, SettlementLineKind};
-use adapter_runtime::connector::{ConnectorError, PollPage, Rejected};
-use adapter_runtime::connectors::http::{read_json, without_url};
+use channel_api::canonical::{CorrelationId, OrderId, Record, Settlement, SettlementLineKind};
+use channel_api::connector::{ConnectorError, PollPage, Rejected};
+use channel_api::connectors::http::{read_json, without_url};
 use chrono::{DateTime, SecondsFormat, Utc};
 use crds::channel::Flow;
 use rust_decimal::Decimal;
@@ -244,7 +244,7 @@ impl AmazonConnector {
         &self,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
-    ) -> Result<Vec<adapter_runtime::canonical::Return>, ConnectorError> {
+    ) -> Result<Vec<channel_api::canonical::Return>, ConnectorError> {
         let report_id = self.create_returns_report(start, end).await?;
         let url = format!(
             "{}/reports/2021-06-30/reports/{}",
@@ -290,7 +290,7 @@ impl AmazonConnector {
     }
 
     /// Remembers the refunds of returns read, for reconciliation; the returns as records.
-    fn note_returns(&self, returns: Vec<adapter_runtime::canonical::Return>) -> Vec<Record> {
+    fn note_returns(&self, returns: Vec<channel_api::canonical::Return>) -> Vec<Record> {
         let mut known = self.knowledge.lock().unwrap_or_else(|p| p.into_inner());
         for r in &returns {
             if let Some(refund) = r.refund {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use adapter_runtime::canonical::{
+use channel_api::canonical::{
     CorrelationId, Currency, MarketplaceName, Money, OrderId, Return, ReturnLine, ReturnStatus,
 };
 use chrono::{DateTime, Utc};

@@ -6,7 +6,7 @@
 //! (ItemPrice, ItemFees, Promotion, ItemWithheldTax...) and `amount-description` (Principal, Shipping, Tax,
 //! Commission...) say what it is.
 
-use adapter_runtime::canonical::{
+use channel_api::canonical::{
     CorrelationId, Currency, MarketplaceName, Money, OrderId, Settlement, SettlementLine,
     SettlementLineKind,
 };

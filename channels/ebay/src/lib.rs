@@ -39,16 +39,14 @@ use crds::channel::Flow;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use adapter_runtime::canonical::{
-    CorrelationId, MarketplaceName, Money, Order, Record, Settlement,
-};
-use adapter_runtime::config::AdapterConfig;
-use adapter_runtime::connector::{
+use channel_api::canonical::{CorrelationId, MarketplaceName, Money, Order, Record, Settlement};
+use channel_api::config::AdapterConfig;
+use channel_api::connector::{
     Connector, ConnectorError, FailureKind, OutboundItem, PollPage, Rejected,
 };
-use adapter_runtime::connectors::http::{HttpAnswer, classify_status, read_json, send_guarded};
-use adapter_runtime::connectors::{http_client, read_credential};
-use adapter_runtime::resilience::{Failure, Resilience};
+use channel_api::connectors::http::{HttpAnswer, classify_status, read_json, send_guarded};
+use channel_api::connectors::{http_client, read_credential};
+use channel_api::resilience::{Failure, Resilience};
 
 pub const PRODUCTION_URL: &str = "https://api.ebay.com";
 /// Most SKUs per bulk_update_price_quantity call.

@@ -5,11 +5,11 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use adapter_runtime::canonical::builders::{
+use channel_api::canonical::builders::{
     AddressFields, OrderParts, Totals, address, currency, decimal, line, optional,
     revision_from_update, text, time, unit_price,
 };
-use adapter_runtime::canonical::{Buyer, MarketplaceName, Order, OrderId, OrderStatus, Sku};
+use channel_api::canonical::{Buyer, MarketplaceName, Order, OrderId, OrderStatus, Sku};
 
 /// Orders modified at or after `since`, `offset` of them read; `newest` starts the next window.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,7 +7,7 @@
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use adapter_runtime::connector::OutboundItem;
+use channel_api::connector::OutboundItem;
 
 /// Most offers one `bulk_update_price_quantity` call revises ("up to 25 offers"), as most SKUs.
 pub const MAX_OFFERS: usize = 25;

@@ -17,8 +17,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use adapter_runtime::canonical::builders::{field_name, text, time};
-use adapter_runtime::canonical::{
+use channel_api::canonical::builders::{field_name, text, time};
+use channel_api::canonical::{
     CorrelationId, Currency, MarketplaceName, Money, OrderId, Settlement, SettlementLine,
     SettlementLineKind,
 };

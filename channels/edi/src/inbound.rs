@@ -7,8 +7,8 @@ use chrono::Utc;
 use crds::channel::Flow;
 use tracing::{info, warn};
 
-use adapter_runtime::canonical::Record;
-use adapter_runtime::connector::{ConnectorError, PollPage};
+use channel_api::canonical::Record;
+use channel_api::connector::{ConnectorError, PollPage};
 
 use crate::documents::{self, functional_ack};
 use crate::transport::{ARCHIVE_DIR, REJECTED_DIR};

@@ -34,16 +34,16 @@ use serde_json::Value;
 use tokio::sync::OnceCell;
 use tracing::warn;
 
-use adapter_runtime::canonical::{Currency, MarketplaceName};
-use adapter_runtime::config::{AdapterConfig, NatsSettings};
-use adapter_runtime::connector::{Connector, ConnectorError, FailureKind, OutboundItem, PollPage};
-use adapter_runtime::connectors::read_credential;
-use adapter_runtime::envelope::{H_MSG_ID, Headers};
 use adapter_runtime::jetstream::{
     DeadLetter, DeadLetterStore, ErrorClass, ensure_kv, ensure_stream,
 };
-use adapter_runtime::resilience::{Failure, Resilience};
-use adapter_runtime::topology::Namespace;
+use channel_api::canonical::{Currency, MarketplaceName};
+use channel_api::config::{AdapterConfig, NatsSettings};
+use channel_api::connector::{Connector, ConnectorError, FailureKind, OutboundItem, PollPage};
+use channel_api::connectors::read_credential;
+use channel_api::envelope::{H_MSG_ID, Headers};
+use channel_api::resilience::{Failure, Resilience};
+use channel_api::topology::Namespace;
 
 use documents::functional_ack::AckStatus;
 use settings::Partner;

@@ -4,7 +4,7 @@ use chrono::Utc;
 use crds::channel::Flow;
 use tracing::{info, warn};
 
-use adapter_runtime::connector::{ConnectorError, OutboundItem};
+use channel_api::connector::{ConnectorError, OutboundItem};
 
 use crate::state::Pending;
 use crate::x12::{self, Segment};

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 
-use adapter_runtime::subject::encode_kv_key;
+use channel_api::subject::encode_kv_key;
 use crds::channel::Flow;
 
 use crate::x12::MAX_CONTROL_NUMBER;

@@ -26,12 +26,12 @@ use crds::channel::Flow;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use adapter_runtime::canonical::{MarketplaceName, Record};
-use adapter_runtime::config::AdapterConfig;
-use adapter_runtime::connector::{Connector, ConnectorError, FailureKind, OutboundItem, PollPage};
-use adapter_runtime::connectors::http::{classify_status, read_json, send_guarded, without_url};
-use adapter_runtime::connectors::{http_client, read_credential};
-use adapter_runtime::resilience::Resilience;
+use channel_api::canonical::{MarketplaceName, Record};
+use channel_api::config::AdapterConfig;
+use channel_api::connector::{Connector, ConnectorError, FailureKind, OutboundItem, PollPage};
+use channel_api::connectors::http::{classify_status, read_json, send_guarded, without_url};
+use channel_api::connectors::{http_client, read_credential};
+use channel_api::resilience::Resilience;
 
 /// Most records in one stock file or OF24 call: Mirakl's frequencies make one large call better than many.
 pub const MAX_BATCH: usize = 10_000;

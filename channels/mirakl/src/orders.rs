@@ -5,11 +5,11 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use adapter_runtime::canonical::builders::{
+use channel_api::canonical::builders::{
     AddressFields, OrderParts, Totals, address, currency, decimal_or_number, line, optional,
     sum_with, text, time,
 };
-use adapter_runtime::canonical::{Buyer, MarketplaceName, Order, OrderId, OrderStatus, Sku};
+use channel_api::canonical::{Buyer, MarketplaceName, Order, OrderId, OrderStatus, Sku};
 
 /// Where OR11 polling stands: orders updated since `since`, `offset` of them already read; `newest` is the
 /// latest update date seen in this window, the next window's start once every page is read.

@@ -5,7 +5,7 @@
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use adapter_runtime::connector::OutboundItem;
+use channel_api::connector::OutboundItem;
 
 /// A stock file and, for each item, its line number in the file or why it has none.
 #[derive(Debug, PartialEq)]
@@ -175,7 +175,7 @@ pub fn error_report_lines(report: &str) -> Vec<(usize, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use adapter_runtime::canonical::CorrelationId;
+    use channel_api::canonical::CorrelationId;
 
     fn item(key: &str, fields: Value) -> OutboundItem {
         OutboundItem {

@@ -6,7 +6,7 @@
 //! [{"index": <position in items>, "status": <code>, "message": "..."}]}` for items the portal refused while it
 //! took the others.
 
-use adapter_runtime::connector::{ConnectorError, OutboundItem};
+use channel_api::connector::{ConnectorError, OutboundItem};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -27,12 +27,12 @@ use std::time::Duration;
 use crds::channel::Flow;
 use tracing::warn;
 
-use adapter_runtime::config::AdapterConfig;
-use adapter_runtime::connector::{Connector, ConnectorError, OutboundItem, PollPage};
-use adapter_runtime::connectors::http::{classify_status, send_guarded, without_url};
-use adapter_runtime::connectors::{http_client, read_credential};
-use adapter_runtime::mapping::MappingPlan;
-use adapter_runtime::resilience::Resilience;
+use channel_api::config::AdapterConfig;
+use channel_api::connector::{Connector, ConnectorError, OutboundItem, PollPage};
+use channel_api::connectors::http::{classify_status, send_guarded, without_url};
+use channel_api::connectors::{http_client, read_credential};
+use channel_api::mapping::MappingPlan;
+use channel_api::resilience::Resilience;
 
 pub use settings::{OrdersMode, PortalSettings};
 pub use webhook::Webhook;
@@ -106,8 +106,7 @@ impl RestConnector {
             .call(Flow::Orders.as_str(), || self.http.get(url).query(&query))
             .await?;
         let page: orders::OrdersPage =
-            adapter_runtime::connectors::http::read_json(response, "the portal's orders page")
-                .await?;
+            channel_api::connectors::http::read_json(response, "the portal's orders page").await?;
         let plan = self.mapping.as_ref().and_then(|m| m.flow(Flow::Orders));
         let mut records = Vec::with_capacity(page.orders.len());
         for order in &page.orders {

@@ -3,8 +3,8 @@
 //! the portal must send the canonical fields itself. Pure; errors name the field (the mapping's target or the
 //! canonical path) and the order.
 
-use adapter_runtime::canonical::{CorrelationId, MarketplaceName, Order, OrderId, Record};
-use adapter_runtime::mapping::FlowPlan;
+use channel_api::canonical::{CorrelationId, MarketplaceName, Order, OrderId, Record};
+use channel_api::mapping::FlowPlan;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;

@@ -1,5 +1,5 @@
 //! Orders pushed by the portal: `POST /hooks/orders` on the adapter's HTTP server, one portal order per request,
-//! signed with HMAC-SHA256 over `<timestamp>.<body>` ([`adapter_runtime::signature`]: headers
+//! signed with HMAC-SHA256 over `<timestamp>.<body>` ([`channel_api::signature`]: headers
 //! `X-Tradewind-Timestamp` and `X-Tradewind-Signature`).
 //!
 //! Answers: `202` once the order is stored (the `accept` function returns after JetStream acknowledged the
@@ -14,16 +14,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use adapter_runtime::canonical::Record;
-use adapter_runtime::config::AdapterConfig;
-use adapter_runtime::mapping::MappingPlan;
-use adapter_runtime::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, verify};
 pub use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use channel_api::canonical::Record;
+use channel_api::config::AdapterConfig;
+use channel_api::mapping::MappingPlan;
+use channel_api::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, verify};
 use crds::channel::Flow;
 use serde_json::{Value, json};
 use tracing::warn;

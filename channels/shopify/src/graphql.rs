@@ -1,7 +1,7 @@
 //! The Admin GraphQL documents the connector sends, the cost it expects each to be charged, and the reading of
 //! answers: `data`, `errors` (THROTTLED or not), `extensions.cost.throttleStatus`, `userErrors`. Pure.
 
-use adapter_runtime::resilience::ServerHint;
+use channel_api::resilience::ServerHint;
 use serde_json::Value;
 
 /// The Admin API version, in one place: every call goes to `/admin/api/<API_VERSION>/graphql.json`.

@@ -30,12 +30,12 @@ use crds::channel::Flow;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use adapter_runtime::canonical::{MarketplaceName, Record};
-use adapter_runtime::config::AdapterConfig;
-use adapter_runtime::connector::{Connector, ConnectorError, OutboundItem, PollPage};
-use adapter_runtime::connectors::http::without_url;
-use adapter_runtime::connectors::{http_client, read_credential};
-use adapter_runtime::resilience::{Failure, Resilience, ServerHint};
+use channel_api::canonical::{MarketplaceName, Record};
+use channel_api::config::AdapterConfig;
+use channel_api::connector::{Connector, ConnectorError, OutboundItem, PollPage};
+use channel_api::connectors::http::without_url;
+use channel_api::connectors::{http_client, read_credential};
+use channel_api::resilience::{Failure, Resilience, ServerHint};
 
 use graphql::{Answer, MAX_INPUT, OPERATION, UserError};
 

@@ -4,11 +4,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use adapter_runtime::canonical::builders::{
+use channel_api::canonical::builders::{
     AddressFields, OrderParts, Totals, address, currency, decimal, line, optional,
     revision_from_update, sum, text, time,
 };
-use adapter_runtime::canonical::{Buyer, MarketplaceName, Order, OrderId, OrderStatus, Sku};
+use channel_api::canonical::{Buyer, MarketplaceName, Order, OrderId, OrderStatus, Sku};
 
 /// Where polling stands: orders updated at or after `since`, read up to GraphQL cursor `after`; `newest` is
 /// the latest update seen in this window, the next window's start once the last page is read. The window is

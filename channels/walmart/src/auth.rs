@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use adapter_runtime::connector::ConnectorError;
-use adapter_runtime::connectors::http::{read_json, send_guarded};
-use adapter_runtime::resilience::Resilience;
+use channel_api::connector::ConnectorError;
+use channel_api::connectors::http::{read_json, send_guarded};
+use channel_api::resilience::Resilience;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 

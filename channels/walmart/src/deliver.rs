@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use adapter_runtime::connector::{ConnectorError, FailureKind, OutboundItem};
-use adapter_runtime::resilience::OperationLimits;
+use channel_api::connector::{ConnectorError, FailureKind, OutboundItem};
+use channel_api::resilience::OperationLimits;
 use crds::channel::{ChannelKind, Flow};
 use crds::v1alpha1::DeliveryMode;
 use serde_json::Value;

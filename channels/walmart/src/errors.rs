@@ -1,8 +1,8 @@
 //! Walmart's error bodies and how an answer is classified: Walmart's own words (`errors[].code` and
 //! `description`) go into every failure, so a dead letter says what Walmart said.
 
-use adapter_runtime::connectors::http::HttpAnswer;
-use adapter_runtime::resilience::Failure;
+use channel_api::connectors::http::HttpAnswer;
+use channel_api::resilience::Failure;
 use reqwest::StatusCode;
 use serde::Deserialize;
 
@@ -101,7 +101,7 @@ mod tests {
         match throttled {
             Failure::Throttled { hint, .. } => assert_eq!(
                 hint,
-                Some(adapter_runtime::resilience::ServerHint::RetryAfter(
+                Some(channel_api::resilience::ServerHint::RetryAfter(
                     std::time::Duration::from_secs(7)
                 ))
             ),

@@ -10,7 +10,7 @@
 
 use std::str::FromStr;
 
-use adapter_runtime::canonical::{
+use channel_api::canonical::{
     Address, Buyer, CancelledBy, CorrelationId, Currency, FulfilledBy, Fulfilment, LineQuantity,
     MarketplaceName, Money, Order, OrderCancellation, OrderId, OrderLine, OrderStatus, OrderTotals,
     Record,

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use adapter_runtime::canonical::{CorrelationId, Record};
-use adapter_runtime::connector::{ConnectorError, FailureKind, PollPage, Rejected};
+use channel_api::canonical::{CorrelationId, Record};
+use channel_api::connector::{ConnectorError, FailureKind, PollPage, Rejected};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -399,7 +399,7 @@ impl WalmartConnector {
     /// before a restart) the order as Walmart has it; an order Walmart does not know stays unknown.
     async fn known_for(
         &self,
-        settlement: &adapter_runtime::canonical::Settlement,
+        settlement: &channel_api::canonical::Settlement,
     ) -> Result<BTreeMap<String, KnownOrder>, ConnectorError> {
         let mut known = self
             .known_orders

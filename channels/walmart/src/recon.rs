@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use adapter_runtime::canonical::{
+use channel_api::canonical::{
     CorrelationId, Currency, MarketplaceName, Money, OrderId, Settlement, SettlementLine,
     SettlementLineKind,
 };

@@ -1,6 +1,6 @@
 //! Walmart `getReturns` return orders into canonical returns, with the refund Walmart states. Pure.
 
-use adapter_runtime::canonical::{
+use channel_api::canonical::{
     CorrelationId, Currency, MarketplaceName, Money, OrderId, Record, Return, ReturnLine,
     ReturnStatus,
 };

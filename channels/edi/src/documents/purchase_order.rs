@@ -10,7 +10,7 @@
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use rust_decimal::Decimal;
 
-use adapter_runtime::canonical::{
+use channel_api::canonical::{
     Address, Buyer, CorrelationId, Currency, FulfilledBy, Fulfilment, MarketplaceName, Money,
     Order, OrderId, OrderLine, OrderStatus, OrderTotals, Sku,
 };

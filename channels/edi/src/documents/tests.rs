@@ -4,7 +4,7 @@ use chrono::{TimeZone, Utc};
 use rust_decimal::Decimal;
 use serde_json::json;
 
-use adapter_runtime::canonical::{MarketplaceName, OrderStatus};
+use channel_api::canonical::{MarketplaceName, OrderStatus};
 
 use super::*;
 use crate::x12::{Group, Segment, Transaction};
@@ -53,7 +53,7 @@ const PO: &[&str] = &[
     "CTT*2",
 ];
 
-fn order(body: &[&str]) -> Result<adapter_runtime::canonical::Order, String> {
+fn order(body: &[&str]) -> Result<channel_api::canonical::Order, String> {
     let marketplace = MarketplaceName::try_from("acme").unwrap_or_else(|_| unreachable!());
     let t = set("0001", body);
     purchase_order::to_order(

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use adapter_runtime::connector::ConnectorError;
+use channel_api::connector::ConnectorError;
 
 use super::{safe_name, temporary};
 

@@ -5,7 +5,7 @@
 pub mod folder;
 pub mod sftp;
 
-use adapter_runtime::connector::ConnectorError;
+use channel_api::connector::ConnectorError;
 
 /// Interchanges read and processed are moved here, under the inbound folder.
 pub const ARCHIVE_DIR: &str = "archive";

@@ -10,7 +10,7 @@ use russh::client;
 use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 use russh_sftp::client::SftpSession;
 
-use adapter_runtime::connector::ConnectorError;
+use channel_api::connector::ConnectorError;
 
 use super::{safe_name, temporary};
 

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use adapter_runtime::resilience::backoff::jittered;
-use adapter_runtime::resilience::limits::{BreakerPolicy, RetryPolicy};
-use adapter_runtime::resilience::{
+use channel_api::resilience::backoff::jittered;
+use channel_api::resilience::limits::{BreakerPolicy, RetryPolicy};
+use channel_api::resilience::{
     AcquireError, Backoff, BreakerState, CircuitBreaker, Clock, Failure, Guard, Limiter,
     ManualClock, OperationLimits, Outcome, Rate, Rejected, Resilience, ServerHint,
     parse_amzn_rate_limit, parse_retry_after,

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use adapter_runtime::canonical::{InventoryPosition, Price, Shipment};
-use adapter_runtime::mapping::{CompileError, FlowPlan, MappingPlan, RecordErrorKind};
+use channel_api::canonical::{InventoryPosition, Price, Shipment};
+use channel_api::mapping::{CompileError, FlowPlan, MappingPlan, RecordErrorKind};
 use crds::channel::Flow;
 use crds::manifest::load_paths;
 use crds::schema::SchemaSet;
@@ -552,7 +552,7 @@ fn reading_through_null_follows_the_interpreter() {
     );
     assert_eq!(
         orders.apply(&json!({})),
-        Err(adapter_runtime::mapping::RecordError {
+        Err(channel_api::mapping::RecordError {
             mapping: "test".into(),
             flow: Flow::Orders,
             target: "buyer.email".into(),

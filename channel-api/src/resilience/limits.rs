@@ -172,8 +172,8 @@ pub fn replica_share(bucket: &TokenBucket, replicas: u32, sharing: ReplicaSharin
 }
 
 /// A policy duration (Kubernetes `metav1.Duration`, which can be negative) as a `std::time::Duration`; negative
-/// counts as zero. Generic because adapter-runtime does not depend on kube: the type is only known through crds,
-/// and it orders every negative value below `Duration::ZERO`.
+/// counts as zero. Generic: the type is only known through crds, and it orders every negative value below
+/// `Duration::ZERO`.
 fn std_duration<D>(duration: D) -> Duration
 where
     D: PartialOrd<Duration> + Into<Duration>,

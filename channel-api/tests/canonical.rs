@@ -3,15 +3,15 @@
 
 use std::path::PathBuf;
 
-use adapter_runtime::canonical::{Order, Record, Validate};
-use adapter_runtime::schemas::{all, to_json};
+use channel_api::canonical::{Order, Record, Validate};
+use channel_api::schemas::{all, to_json};
 
 fn schemas_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/schemas")
 }
 
 fn order_fixture() -> serde_json::Value {
-    let text = include_str!("fixtures/order.json");
+    let text = include_str!("../../adapter-runtime/tests/fixtures/order.json");
     serde_json::from_str(text).expect("fixture is JSON")
 }
 
