@@ -490,6 +490,21 @@ impl Namespace {
         }
     }
 
+    /// The bucket where the ERP bridge of `erp` remembers, per channel order, what it last sent the ERP (the
+    /// revision and a digest of each part the ERP acts on), so a restarted bridge or a redelivered order sends
+    /// no second create and no repeated update. Kept 90 days after an order's last change, like timelines.
+    pub fn erp_order_state_bucket(&self, erp: &str) -> KvDef {
+        KvDef {
+            bucket: format!(
+                "tw-{}-erp-{}-orders",
+                self.ns.replace('~', "_"),
+                encode_token(erp).replace('~', "_")
+            ),
+            history: 1,
+            max_age: Some(90 * DAY),
+        }
+    }
+
     /// The bucket of transaction timelines, keyed by correlation id, kept 90 days.
     pub fn timeline_bucket(&self) -> KvDef {
         KvDef {

@@ -1,14 +1,17 @@
 //! tradewind-bridge: runs one `ErpConnection`. ERP events come in from the PostgreSQL outbox, a signed
 //! webhook or the ERP's own NATS subject and are published to JetStream with idempotent ids (`outbox`,
 //! `webhook`, `nats_source`, sharing `ingest`); the orders that passed each marketplace's order process, and
-//! the channels' returns and settlements, go out to the ERP's REST API, PostgreSQL database or NATS subjects,
-//! exactly once in effect (`sink` with `rest_sink`, `pg_sink`, `nats_sink`), and the ERP's answers go back to
-//! the channels. See docs/erp.md.
+//! the channels' returns and settlements, go out to the ERP's REST API, PostgreSQL database or NATS subjects as
+//! the ERP contract says (`contract`: a sales order created once per channel order, updates only when something
+//! the ERP acts on changed, `order_state` remembering what was sent), exactly once in effect (`sink` with
+//! `rest_sink`, `pg_sink`, `nats_sink`), and the ERP's answers go back to the channels. See docs/erp.md.
 
 pub mod config;
+pub mod contract;
 pub mod ingest;
 pub mod nats_sink;
 pub mod nats_source;
+pub mod order_state;
 pub mod outbox;
 pub mod pg_sink;
 pub mod rest_sink;
@@ -188,6 +191,11 @@ pub async fn run_with(
         let resilience = Arc::new(Resilience::new(policy, 1));
         let (target, concurrency) = sink_target(&config, &js, &ns, resilience).await?;
         let target = Arc::new(target);
+        let states = Arc::new(order_state::OrderStates::new(
+            ensure_kv(&js, &ns.erp_order_state_bucket(&erp))
+                .await
+                .map_err(e)?,
+        ));
         let permits = Arc::new(tokio::sync::Semaphore::new(concurrency));
         for marketplace in &config.marketplaces {
             ensure_stream(&js, &ns.marketplace_stream(marketplace))
@@ -214,6 +222,7 @@ pub async fn run_with(
                     dead_letters: dead_letters.clone(),
                     timeline: timeline.clone(),
                     metrics: metrics.clone(),
+                    states: states.clone(),
                 };
                 let stop = shutdown.clone();
                 tasks.spawn(async move { sink.run(stop).await });

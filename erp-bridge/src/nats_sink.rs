@@ -1,8 +1,11 @@
-//! The NATS target: orders, returns and settlements are published as CloudEvents (the same binary-mode
-//! encoding as everywhere in Tradewind) on `<subjectPrefix>.orders.<marketplace>.<order id>`,
-//! `<subjectPrefix>.returns.<marketplace>.<return id>` and `<subjectPrefix>.settlements.<marketplace>.<settlement
-//! id>`, through JetStream with `Nats-Msg-Id` equal to the record's message id: a record counts as delivered
-//! once JetStream acknowledged it, and a redelivered record is dropped by the de-duplication window (a day).
+//! The NATS target: each operation of the ERP contract is published as a CloudEvent (the same binary-mode
+//! encoding as everywhere in Tradewind) on a subject of its kind under the prefix —
+//! `orders.<marketplace>.<order id>` (creations), `order-updates.<marketplace>.<order id>`,
+//! `cancellations.<marketplace>.<order id>`, `returns.<marketplace>.<return id>`,
+//! `settlements.<marketplace>.<settlement id>` — with a `tw-erp-operation` header (`create`, `update`, `cancel`,
+//! `return`, `settlement`; an update also has `tw-erp-changed`), through JetStream with `Nats-Msg-Id` equal to
+//! the idempotency key: a record counts as delivered once JetStream acknowledged it, and a redelivered record
+//! is dropped by the de-duplication window (a day).
 //!
 //! A stream must capture `<subjectPrefix>.>`: the ERP's own, or else the bridge creates
 //! `TW_<ns>_ERP_<erp>_SINK` (kept 7 days) for the ERP to consume with a durable consumer of its own.
@@ -10,7 +13,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use adapter_runtime::canonical::Record;
 use adapter_runtime::connector::ConnectorError;
 use adapter_runtime::envelope::{Event, H_MSG_ID, encode};
 use adapter_runtime::jetstream::{ensure_stream, publish_raw};
@@ -20,34 +22,38 @@ use adapter_runtime::topology::{Namespace, StreamDef};
 use async_nats::jetstream;
 use tracing::info;
 
-use crate::sink::{Delivered, operation};
+use crate::contract::Operation;
+use crate::sink::{Delivered, operation as sink_operation};
 
 /// Publishes in flight at most, per consumer (publishing is cheap; JetStream paces with its acks).
 pub const CONCURRENCY: usize = 32;
 
-/// The subject of a record under `prefix`, or why it has none.
-pub fn subject(prefix: &str, record: &Record) -> Result<String, String> {
-    let (kind, marketplace, key) = match record {
-        Record::Order(o) => ("orders", o.marketplace.as_str(), o.order_id.to_string()),
-        Record::Return(r) => ("returns", r.marketplace.as_str(), r.return_id.clone()),
-        Record::Settlement(s) => (
+/// The header naming the operation of the contract.
+pub const H_OPERATION: &str = "tw-erp-operation";
+/// The header listing what an update changed (`lines,shipTo`).
+pub const H_CHANGED: &str = "tw-erp-changed";
+
+/// The subject of an operation under `prefix`.
+pub fn subject(prefix: &str, operation: &Operation) -> String {
+    let (kind, marketplace, key) = match operation {
+        Operation::Create(o) => ("orders", o.marketplace.as_str(), o.order_id.as_str()),
+        Operation::Update { order: o, .. } => {
+            ("order-updates", o.marketplace.as_str(), o.order_id.as_str())
+        }
+        Operation::Cancel(c) => ("cancellations", c.marketplace.as_str(), c.order_id.as_str()),
+        Operation::Return(r) => ("returns", r.marketplace.as_str(), r.return_id.as_str()),
+        Operation::Settlement(s) => (
             "settlements",
             s.marketplace.as_str(),
-            s.settlement_id.clone(),
+            s.settlement_id.as_str(),
         ),
-        other => {
-            return Err(format!(
-                "the NATS sink publishes orders, returns and settlements, not a {}",
-                other.event_type()
-            ));
-        }
     };
-    Ok(format!(
+    format!(
         "{}.{kind}.{}.{}",
         prefix.trim_end_matches('.'),
         encode_token(marketplace),
-        encode_token(&key)
-    ))
+        encode_token(key)
+    )
 }
 
 /// The stream the bridge creates when none captures the prefix.
@@ -95,12 +101,28 @@ pub struct NatsTarget {
 }
 
 impl NatsTarget {
-    pub async fn deliver(&self, key: &str, event: &Event) -> Result<Delivered, ConnectorError> {
-        let subject = subject(&self.prefix, &event.record).map_err(ConnectorError::permanent)?;
-        let (mut headers, payload) = encode(event, None)
+    pub async fn deliver(
+        &self,
+        operation: &Operation,
+        event: &Event,
+    ) -> Result<Delivered, ConnectorError> {
+        let subject = subject(&self.prefix, operation);
+        let key = operation.key();
+        // The operation's own record (a cancelled order's revision goes out as its cancellation), under the key.
+        let sent = Event {
+            id: key.clone(),
+            record: operation.record(),
+            ..event.clone()
+        };
+        let (mut headers, payload) = encode(&sent, None)
             .map_err(|e| ConnectorError::permanent(format!("encoding the record: {e}")))?;
-        headers.insert(H_MSG_ID.into(), key.to_string());
-        let guard = self.resilience.guard(operation(&event.record));
+        headers.insert(H_MSG_ID.into(), key);
+        headers.insert(H_OPERATION.into(), operation.name().into());
+        if let Operation::Update { changed, .. } = operation {
+            let parts: Vec<&str> = changed.iter().map(|p| p.as_str()).collect();
+            headers.insert(H_CHANGED.into(), parts.join(","));
+        }
+        let guard = self.resilience.guard(sink_operation(operation));
         let outcome = guard
             .run(1, || async {
                 publish_raw(&self.js, &subject, &headers, payload.clone())
@@ -131,9 +153,11 @@ mod tests {
             encode_token(order.order_id.as_str())
         );
         assert_eq!(
-            subject("acme.erp", &Record::Order(Box::new(order))).unwrap(),
+            subject("acme.erp", &Operation::Create(Box::new(order.clone()))),
             expected
         );
+        let cancel = Operation::Cancel(crate::contract::cancellation_of(&order));
+        assert!(subject("acme.erp", &cancel).starts_with("acme.erp.cancellations."));
         let stream = sink_stream(&Namespace::new("demo"), "erp", "acme.erp.");
         assert_eq!(stream.subjects, ["acme.erp.>"]);
         assert_eq!(stream.name, "TW_DEMO_ERP_ERP_SINK");

@@ -1,7 +1,9 @@
-//! The PostgreSQL target: each order, return and settlement is inserted as a row into the ERP's database,
-//! keyed by its message id, with `ON CONFLICT DO NOTHING`, so a redelivery (a retry, a bridge killed between
-//! the insert and the acknowledgement, a restart) finds the row there and inserts nothing: exactly once in
-//! effect. The ERP reads the tables and answers orders through its source (an `orderAcknowledgement` record).
+//! The PostgreSQL target: each operation of the ERP contract is inserted as a row into the ERP's database,
+//! keyed by its idempotency key, with `ON CONFLICT DO NOTHING`, so a redelivery (a retry, a bridge killed
+//! between the insert and the acknowledgement, a restart) finds the row there and inserts nothing: exactly
+//! once in effect. A sales order's creation is a row of `tradewind_orders` (one per channel order); its updates
+//! and cancellations are rows of `tradewind_order_updates`, their `kind` saying which. The ERP reads the tables
+//! and answers orders through its source (an `orderAcknowledgement` record).
 //!
 //! The bridge creates the tables (`DDL`, also in docs/erp.md) when they are missing; a role without the right
 //! to create them needs a DBA to run it once. Connections: up to [`CONNECTIONS`], reconnected after failures.
@@ -9,13 +11,13 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use adapter_runtime::canonical::Record;
 use adapter_runtime::connector::ConnectorError;
 use adapter_runtime::resilience::{Failure, Resilience};
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls};
 use tracing::{info, warn};
 
+use crate::contract::Operation;
 use crate::sink::{Delivered, operation};
 
 /// Connections to the sink database at most (inserts are pipelined on each).
@@ -24,11 +26,22 @@ pub const CONNECTIONS: usize = 4;
 /// The tables, in schema `{schema}`; `message_id` is the idempotency key.
 pub const DDL: &str = r#"
 CREATE TABLE IF NOT EXISTS {schema}.tradewind_orders (
-    message_id     text        PRIMARY KEY,   -- <marketplace>:<order id>:<revision>
+    message_id     text        PRIMARY KEY,   -- <marketplace>:<order id>: one row per channel order
     marketplace    text        NOT NULL,
     order_id       text        NOT NULL,
     correlation_id text        NOT NULL,
-    record         jsonb       NOT NULL,      -- the canonical order
+    record         jsonb       NOT NULL,      -- the canonical order as created
+    received_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS {schema}.tradewind_order_updates (
+    message_id     text        PRIMARY KEY,   -- <marketplace>:<order id>:update:<revision> or ...:cancel[:<lines>]
+    marketplace    text        NOT NULL,
+    order_id       text        NOT NULL,
+    kind           text        NOT NULL CHECK (kind IN ('update', 'cancel')),
+    revision       bigint,                    -- the order's revision (updates)
+    changed        text,                      -- what changed, comma-separated: lines, totals, shipTo, fulfilment
+    correlation_id text        NOT NULL,
+    record         jsonb       NOT NULL,      -- the canonical order (update) or order cancellation (cancel)
     received_at    timestamptz NOT NULL DEFAULT now()
 );
 CREATE TABLE IF NOT EXISTS {schema}.tradewind_returns (
@@ -62,66 +75,102 @@ fn quote(identifier: &str) -> String {
     format!("\"{}\"", identifier.replace('"', "\"\""))
 }
 
-/// The insert of a record: statement and its text parameters (`record` is cast from text to jsonb and `total`
-/// to numeric in SQL, so that money is never a float on the way).
-pub fn insert(schema: &str, key: &str, record: &Record) -> Result<(String, Vec<String>), String> {
+/// The insert of an operation: statement and its text parameters (`record` is cast from text to jsonb and
+/// `total` to numeric in SQL, so that money is never a float on the way).
+pub fn insert(
+    schema: &str,
+    operation: &Operation,
+) -> Result<(String, Vec<Option<String>>), String> {
     let schema = quote(schema);
+    let key = operation.key();
     let json = |v: Result<serde_json::Value, serde_json::Error>| {
-        v.map(|v| v.to_string())
+        v.map(|v| Some(v.to_string()))
             .map_err(|e| format!("encoding the record: {e}"))
     };
-    Ok(match record {
-        Record::Order(o) => (
+    let some = |s: &dyn ToString| Some(s.to_string());
+    let updates = format!(
+        "INSERT INTO {schema}.tradewind_order_updates (message_id, marketplace, order_id, kind, revision, changed, \
+         correlation_id, record) VALUES ($1, $2, $3, $4, $5::text::bigint, $6, $7, $8::text::jsonb) \
+         ON CONFLICT (message_id) DO NOTHING"
+    );
+    Ok(match operation {
+        Operation::Create(o) => (
             format!(
                 "INSERT INTO {schema}.tradewind_orders (message_id, marketplace, order_id, correlation_id, record) \
                  VALUES ($1, $2, $3, $4, $5::text::jsonb) ON CONFLICT (message_id) DO NOTHING"
             ),
             vec![
-                key.to_string(),
-                o.marketplace.to_string(),
-                o.order_id.to_string(),
-                o.correlation_id.to_string(),
+                Some(key),
+                some(&o.marketplace),
+                some(&o.order_id),
+                some(&o.correlation_id),
                 json(serde_json::to_value(o.as_ref()))?,
             ],
         ),
-        Record::Return(r) => (
+        Operation::Update { order: o, changed } => (
+            updates,
+            vec![
+                Some(key),
+                some(&o.marketplace),
+                some(&o.order_id),
+                some(&"update"),
+                some(&o.revision),
+                Some(
+                    changed
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+                some(&o.correlation_id),
+                json(serde_json::to_value(o.as_ref()))?,
+            ],
+        ),
+        Operation::Cancel(c) => (
+            updates,
+            vec![
+                Some(key),
+                some(&c.marketplace),
+                some(&c.order_id),
+                some(&"cancel"),
+                None,
+                None,
+                some(&c.correlation_id),
+                json(serde_json::to_value(c))?,
+            ],
+        ),
+        Operation::Return(r) => (
             format!(
                 "INSERT INTO {schema}.tradewind_returns (message_id, marketplace, order_id, return_id, status, \
                  correlation_id, record) VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb) \
                  ON CONFLICT (message_id) DO NOTHING"
             ),
             vec![
-                key.to_string(),
-                r.marketplace.to_string(),
-                r.order_id.to_string(),
-                r.return_id.clone(),
-                format!("{:?}", r.status),
-                r.correlation_id.to_string(),
+                Some(key),
+                some(&r.marketplace),
+                some(&r.order_id),
+                Some(r.return_id.clone()),
+                Some(format!("{:?}", r.status)),
+                some(&r.correlation_id),
                 json(serde_json::to_value(r))?,
             ],
         ),
-        Record::Settlement(s) => (
+        Operation::Settlement(s) => (
             format!(
                 "INSERT INTO {schema}.tradewind_settlements (message_id, marketplace, settlement_id, currency, \
                  total, correlation_id, record) VALUES ($1, $2, $3, $4, $5::text::numeric, $6, $7::text::jsonb) \
                  ON CONFLICT (message_id) DO NOTHING"
             ),
             vec![
-                key.to_string(),
-                s.marketplace.to_string(),
-                s.settlement_id.clone(),
-                s.currency.to_string(),
-                s.total.amount.to_string(),
-                s.correlation_id.to_string(),
+                Some(key),
+                some(&s.marketplace),
+                Some(s.settlement_id.clone()),
+                some(&s.currency),
+                some(&s.total.amount),
+                some(&s.correlation_id),
                 json(serde_json::to_value(s))?,
             ],
         ),
-        other => {
-            return Err(format!(
-                "the PostgreSQL sink stores orders, returns and settlements, not a {}",
-                other.event_type()
-            ));
-        }
     })
 }
 
@@ -151,14 +200,13 @@ impl PgTarget {
         }
     }
 
-    pub async fn deliver(&self, key: &str, record: &Record) -> Result<Delivered, ConnectorError> {
-        let (statement, params) =
-            insert(&self.schema, key, record).map_err(ConnectorError::permanent)?;
+    pub async fn deliver(&self, op: &Operation) -> Result<Delivered, ConnectorError> {
+        let (statement, params) = insert(&self.schema, op).map_err(ConnectorError::permanent)?;
         let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
             .iter()
             .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
             .collect();
-        let guard = self.resilience.guard(operation(record));
+        let guard = self.resilience.guard(operation(op));
         let inserted = guard
             .run(1, || async {
                 let client = self.client().await.map_err(Failure::Retryable)?;
@@ -249,11 +297,21 @@ mod tests {
             "../../adapter-runtime/tests/fixtures/order.json"
         ))
         .unwrap();
-        let (sql, params) = insert("public", "m:1:1", &Record::Order(Box::new(order))).unwrap();
+        let (sql, params) = insert("public", &Operation::Create(Box::new(order.clone()))).unwrap();
         assert!(
             sql.ends_with("ON CONFLICT (message_id) DO NOTHING"),
             "{sql}"
         );
-        assert_eq!(params[0], "m:1:1");
+        assert_eq!(params[0].as_deref(), Some("amazon-us:113-5512345-1234567"));
+        let mut changed = order;
+        changed.revision = 2;
+        let update = Operation::Update {
+            order: Box::new(changed),
+            changed: vec![crate::contract::OrderPart::Lines],
+        };
+        let (sql, params) = insert("public", &update).unwrap();
+        assert!(sql.contains("tradewind_order_updates"), "{sql}");
+        assert_eq!(params[3].as_deref(), Some("update"));
+        assert_eq!(params[5].as_deref(), Some("lines"));
     }
 }

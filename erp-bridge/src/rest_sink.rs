@@ -1,17 +1,28 @@
-//! The ERP REST target: orders are posted to the ERP's sales-order API, returns and settlements to their own
-//! paths, each with an idempotency key equal to the record's message id (`<marketplace>:<order id>:<revision>`,
-//! `<marketplace>:return:<id>:<status>`, `<marketplace>:settlement:<id>`). The ERP must answer a repeated key
-//! like the first request and never create a second document for it. An order's answer carries the ERP's
-//! sales-order number (`{"number": "SO-1001"}`), which goes back to the channel as `order.accepted`.
+//! The ERP REST target: the ERP contract's operations as HTTP requests, each with its idempotency key in the
+//! `idempotencyHeader` (`Idempotency-Key` by default) and the canonical record as JSON:
+//!
+//! | operation | request | key |
+//! | --- | --- | --- |
+//! | create | `POST {ordersPath}` | `<marketplace>:<order id>` |
+//! | update | `PATCH {ordersPath}/{marketplace}/{order id}` with `{"revision", "changed", "order"}` | `<marketplace>:<order id>:update:<revision>` |
+//! | cancel | `POST {ordersPath}/{marketplace}/{order id}/cancellation` | `<marketplace>:<order id>:cancel[:<lines>]` |
+//! | return | `POST {returnsPath}` | `<marketplace>:return:<return id>:<status>` |
+//! | settlement | `POST {settlementsPath}` | `<marketplace>:settlement:<settlement id>` |
+//!
+//! The ERP must answer a repeated key like the first request and never act twice on one key. A creation's (and
+//! an update's) answer carries the ERP's sales-order number (`{"number": "SO-1001"}`), which goes back to the
+//! channel as `order.accepted`.
 
 use std::sync::Arc;
 
-use adapter_runtime::canonical::Record;
 use adapter_runtime::connector::ConnectorError;
 use adapter_runtime::connectors::http::{classify_status, read_json, send_guarded};
 use adapter_runtime::resilience::Resilience;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
+use serde_json::{Value, json};
 
+use crate::contract::Operation;
 use crate::sink::{Delivered, operation};
 
 pub use crate::sink::POST_ORDER_OPERATION;
@@ -27,8 +38,8 @@ pub struct RestTarget {
 }
 
 #[derive(Deserialize)]
-struct SalesOrderAnswer {
-    number: String,
+struct Answer {
+    number: Option<String>,
 }
 
 impl RestTarget {
@@ -42,29 +53,65 @@ impl RestTarget {
         ]
     }
 
-    pub async fn deliver(&self, key: &str, record: &Record) -> Result<Delivered, ConnectorError> {
-        let (url, body) = match record {
-            Record::Order(order) => (&self.orders_url, serde_json::to_value(order.as_ref())),
-            Record::Return(r) => (&self.returns_url, serde_json::to_value(r)),
-            Record::Settlement(s) => (&self.settlements_url, serde_json::to_value(s)),
-            other => {
-                return Err(ConnectorError::permanent(format!(
-                    "the REST sink posts orders, returns and settlements, not a {}",
-                    other.event_type()
-                )));
-            }
+    /// The sales order of a channel order: `{ordersPath}/{marketplace}/{order id}`, each segment encoded.
+    pub fn sales_order_url(&self, marketplace: &str, order_id: &str) -> String {
+        let segment = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+        format!(
+            "{}/{}/{}",
+            self.orders_url.trim_end_matches('/'),
+            segment(marketplace),
+            segment(order_id)
+        )
+    }
+
+    pub async fn deliver(&self, op: &Operation) -> Result<Delivered, ConnectorError> {
+        let encode = |v: Result<Value, serde_json::Error>| {
+            v.map_err(|e| ConnectorError::permanent(format!("encoding the record: {e}")))
         };
-        let body =
-            body.map_err(|e| ConnectorError::permanent(format!("encoding the record: {e}")))?;
+        let (method, url, body) = match op {
+            Operation::Create(order) => (
+                reqwest::Method::POST,
+                self.orders_url.clone(),
+                encode(serde_json::to_value(order.as_ref()))?,
+            ),
+            Operation::Update { order, changed } => (
+                reqwest::Method::PATCH,
+                self.sales_order_url(order.marketplace.as_str(), order.order_id.as_str()),
+                json!({
+                    "revision": order.revision,
+                    "changed": changed.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+                    "order": encode(serde_json::to_value(order.as_ref()))?,
+                }),
+            ),
+            Operation::Cancel(c) => (
+                reqwest::Method::POST,
+                format!(
+                    "{}/cancellation",
+                    self.sales_order_url(c.marketplace.as_str(), c.order_id.as_str())
+                ),
+                encode(serde_json::to_value(c))?,
+            ),
+            Operation::Return(r) => (
+                reqwest::Method::POST,
+                self.returns_url.clone(),
+                encode(serde_json::to_value(r))?,
+            ),
+            Operation::Settlement(s) => (
+                reqwest::Method::POST,
+                self.settlements_url.clone(),
+                encode(serde_json::to_value(s))?,
+            ),
+        };
+        let key = op.key();
         let response = send_guarded(
             &self.resilience,
-            operation(record),
+            operation(op),
             1,
             || {
                 let request = self
                     .http
-                    .post(url)
-                    .header(self.idempotency_header.as_str(), key)
+                    .request(method.clone(), &url)
+                    .header(self.idempotency_header.as_str(), key.as_str())
                     .json(&body);
                 match &self.token {
                     Some(token) => request.bearer_auth(token),
@@ -74,13 +121,26 @@ impl RestTarget {
             classify_status,
         )
         .await?;
-        match record {
-            Record::Order(_) => read_json::<SalesOrderAnswer>(response, "the ERP's answer")
-                .await
-                .map(|answer| Delivered::SalesOrder(answer.number)),
+        let repeated = response.status() == reqwest::StatusCode::OK;
+        match op {
+            Operation::Create(_) => {
+                let answer: Answer = read_json(response, "the ERP's answer").await?;
+                answer.number.map(Delivered::SalesOrder).ok_or_else(|| {
+                    ConnectorError::permanent("the ERP's answer has no sales-order number")
+                })
+            }
+            Operation::Update { .. } | Operation::Cancel(_) => {
+                let answer: Answer = read_json(response, "the ERP's answer").await?;
+                Ok(answer.number.map_or(
+                    Delivered::Stored {
+                        duplicate: repeated,
+                    },
+                    Delivered::SalesOrder,
+                ))
+            }
             // The ERP's number for a return or settlement, when it gives one, is for its own books.
             _ => Ok(Delivered::Stored {
-                duplicate: response.status() == reqwest::StatusCode::OK,
+                duplicate: repeated,
             }),
         }
     }

@@ -1,18 +1,23 @@
 //! The sink's consumer loop, the same for every target (REST, PostgreSQL, NATS): orders that passed the order
-//! process, and the channel's returns and settlements, are read from JetStream and delivered to the ERP with
-//! their message id as idempotency key, so a retry or a redelivery after a crash is the same delivery, never a
-//! second one: exactly once in effect. A message is acknowledged only after the target has it.
+//! process, cancellations, and the channel's returns and settlements are read from JetStream and delivered to
+//! the ERP as the ERP contract says ([`crate::contract`]): a sales order created once per channel order, a
+//! later revision sent as an update only when something the ERP acts on changed, each request with an
+//! idempotency key taken from the record, so a retry, a redelivery after a crash or a replay is the same
+//! request, never a second one. A message is acknowledged only after the target has it and the order's state
+//! ([`crate::order_state`]) says so.
 //!
 //! Pacing: at most `concurrency` deliveries are in flight in the whole bridge (one semaphore shared by every
-//! marketplace's and flow's consumer), and each goes through the sink's rate-limit guard (the target's operation in the `RateLimitPolicy`), so in a flash sale orders wait in
-//! JetStream and the ERP is never overrun.
+//! marketplace's and flow's consumer), and each goes through the sink's rate-limit guard (the target's
+//! operation in the `RateLimitPolicy`), so in a flash sale orders wait in JetStream and the ERP is never
+//! overrun. The records of one order are handled one after the other, in stream order.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use adapter_runtime::canonical::{AcknowledgementOutcome, Order, OrderAcknowledgement, Record};
 use adapter_runtime::connector::{ConnectorError, FailureKind};
-use adapter_runtime::envelope::{Event, H_MSG_ID, decode};
+use adapter_runtime::envelope::{Event, decode};
 use adapter_runtime::flow::{Shutdown, dead_letter};
 use adapter_runtime::jetstream::{
     DeadLetterStore, ErrorClass, Step, Timeline, TimelineEntry, from_header_map, publish_event,
@@ -24,13 +29,16 @@ use async_nats::jetstream::{self, AckKind, Message};
 use chrono::Utc;
 use crds::channel::Flow;
 use futures::StreamExt;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
+use crate::contract::{Operation, SentOrder, decide};
 use crate::nats_sink::NatsTarget;
+use crate::order_state::{OrderStates, Read};
 use crate::pg_sink::PgTarget;
 use crate::rest_sink::RestTarget;
 
-/// The operation names of the three deliveries in the sink's `RateLimitPolicy`, whatever the target.
+/// The operation names of the deliveries in the sink's `RateLimitPolicy`, whatever the target: a sales order's
+/// creation, updates and cancellations all count against `postSalesOrder`.
 pub const POST_ORDER_OPERATION: &str = "postSalesOrder";
 pub const POST_RETURN_OPERATION: &str = "postReturn";
 pub const POST_SETTLEMENT_OPERATION: &str = "postSettlement";
@@ -43,8 +51,17 @@ pub const SINK_FLOWS: [Flow; 3] = [Flow::Orders, Flow::Returns, Flow::Settlement
 pub enum Delivered {
     /// The ERP answered with its sales-order number (REST orders).
     SalesOrder(String),
-    /// Stored for the ERP to pick up; `duplicate` when it already had it.
+    /// Stored for the ERP to pick up, or taken without a number; `duplicate` when it already had it.
     Stored { duplicate: bool },
+}
+
+impl Delivered {
+    fn number(&self) -> Option<String> {
+        match self {
+            Delivered::SalesOrder(number) => Some(number.clone()),
+            Delivered::Stored { .. } => None,
+        }
+    }
 }
 
 /// Where the records go.
@@ -55,12 +72,16 @@ pub enum Target {
 }
 
 impl Target {
-    /// Delivers one event's record with idempotency key `key`.
-    pub async fn deliver(&self, key: &str, event: &Event) -> Result<Delivered, ConnectorError> {
+    /// Sends one operation of the contract; `event` is the message it comes from (its trace context).
+    pub async fn deliver(
+        &self,
+        operation: &Operation,
+        event: &Event,
+    ) -> Result<Delivered, ConnectorError> {
         match self {
-            Target::Rest(t) => t.deliver(key, &event.record).await,
-            Target::Postgres(t) => t.deliver(key, &event.record).await,
-            Target::Nats(t) => t.deliver(key, event).await,
+            Target::Rest(t) => t.deliver(operation).await,
+            Target::Postgres(t) => t.deliver(operation).await,
+            Target::Nats(t) => t.deliver(operation, event).await,
         }
     }
 
@@ -73,11 +94,11 @@ impl Target {
     }
 }
 
-/// The guard operation of a record.
-pub fn operation(record: &Record) -> &'static str {
-    match record {
-        Record::Return(_) => POST_RETURN_OPERATION,
-        Record::Settlement(_) => POST_SETTLEMENT_OPERATION,
+/// The guard operation of a delivery.
+pub fn operation(operation: &Operation) -> &'static str {
+    match operation {
+        Operation::Return(_) => POST_RETURN_OPERATION,
+        Operation::Settlement(_) => POST_SETTLEMENT_OPERATION,
         _ => POST_ORDER_OPERATION,
     }
 }
@@ -121,6 +142,8 @@ pub struct Sink {
     pub dead_letters: Arc<DeadLetterStore>,
     pub timeline: Arc<Timeline>,
     pub metrics: Arc<Metrics>,
+    /// What was last sent about each order.
+    pub states: Arc<OrderStates>,
 }
 
 impl Sink {
@@ -148,7 +171,21 @@ impl Sink {
                     continue;
                 }
             };
-            futures::future::join_all(messages.iter().map(|m| self.handle(m))).await;
+            // One order's records one after the other (a create before its update), orders side by side.
+            let mut by_order: BTreeMap<&str, Vec<&Message>> = BTreeMap::new();
+            for message in &messages {
+                by_order
+                    .entry(message.subject.as_str())
+                    .or_default()
+                    .push(message);
+            }
+            let this = &self;
+            futures::future::join_all(by_order.into_values().map(|group| async move {
+                for message in group {
+                    this.handle(message).await;
+                }
+            }))
+            .await;
         }
         info!(erp = %self.erp, marketplace = %self.marketplace, flow = %self.flow, "ERP sink stopped");
     }
@@ -169,17 +206,15 @@ impl Sink {
         };
         let expected = matches!(
             (self.flow, &event.record),
-            (Flow::Orders, Record::Order(_))
-                | (Flow::Returns, Record::Return(_))
+            (
+                Flow::Orders,
+                Record::Order(_) | Record::OrderCancellation(_)
+            ) | (Flow::Returns, Record::Return(_))
                 | (Flow::Settlements, Record::Settlement(_))
         );
         if !expected {
-            // Channels also publish cancellations on these subjects; they are not for the ERP sink.
-            if matches!(
-                event.record,
-                Record::OrderCancellation(_) | Record::OrderAcknowledgement(_)
-            ) {
-                let _ = message.ack().await;
+            if matches!(event.record, Record::OrderAcknowledgement(_)) {
+                let _ = message.ack().await; // an answer to the channel shares the subjects; not the ERP's
                 return;
             }
             self.fail(
@@ -195,24 +230,50 @@ impl Sink {
             .await;
             return;
         }
-        let key = headers
-            .get(H_MSG_ID)
-            .cloned()
-            .unwrap_or_else(|| event.id.clone());
+        let order = order_of(&event.record);
+        let read = match order {
+            Some((marketplace, order_id)) => match self.states.get(marketplace, order_id).await {
+                Ok(read) => read,
+                Err(e) => {
+                    warn!(erp = %self.erp, error = %e, "the order state cannot be read; the record waits");
+                    self.retry(message).await;
+                    return;
+                }
+            },
+            None => Read::default(),
+        };
+        let operation = match decide(&event.record, read.sent.as_ref()) {
+            Ok(operation) => operation,
+            Err(unsent) => {
+                debug!(erp = %self.erp, flow = %self.flow, correlation_id = %event.record.correlation_id(), ?unsent, "nothing for the ERP");
+                self.metrics
+                    .count(&self.marketplace, self.flow.as_str(), Outcome::Coalesced, 1);
+                let _ = message.ack().await;
+                return;
+            }
+        };
+        let key = operation.key();
         let Ok(_permit) = self.permits.acquire().await else {
             return; // closed only when the bridge stops; the message is redelivered
         };
-        match self.target.deliver(&key, &event).await {
+        match self.target.deliver(&operation, &event).await {
             Ok(delivered) => {
-                if self.delivered(&event, &delivered).await {
-                    let _ = message.ack().await;
-                } else {
-                    // The ERP has the record; delivering it again returns the same answer, so the answer is
-                    // published on the redelivery.
-                    let _ = message
-                        .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
-                        .await;
+                // The answer to the channel first, then the order's state: a state written means everything
+                // that follows the delivery was done, so a redelivery that finds it may just be acknowledged.
+                if !self.delivered(&event, &operation, &delivered).await {
+                    self.retry(message).await;
+                    return;
                 }
+                if let Some((marketplace, order_id)) = order {
+                    let sent = SentOrder::after(read.sent.as_ref(), &operation, delivered.number());
+                    if let Err(e) = self.states.put(marketplace, order_id, &read, &sent).await {
+                        // The ERP has it; the redelivery sends the same request under the same key.
+                        warn!(erp = %self.erp, key = %key, error = %e, "the order state is not written; the record comes again");
+                        self.retry(message).await;
+                        return;
+                    }
+                }
+                let _ = message.ack().await;
             }
             Err(e) if e.kind == FailureKind::Retryable => {
                 warn!(erp = %self.erp, flow = %self.flow, key = %key, error = %e, "ERP unavailable; the record waits in JetStream");
@@ -221,7 +282,9 @@ impl Sink {
                     .await;
             }
             Err(e) => {
-                if let Record::Order(order) = &event.record {
+                // A refused creation is the order's rejection; a refused update or cancellation is not (the
+                // order stands as created), it waits for a person in the dead letter.
+                if let Operation::Create(order) = &operation {
                     self.answer(
                         &event,
                         order,
@@ -239,36 +302,49 @@ impl Sink {
                 self.fail(
                     message,
                     class,
-                    format!("the ERP refused the {}: {e}", self.flow),
+                    format!("the ERP refused the {} {key}: {e}", operation.name()),
                 )
                 .await;
             }
         }
     }
 
-    /// Publishes what follows a delivery: the ERP's sales-order number back to the channel, and the timeline.
-    /// False when the answer could not be published (the record is redelivered).
-    async fn delivered(&self, event: &Event, delivered: &Delivered) -> bool {
-        let detail = match (delivered, &event.record) {
-            (Delivered::SalesOrder(number), Record::Order(order)) => {
-                let published = self
-                    .answer(
-                        event,
-                        order,
-                        OrderUpdateKind::Accepted,
-                        AcknowledgementOutcome::Accepted {
-                            erp_order_number: number.clone(),
-                        },
-                    )
-                    .await;
-                if !published {
-                    return false;
-                }
-                number.clone()
+    /// Redelivered a second later.
+    async fn retry(&self, message: &Message) {
+        let _ = message
+            .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
+            .await;
+    }
+
+    /// Publishes what follows a delivery: the ERP's sales-order number back to the channel (for a creation), and
+    /// the timeline. False when the answer could not be published (the record is redelivered).
+    async fn delivered(&self, event: &Event, operation: &Operation, delivered: &Delivered) -> bool {
+        if let (Operation::Create(order), Delivered::SalesOrder(number)) = (operation, delivered) {
+            let published = self
+                .answer(
+                    event,
+                    order,
+                    OrderUpdateKind::Accepted,
+                    AcknowledgementOutcome::Accepted {
+                        erp_order_number: number.clone(),
+                    },
+                )
+                .await;
+            if !published {
+                return false;
             }
-            (Delivered::SalesOrder(number), _) => number.clone(),
-            (Delivered::Stored { duplicate }, _) => format!(
-                "{} sink{}",
+        }
+        let what = match operation {
+            Operation::Update { changed, .. } => {
+                let parts: Vec<&str> = changed.iter().map(|p| p.as_str()).collect();
+                format!("update ({})", parts.join(", "))
+            }
+            other => other.name().to_string(),
+        };
+        let detail = match delivered {
+            Delivered::SalesOrder(number) => format!("{what} {number}"),
+            Delivered::Stored { duplicate } => format!(
+                "{what} to the {} sink{}",
                 self.target.name(),
                 if *duplicate { " (already there)" } else { "" }
             ),
@@ -345,6 +421,15 @@ impl Sink {
             Duration::from_secs(2),
         )
         .await;
+    }
+}
+
+/// The channel order a record is about, when it is one whose state the bridge keeps (orders, cancellations).
+fn order_of(record: &Record) -> Option<(&str, &str)> {
+    match record {
+        Record::Order(o) => Some((o.marketplace.as_str(), o.order_id.as_str())),
+        Record::OrderCancellation(c) => Some((c.marketplace.as_str(), c.order_id.as_str())),
+        _ => None,
     }
 }
 

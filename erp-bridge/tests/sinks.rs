@@ -1,15 +1,19 @@
-//! The three sinks against real servers: orders, returns and settlements reach the ERP once in effect, even
-//! when the bridge is killed and every message is delivered again (the durable consumers reset).
-//! - PostgreSQL: rows keyed by message id, duplicates ignored across a bridge restart, money exact;
-//! - REST (the demo ERP): returns and settlements posted with the message id as idempotency key;
-//! - NATS: records published once under the prefix, a redelivery dropped by de-duplication.
+//! The three sinks against real servers: orders, their updates and cancellations, returns and settlements reach
+//! the ERP once in effect, as the ERP contract says, even when the bridge is killed and every message is
+//! delivered again (the durable consumers reset).
+//! - PostgreSQL: rows keyed by idempotency key, one order row per channel order and an update row per change,
+//!   duplicates ignored across a bridge restart, money exact;
+//! - REST (the demo ERP): returns and settlements posted with their keys, an update and a cancellation on the
+//!   sales order's own paths;
+//! - NATS: records published once under the prefix, on a subject of their operation's kind, a redelivery
+//!   dropped by de-duplication.
 
 #![allow(clippy::unwrap_used)] // a test that cannot set up fails, which is what unwrap does
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use adapter_runtime::canonical::{Order, Record};
+use adapter_runtime::canonical::{Order, OrderStatus, Record};
 use adapter_runtime::envelope::Event;
 use adapter_runtime::flow::{Shutdown, identity};
 use adapter_runtime::jetstream::{ensure_stream, publish_event};
@@ -28,16 +32,19 @@ const NS: &str = "sinks";
 const ERP: &str = "erp";
 const MP: &str = "mirakl-fr";
 const ORDERS: usize = 25;
+/// Order changes the ERP is sent besides the creations: one update (a changed line), one cancellation.
+const CHANGES: usize = 2;
 
-fn order(id: &str) -> Record {
+fn canonical_order(id: &str, revision: u32) -> Order {
     let mut order: Order = serde_json::from_str(include_str!(
         "../../adapter-runtime/tests/fixtures/order.json"
     ))
     .unwrap();
     order.marketplace = MP.try_into().unwrap();
     order.order_id = id.try_into().unwrap();
+    order.revision = revision;
     order.correlation_id = format!("{MP}:{id}").as_str().try_into().unwrap();
-    Record::Order(Box::new(order))
+    order
 }
 
 fn a_return(id: &str, order_id: &str) -> Record {
@@ -81,8 +88,32 @@ async fn publish_channel_records(nats: &NatsServer) -> usize {
     for i in 0..ORDERS {
         let id = format!("FR-{i:03}");
         let subject = ns.erp_order_subject(MP, &id);
-        let e = event(order_message_id(MP, &id, 1), order(&id));
+        let e = event(
+            order_message_id(MP, &id, 1),
+            Record::Order(Box::new(canonical_order(&id, 1))),
+        );
         publish_event(&js, &subject, &e, Some(&id)).await.unwrap();
+    }
+    // FR-000 shipped (nothing for the ERP), then a line changed (one update); FR-001 cancelled by the buyer.
+    let mut shipped = canonical_order("FR-000", 2);
+    shipped.status = OrderStatus::Shipped;
+    let mut changed = canonical_order("FR-000", 3);
+    changed.lines[0].quantity = 5;
+    let cancelled = erp_bridge::contract::cancellation_of(&canonical_order("FR-001", 2));
+    for (revision, record) in [
+        (2, Record::Order(Box::new(shipped))),
+        (3, Record::Order(Box::new(changed))),
+        (2, Record::OrderCancellation(cancelled)),
+    ] {
+        let id = match &record {
+            Record::Order(o) => o.order_id.to_string(),
+            Record::OrderCancellation(c) => c.order_id.to_string(),
+            _ => unreachable!(),
+        };
+        let e = event(order_message_id(MP, &id, revision), record);
+        publish_event(&js, &ns.erp_order_subject(MP, &id), &e, Some(&id))
+            .await
+            .unwrap();
     }
     let mut others = vec![
         a_return("R-1", "FR-001"),
@@ -206,6 +237,7 @@ async fn postgres_sink_stores_each_record_once_across_a_bridge_restart() {
     // What the killed bridge had in flight comes back after the consumers' ack wait (30 s).
     eventually(Duration::from_secs(60), "everything is stored", || async {
         pg_count(&client, "tradewind_orders").await == ORDERS as i64
+            && pg_count(&client, "tradewind_order_updates").await == CHANGES as i64
             && pg_count(&client, "tradewind_returns").await
                 + pg_count(&client, "tradewind_settlements").await
                 == others as i64
@@ -227,6 +259,27 @@ async fn postgres_sink_stores_each_record_once_across_a_bridge_restart() {
     shutdown.trigger();
     third.await.unwrap().unwrap();
     assert_eq!(pg_count(&client, "tradewind_orders").await, ORDERS as i64);
+    assert_eq!(
+        pg_count(&client, "tradewind_order_updates").await,
+        CHANGES as i64
+    );
+    let changes: Vec<(String, String)> = client
+        .query(
+            "SELECT message_id, kind FROM erp.tradewind_order_updates ORDER BY message_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            (format!("{MP}:FR-000:update:3"), "update".into()),
+            (format!("{MP}:FR-001:cancel"), "cancel".into()),
+        ]
+    );
     assert_eq!(pg_count(&client, "tradewind_returns").await, 2);
     assert_eq!(pg_count(&client, "tradewind_settlements").await, 1);
 
@@ -334,8 +387,34 @@ async fn rest_sink_posts_returns_and_settlements_with_their_message_ids() {
             "posted again on the redelivery: {keys:?}"
         );
     }
-    // Orders went to the sales-order API, one each, whatever the redeliveries.
-    assert_eq!(erp.sales_orders().await.unwrap().len(), ORDERS);
+    // Orders went to the sales-order API, one each, whatever the redeliveries; the update and the cancellation
+    // to the sales order's own paths.
+    let orders = erp.sales_orders().await.unwrap();
+    assert_eq!(orders.len(), ORDERS);
+    assert_eq!(
+        orders
+            .iter()
+            .find(|o| o.channel_order_id == "FR-001")
+            .unwrap()
+            .status,
+        "cancelled"
+    );
+    let changes: Vec<(String, String)> = erp
+        .requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/sales-orders/"))
+        .map(|r| (r.method, r.path))
+        .collect();
+    assert!(
+        changes.contains(&("PATCH".into(), format!("/sales-orders/{MP}/FR-000")))
+            && changes.contains(&(
+                "POST".into(),
+                format!("/sales-orders/{MP}/FR-001/cancellation")
+            )),
+        "{changes:?}"
+    );
 }
 
 #[tokio::test]
@@ -353,7 +432,7 @@ async fn nats_sink_publishes_each_record_once() {
             Err(_) => 0,
         }
     };
-    let total = (ORDERS + others) as u64;
+    let total = (ORDERS + CHANGES + others) as u64;
     eventually(
         Duration::from_secs(30),
         "every record is published",
@@ -391,4 +470,19 @@ async fn nats_sink_publishes_each_record_once() {
     );
     let event = adapter_runtime::envelope::decode(&headers, &settlement.payload).unwrap();
     assert!(matches!(event.record, Record::Settlement(_)));
+    let update = s
+        .get_last_raw_message_by_subject(&format!("acme.erp.in.order-updates.{MP}.FR-000"))
+        .await
+        .unwrap();
+    let headers = adapter_runtime::jetstream::from_header_map(&update.headers);
+    assert_eq!(headers["tw-erp-operation"], "update");
+    assert_eq!(headers["tw-erp-changed"], "lines");
+    assert_eq!(headers["Nats-Msg-Id"], format!("{MP}:FR-000:update:3"));
+    let cancel = s
+        .get_last_raw_message_by_subject(&format!("acme.erp.in.cancellations.{MP}.FR-001"))
+        .await
+        .unwrap();
+    let headers = adapter_runtime::jetstream::from_header_map(&cancel.headers);
+    let event = adapter_runtime::envelope::decode(&headers, &cancel.payload).unwrap();
+    assert!(matches!(event.record, Record::OrderCancellation(_)));
 }

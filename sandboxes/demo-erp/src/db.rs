@@ -76,6 +76,67 @@ pub struct NewOrder {
     pub body: Value,
 }
 
+/// An update or cancellation of a channel order's sales order, as the API received it.
+#[derive(Clone, Debug)]
+pub struct OrderChange {
+    pub idempotency_key: String,
+    pub kind: ChangeKind,
+    pub marketplace: String,
+    pub channel_order_id: String,
+    /// An update's new lines.
+    pub lines: Vec<NewLine>,
+    /// A cancellation's lines and quantities (line id, quantity); empty for the whole order.
+    pub cancelled_lines: Vec<(String, i64)>,
+    pub body: Value,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    Update,
+    Cancel,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Update => "update",
+            ChangeKind::Cancel => "cancel",
+        }
+    }
+}
+
+/// What an update or cancellation did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Changed {
+    Applied {
+        number: String,
+        status: String,
+    },
+    /// The key was used before: what the first request left.
+    Repeated {
+        number: String,
+        status: String,
+    },
+    /// A cancellation kept for an order the ERP does not hold (yet).
+    Pending,
+    UnknownOrder,
+    /// Not changed, and why (a shipped or cancelled sales order).
+    Refused(String),
+}
+
+/// One request the API received.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestRow {
+    pub method: String,
+    pub path: String,
+    pub idempotency_key: Option<String>,
+    pub body: Option<Value>,
+    pub status: u16,
+    /// What the ERP did: `created`, `repeated`, `updated`, `cancelled`, `pending`, `refused: ...`, ...
+    pub outcome: String,
+}
+
 /// What posting an order did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Posted {
@@ -306,63 +367,194 @@ impl Db {
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
-    /// Creates the sales order and reserves its stock, or returns the one the key or the channel order
-    /// already made.
+    /// Creates the sales order and reserves its stock, or returns the one the key already made. Only the key
+    /// counts: a channel order created again under another key is a second sales order. A cancellation of the
+    /// whole channel order received before it makes the order `cancelled` at once, with nothing reserved.
     pub async fn post_order(&self, order: &NewOrder) -> Result<Posted, Error> {
         let mut client = self.client.lock().await;
         let tx = client.transaction().await?;
         let existing = tx
             .query_opt(
-                "UPDATE sales_orders SET posts = posts + 1 \
-                 WHERE idempotency_key = $1 OR (marketplace = $2 AND channel_order_id = $3) RETURNING number",
-                &[&order.idempotency_key, &order.marketplace, &order.channel_order_id],
+                "UPDATE sales_orders SET posts = posts + 1 WHERE idempotency_key = $1 RETURNING number",
+                &[&order.idempotency_key],
             )
             .await?;
         if let Some(row) = existing {
             tx.commit().await?;
             return Ok(Posted::Existing(row.get(0)));
         }
+        let cancelled = tx
+            .query_opt(
+                "SELECT id FROM order_changes WHERE kind = 'cancel' AND whole_order \
+                 AND marketplace = $1 AND channel_order_id = $2 AND sales_order_id IS NULL LIMIT 1",
+                &[&order.marketplace, &order.channel_order_id],
+            )
+            .await?
+            .is_some();
+        let status = if cancelled { "cancelled" } else { "open" };
         let row = tx
             .query_one(
-                "INSERT INTO sales_orders (number, idempotency_key, marketplace, channel_order_id, correlation_id, body) \
-                 VALUES ('SO-' || nextval('sales_order_numbers'), $1, $2, $3, $4, $5) RETURNING id, number",
+                "INSERT INTO sales_orders (number, idempotency_key, marketplace, channel_order_id, correlation_id, body, status) \
+                 VALUES ('SO-' || nextval('sales_order_numbers'), $1, $2, $3, $4, $5, $6) RETURNING id, number",
                 &[
                     &order.idempotency_key,
                     &order.marketplace,
                     &order.channel_order_id,
                     &order.correlation_id,
                     &order.body,
+                    &status,
                 ],
             )
             .await?;
         let (id, number): (i64, String) = (row.get(0), row.get(1));
-        for line in &order.lines {
-            // Allocate where the order process said, else where most is available.
-            let location: Option<String> = match &line.location {
-                Some(l) => Some(l.clone()),
-                None => tx
-                    .query_opt(
-                        "SELECT location FROM stock WHERE sku = $1 ORDER BY on_hand - reserved DESC, location LIMIT 1",
-                        &[&line.sku],
-                    )
-                    .await?
-                    .map(|r| r.get(0)),
-            };
+        if cancelled {
             tx.execute(
-                "INSERT INTO sales_order_lines (sales_order_id, line_id, sku, quantity, location) VALUES ($1, $2, $3, $4, $5)",
-                &[&id, &line.line_id, &line.sku, &line.quantity, &location],
+                "UPDATE order_changes SET sales_order_id = $1 WHERE kind = 'cancel' AND marketplace = $2 \
+                 AND channel_order_id = $3 AND sales_order_id IS NULL",
+                &[&id, &order.marketplace, &order.channel_order_id],
             )
             .await?;
-            if let Some(location) = &location {
-                tx.execute(
-                    "UPDATE stock SET reserved = reserved + $3 WHERE sku = $1 AND location = $2",
-                    &[&line.sku, location, &line.quantity],
-                )
-                .await?;
-            }
         }
+        insert_lines(&tx, id, &order.lines, !cancelled).await?;
         tx.commit().await?;
         Ok(Posted::Created(number))
+    }
+
+    /// Applies an update (the sales order's lines replaced, stock reserved again) or a cancellation (of the
+    /// whole order, or of some lines' quantities, their stock released) of a channel order's sales order, once
+    /// per key: a repeated key answers what the first request did. Only an open sales order is changed; an
+    /// update of an order the ERP does not hold is `UnknownOrder`; a cancellation of one is kept for it
+    /// (`Pending`) and applies when the order is created.
+    pub async fn change_order(&self, change: &OrderChange) -> Result<Changed, Error> {
+        let mut client = self.client.lock().await;
+        let tx = client.transaction().await?;
+        let repeated = tx
+            .query_opt(
+                "UPDATE order_changes c SET posts = c.posts + 1 WHERE c.idempotency_key = $1 \
+                 RETURNING (SELECT number FROM sales_orders o WHERE o.id = c.sales_order_id), \
+                 (SELECT status FROM sales_orders o WHERE o.id = c.sales_order_id)",
+                &[&change.idempotency_key],
+            )
+            .await?;
+        if let Some(row) = repeated {
+            tx.commit().await?;
+            let number: Option<String> = row.get(0);
+            let status: Option<String> = row.get(1);
+            return Ok(match (number, status) {
+                (Some(number), Some(status)) => Changed::Repeated { number, status },
+                _ => Changed::Pending,
+            });
+        }
+        let held = tx
+            .query_opt(
+                "SELECT id, number, status FROM sales_orders WHERE marketplace = $1 AND channel_order_id = $2 \
+                 ORDER BY id LIMIT 1 FOR UPDATE",
+                &[&change.marketplace, &change.channel_order_id],
+            )
+            .await?
+            .map(|r| Held {
+                id: r.get(0),
+                number: r.get(1),
+                status: r.get(2),
+            });
+        let whole = change.cancelled_lines.is_empty();
+        let Some(order) = held else {
+            if change.kind == ChangeKind::Update {
+                return Ok(Changed::UnknownOrder);
+            }
+            tx.execute(
+                "INSERT INTO order_changes (idempotency_key, kind, marketplace, channel_order_id, whole_order, body) \
+                 VALUES ($1, 'cancel', $2, $3, $4, $5)",
+                &[
+                    &change.idempotency_key,
+                    &change.marketplace,
+                    &change.channel_order_id,
+                    &whole,
+                    &change.body,
+                ],
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(Changed::Pending);
+        };
+        if order.status != "open" {
+            return Ok(Changed::Refused(format!(
+                "sales order {} of {}:{} is {}; it cannot be {}",
+                order.number,
+                change.marketplace,
+                change.channel_order_id,
+                order.status,
+                match change.kind {
+                    ChangeKind::Update => "updated",
+                    ChangeKind::Cancel => "cancelled",
+                }
+            )));
+        }
+        let status = match change.kind {
+            ChangeKind::Update => apply_update(&tx, order.id, change).await?,
+            ChangeKind::Cancel => apply_cancel(&tx, order.id, change).await?,
+        };
+        tx.execute(
+            "INSERT INTO order_changes (idempotency_key, kind, marketplace, channel_order_id, whole_order, sales_order_id, body) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &change.idempotency_key,
+                &change.kind.as_str(),
+                &change.marketplace,
+                &change.channel_order_id,
+                &whole,
+                &order.id,
+                &change.body,
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Changed::Applied {
+            number: order.number,
+            status: status.to_string(),
+        })
+    }
+
+    /// Notes a request the API received and what it did.
+    pub async fn record_request(&self, request: &RequestRow) -> Result<(), Error> {
+        let client = self.client.lock().await;
+        client
+            .execute(
+                "INSERT INTO requests (method, path, idempotency_key, body, status, outcome) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &request.method,
+                    &request.path,
+                    &request.idempotency_key,
+                    &request.body,
+                    &i32::from(request.status),
+                    &request.outcome,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Every request received, oldest first.
+    pub async fn requests(&self) -> Result<Vec<RequestRow>, Error> {
+        let client = self.client.lock().await;
+        let rows = client
+            .query(
+                "SELECT method, path, idempotency_key, body, status, outcome FROM requests ORDER BY id",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| RequestRow {
+                method: r.get(0),
+                path: r.get(1),
+                idempotency_key: r.get(2),
+                body: r.get(3),
+                status: u16::try_from(r.get::<_, i32>(4)).unwrap_or(0),
+                outcome: r.get(5),
+            })
+            .collect())
     }
 
     /// Ships every open order posted more than `after` ago: one package each, stock taken off hand.
@@ -380,9 +572,11 @@ impl Db {
         for order in &due {
             let (id, number): (i64, String) = (order.get(0), order.get(1));
             tx.execute(
-                "UPDATE stock s SET on_hand = GREATEST(s.on_hand - l.quantity, 0), \
-                 reserved = GREATEST(s.reserved - l.quantity, 0) \
-                 FROM sales_order_lines l WHERE l.sales_order_id = $1 AND s.sku = l.sku AND s.location = l.location",
+                &format!(
+                    "UPDATE stock s SET on_hand = GREATEST(s.on_hand - l.quantity, 0), \
+                     reserved = GREATEST(s.reserved - l.quantity, 0) FROM {LINES_BY_STOCK} l \
+                     WHERE s.sku = l.sku AND s.location = l.location"
+                ),
                 &[&id],
             )
             .await?;
@@ -401,4 +595,129 @@ impl Db {
         tx.commit().await?;
         Ok(due.len())
     }
+}
+
+/// Replaces an open sales order's lines and body.
+async fn apply_update(
+    tx: &tokio_postgres::Transaction<'_>,
+    id: i64,
+    change: &OrderChange,
+) -> Result<&'static str, Error> {
+    release(tx, id).await?;
+    tx.execute(
+        "DELETE FROM sales_order_lines WHERE sales_order_id = $1",
+        &[&id],
+    )
+    .await?;
+    insert_lines(tx, id, &change.lines, true).await?;
+    tx.execute(
+        "UPDATE sales_orders SET body = $2 WHERE id = $1",
+        &[&id, &change.body],
+    )
+    .await?;
+    Ok("open")
+}
+
+/// Cancels an open sales order, or takes the cancelled quantities off its lines (cancelled once none is left).
+async fn apply_cancel(
+    tx: &tokio_postgres::Transaction<'_>,
+    id: i64,
+    change: &OrderChange,
+) -> Result<&'static str, Error> {
+    for (line_id, quantity) in &change.cancelled_lines {
+        tx.execute(
+            "UPDATE stock s SET reserved = GREATEST(s.reserved - LEAST(l.quantity, $3), 0) \
+             FROM sales_order_lines l WHERE l.sales_order_id = $1 AND l.line_id = $2 \
+             AND s.sku = l.sku AND s.location = l.location",
+            &[&id, line_id, quantity],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM sales_order_lines WHERE sales_order_id = $1 AND line_id = $2 AND quantity <= $3",
+            &[&id, line_id, quantity],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE sales_order_lines SET quantity = quantity - $3 WHERE sales_order_id = $1 AND line_id = $2",
+            &[&id, line_id, quantity],
+        )
+        .await?;
+    }
+    let left: i64 = tx
+        .query_one(
+            "SELECT count(*) FROM sales_order_lines WHERE sales_order_id = $1",
+            &[&id],
+        )
+        .await?
+        .get(0);
+    if change.cancelled_lines.is_empty() || left == 0 {
+        release(tx, id).await?;
+        tx.execute(
+            "UPDATE sales_orders SET status = 'cancelled' WHERE id = $1",
+            &[&id],
+        )
+        .await?;
+        return Ok("cancelled");
+    }
+    Ok("open")
+}
+
+/// A sales order locked for a change.
+struct Held {
+    id: i64,
+    number: String,
+    status: String,
+}
+
+/// Inserts a sales order's lines, allocated where the order process said or else where most is available, and
+/// reserves their stock when `reserve`.
+async fn insert_lines(
+    tx: &tokio_postgres::Transaction<'_>,
+    id: i64,
+    lines: &[NewLine],
+    reserve: bool,
+) -> Result<(), Error> {
+    for line in lines {
+        let location: Option<String> = match &line.location {
+            Some(l) => Some(l.clone()),
+            None => tx
+                .query_opt(
+                    "SELECT location FROM stock WHERE sku = $1 ORDER BY on_hand - reserved DESC, location LIMIT 1",
+                    &[&line.sku],
+                )
+                .await?
+                .map(|r| r.get(0)),
+        };
+        tx.execute(
+            "INSERT INTO sales_order_lines (sales_order_id, line_id, sku, quantity, location) VALUES ($1, $2, $3, $4, $5)",
+            &[&id, &line.line_id, &line.sku, &line.quantity, &location],
+        )
+        .await?;
+        if let (true, Some(location)) = (reserve, &location) {
+            tx.execute(
+                "UPDATE stock SET reserved = reserved + $3 WHERE sku = $1 AND location = $2",
+                &[&line.sku, location, &line.quantity],
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// A sales order's (`$1`) quantities per stock row: an `UPDATE ... FROM` joined to the lines themselves would
+/// update a stock row once however many lines share it.
+const LINES_BY_STOCK: &str = "(SELECT sku, location, sum(quantity) AS quantity FROM sales_order_lines \
+     WHERE sales_order_id = $1 GROUP BY sku, location)";
+
+/// Releases the stock an open sales order reserved.
+async fn release(tx: &tokio_postgres::Transaction<'_>, id: i64) -> Result<(), Error> {
+    tx.execute(
+        &format!(
+            "UPDATE stock s SET reserved = GREATEST(s.reserved - l.quantity, 0) FROM {LINES_BY_STOCK} l \
+             WHERE s.sku = l.sku AND s.location = l.location"
+        ),
+        &[&id],
+    )
+    .await?;
+    Ok(())
 }

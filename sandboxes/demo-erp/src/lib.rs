@@ -3,11 +3,16 @@
 //! API for sales orders that allocates stock and ships each order after a short delay, so that the shipment
 //! flow has work.
 //!
-//! The API: `POST /sales-orders` with `Authorization: Bearer <token>`, an `Idempotency-Key` header and a
-//! canonical order as the body answers `201 {"number": "SO-1001"}` — or `200` with the same number when the
-//! key, or the same channel order, was posted before: posting an order twice never makes two sales orders.
-//! `GET /sales-orders` lists them. `POST /returns` and `POST /settlements` take a canonical return or
-//! settlement the same way (`201 {"id": "RETURN-1"}`, `200` with the same id for a repeated key).
+//! The API follows the ERP contract of docs/erp.md and enforces nothing else: every write has
+//! `Authorization: Bearer <token>` and an `Idempotency-Key`, and a repeated key answers what the first request
+//! did. `POST /sales-orders` with a canonical order creates a sales order (`201 {"number": "SO-1001"}`; `200`
+//! for a repeated key) — a channel order created again under another key is a second sales order, which the
+//! consistency check reports. `PATCH /sales-orders/{marketplace}/{order id}` updates it (`{"revision",
+//! "changed", "order"}`; `409` once shipped or cancelled, `404` when unknown); `POST
+//! /sales-orders/{marketplace}/{order id}/cancellation` cancels it or some lines (`202 {"status": "pending"}`
+//! when the order is not there yet: it is created cancelled). `GET /sales-orders` lists them. `POST /returns`
+//! and `POST /settlements` take a canonical return or settlement (`201 {"id": "RETURN-1"}`, `200` with the same
+//! id for a repeated key). Every write request is recorded with what it did ([`DemoErp::requests`]).
 
 mod api;
 mod db;
@@ -16,7 +21,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use db::{Document, SalesOrder, ShipmentRow, StockRow};
+pub use db::{Document, RequestRow, SalesOrder, ShipmentRow, StockRow};
 
 /// How the demo ERP behaves.
 #[derive(Clone, Debug)]
@@ -154,6 +159,13 @@ impl DemoErp {
     /// Returns and settlements posted to `POST /returns` and `POST /settlements`.
     pub async fn documents(&self) -> Result<Vec<Document>, Error> {
         self.db.documents().await
+    }
+
+    /// Every write request the API received (method, path, idempotency key, body, status) and what it did
+    /// (`created SO-1001`, `repeated SO-1001`, `updated ...`, `cancelled ...`, `pending: ...`, `refused: ...`),
+    /// oldest first.
+    pub async fn requests(&self) -> Result<Vec<RequestRow>, Error> {
+        self.db.requests().await
     }
 
     /// The most posts (sales orders, returns, settlements) the API was answering at once since it started.

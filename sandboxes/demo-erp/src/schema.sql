@@ -23,21 +23,25 @@ CREATE TABLE IF NOT EXISTS prices (
 
 CREATE SEQUENCE IF NOT EXISTS sales_order_numbers START 1001;
 
+-- The ERP honours the idempotency key, and nothing else: a second creation of one channel order under another
+-- key is a second sales order, as in an ERP that follows only the contract of docs/erp.md (the consistency
+-- check reports it as a duplicate).
 CREATE TABLE IF NOT EXISTS sales_orders (
     id               bigserial   PRIMARY KEY,
     number           text        NOT NULL UNIQUE,
-    -- The first idempotency key the order was posted with; a retry with it returns the same number.
+    -- The key the order was created with; a retry with it returns the same number.
     idempotency_key  text        NOT NULL UNIQUE,
     marketplace      text        NOT NULL,
     channel_order_id text        NOT NULL,
     correlation_id   text        NOT NULL,
-    status           text        NOT NULL DEFAULT 'open',
+    status           text        NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'shipped', 'cancelled')),
     body             jsonb       NOT NULL,
     created_at       timestamptz NOT NULL DEFAULT now(),
-    posts            integer     NOT NULL DEFAULT 1,
-    -- A channel order is one sales order, whatever revision or key it is posted with.
-    UNIQUE (marketplace, channel_order_id)
+    posts            integer     NOT NULL DEFAULT 1
 );
+-- Databases made by an earlier version kept a channel order unique; the contract does not.
+ALTER TABLE sales_orders DROP CONSTRAINT IF EXISTS sales_orders_marketplace_channel_order_id_key;
+CREATE INDEX IF NOT EXISTS sales_orders_channel_order ON sales_orders (marketplace, channel_order_id);
 
 CREATE TABLE IF NOT EXISTS sales_order_lines (
     sales_order_id bigint NOT NULL REFERENCES sales_orders,
@@ -55,6 +59,35 @@ CREATE TABLE IF NOT EXISTS shipments (
     carrier         text        NOT NULL,
     tracking_number text        NOT NULL,
     shipped_at      timestamptz NOT NULL DEFAULT now()
+);
+
+-- Updates and cancellations of sales orders, one row per idempotency key: a repeat answers what the first did.
+-- A cancellation of an order the ERP does not hold yet is kept (sales_order_id NULL) and applies to the order
+-- when it is created.
+CREATE TABLE IF NOT EXISTS order_changes (
+    id               bigserial   PRIMARY KEY,
+    idempotency_key  text        NOT NULL UNIQUE,
+    kind             text        NOT NULL CHECK (kind IN ('update', 'cancel')),
+    marketplace      text        NOT NULL,
+    channel_order_id text        NOT NULL,
+    whole_order      boolean     NOT NULL DEFAULT true,
+    sales_order_id   bigint      REFERENCES sales_orders,
+    body             jsonb       NOT NULL,
+    posts            integer     NOT NULL DEFAULT 1,
+    received_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS order_changes_channel_order ON order_changes (marketplace, channel_order_id);
+
+-- Every request the API received, with what it did: tests and the consistency check read what the ERP was sent.
+CREATE TABLE IF NOT EXISTS requests (
+    id              bigserial   PRIMARY KEY,
+    at              timestamptz NOT NULL DEFAULT now(),
+    method          text        NOT NULL,
+    path            text        NOT NULL,
+    idempotency_key text,
+    body            jsonb,
+    status          integer     NOT NULL,
+    outcome         text        NOT NULL
 );
 
 -- Returns and settlements posted by the bridge: one row per idempotency key; a repeat answers the same id.
