@@ -1,7 +1,9 @@
-//! `twctl up` as the README's main command runs it on the quickstart: NATS, the demo ERP on PostgreSQL, its
-//! bridge, the Amazon and Walmart sandboxes and their adapters, driven for a while, then drained; the summary's
-//! consistency check must pass — also when the marketplace misbehaves and the adapter is killed mid-run. And on
-//! examples/local-all, one marketplace per channel with a sandbox.
+//! `twctl up` as the README's main command runs it on the quickstart: NATS, the demo ERP on PostgreSQL (which
+//! honours the idempotency key and nothing else), its bridge, the Amazon and Walmart sandboxes and their
+//! adapters, driven for a while — stock and prices changing, buyers ordering and some cancelling — then
+//! drained; the summary's consistency check must pass — also when the marketplace misbehaves and the adapter
+//! is killed mid-run: our own shipment confirmations give the channels' orders new revisions, and none of them
+//! may become a second sales order. And on examples/local-all, one marketplace per channel with a sandbox.
 
 #![allow(clippy::unwrap_used)] // a test that cannot set up fails, which is what unwrap does
 
@@ -46,6 +48,24 @@ fn up_in(folder: &str, scenario: &str, duration: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap()
 }
 
+/// Every list of problems is empty and none was counted.
+fn assert_nothing_found(c: &Value) {
+    assert_eq!(c["problems"], 0, "{c}");
+    for list in [
+        "stockMismatches",
+        "priceMismatches",
+        "ordersMissing",
+        "ordersDuplicated",
+        "cancellationsNotApplied",
+        "shipmentsUnconfirmed",
+        "returnsMissing",
+        "settlementsMissing",
+        "syncRunsIncomplete",
+    ] {
+        assert_eq!(c[list].as_array().unwrap().len(), 0, "{list}: {c}");
+    }
+}
+
 fn check_consistent(summary: &Value) {
     assert_eq!(summary["passed"], true, "{summary:#}");
     let c = &summary["consistency"];
@@ -61,15 +81,15 @@ fn check_consistent(summary: &Value) {
         c["shipmentsChecked"].as_u64().unwrap() >= 1,
         "shipments were made and checked: {c}"
     );
-    for list in [
-        "stockMismatches",
-        "ordersMissing",
-        "ordersDuplicated",
-        "shipmentsUnconfirmed",
-        "syncRunsIncomplete",
-    ] {
-        assert_eq!(c[list].as_array().unwrap().len(), 0, "{list}: {c}");
-    }
+    assert_nothing_found(c);
+    assert_eq!(
+        c["pricesChecked"], 10,
+        "every SKU's price on Amazon (Walmart has no price flow): {c}"
+    );
+    assert!(
+        c["cancellationsChecked"].as_u64().unwrap() >= 1,
+        "buyers cancelled orders: {c}"
+    );
     // The quickstart's nightly full inventory sync was requested during the run: the adapter resent the
     // newest stock of every SKU of the demo catalogue and reported it.
     let nightly = summary["schedules"]
@@ -128,14 +148,11 @@ fn every_channel_runs_on_its_sandbox_and_ends_consistent() {
         c["skusChecked"], 60,
         "every SKU of the demo catalogue on each of the six marketplaces: {c}"
     );
-    for list in [
-        "stockMismatches",
-        "ordersMissing",
-        "ordersDuplicated",
-        "shipmentsUnconfirmed",
-    ] {
-        assert_eq!(c[list].as_array().unwrap().len(), 0, "{list}: {c}");
-    }
+    assert_eq!(
+        c["pricesChecked"], 50,
+        "every SKU's price on the five marketplaces with a price flow: {c}"
+    );
+    assert_nothing_found(c);
     let marketplaces = summary["marketplaces"].as_array().unwrap();
     for (name, channel) in [
         ("amazon-us", "amazon"),

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::Mutex;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, GenericClient, NoTls};
 
 use crate::Error;
 
@@ -55,6 +55,32 @@ pub struct Document {
     pub document_id: String,
     /// How many times it was posted (retries and redeliveries included).
     pub posts: i32,
+}
+
+/// An item's price: the amount as PostgreSQL writes the numeric (`"19.99"`), its currency.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PriceRow {
+    pub sku: String,
+    pub amount: String,
+    pub currency: String,
+}
+
+/// What the ERP holds, for the consistency check ([`Db::snapshot`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// By SKU, then location.
+    pub stock: Vec<StockRow>,
+    /// By SKU.
+    pub prices: Vec<PriceRow>,
+    /// In the order they were created (two rows for one channel order are a duplicate).
+    pub sales_orders: Vec<SalesOrder>,
+    /// In the order they were shipped.
+    pub shipments: Vec<ShipmentRow>,
+    /// Returns and settlements received: kind (`return`, `settlement`), marketplace, the channel's id.
+    pub documents: Vec<(String, String, String)>,
+    /// Write requests received, by what they did (`created`, `repeated`, `updated`, `refused`, ...).
+    pub requests: Vec<(String, u64)>,
 }
 
 /// An order line as the API receives it (the canonical order's fields the ERP needs).
@@ -234,62 +260,15 @@ impl Db {
     }
 
     pub async fn stock(&self) -> Result<Vec<StockRow>, Error> {
-        let client = self.client.lock().await;
-        let rows = client
-            .query(
-                "SELECT sku, location, on_hand, reserved FROM stock ORDER BY sku, location",
-                &[],
-            )
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| StockRow {
-                sku: r.get(0),
-                location: r.get(1),
-                on_hand: r.get(2),
-                reserved: r.get(3),
-            })
-            .collect())
+        stock_rows(&*self.client.lock().await).await
     }
 
     pub async fn sales_orders(&self) -> Result<Vec<SalesOrder>, Error> {
-        let client = self.client.lock().await;
-        let rows = client
-            .query(
-                "SELECT number, marketplace, channel_order_id, status, posts FROM sales_orders ORDER BY id",
-                &[],
-            )
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| SalesOrder {
-                number: r.get(0),
-                marketplace: r.get(1),
-                channel_order_id: r.get(2),
-                status: r.get(3),
-                posts: r.get(4),
-            })
-            .collect())
+        sales_order_rows(&*self.client.lock().await).await
     }
 
     pub async fn shipments(&self) -> Result<Vec<ShipmentRow>, Error> {
-        let client = self.client.lock().await;
-        let rows = client
-            .query(
-                "SELECT o.marketplace, o.channel_order_id, s.shipment_id, s.tracking_number \
-                 FROM shipments s JOIN sales_orders o ON o.id = s.sales_order_id ORDER BY s.id",
-                &[],
-            )
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| ShipmentRow {
-                marketplace: r.get(0),
-                order_id: r.get(1),
-                shipment_id: r.get(2),
-                tracking_number: r.get(3),
-            })
-            .collect())
+        shipment_rows(&*self.client.lock().await).await
     }
 
     pub async fn unsent_outbox_rows(&self) -> Result<i64, Error> {
@@ -353,6 +332,64 @@ impl Db {
                 posts: r.get(5),
             })
             .collect())
+    }
+
+    /// What the consistency check compares, read in one repeatable-read transaction, so that it never sees
+    /// half of a change (a shipment without its stock movement). Stock and prices are in SKU order, so a
+    /// comparison can walk them beside another list in SKU order.
+    pub async fn snapshot(&self) -> Result<Snapshot, Error> {
+        let mut client = self.client.lock().await;
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let stock = stock_rows(&tx).await?;
+        let prices = tx
+            .query(
+                "SELECT sku, amount::text, currency::text FROM prices ORDER BY sku",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| PriceRow {
+                sku: r.get(0),
+                amount: r.get(1),
+                currency: r.get(2),
+            })
+            .collect();
+        let sales_orders = sales_order_rows(&tx).await?;
+        let shipments = shipment_rows(&tx).await?;
+        let documents = tx
+            .query(
+                "SELECT DISTINCT kind, marketplace, document_id FROM channel_documents \
+                 ORDER BY kind, marketplace, document_id",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        let requests = tx
+            .query(
+                "SELECT trim(trailing ':' FROM split_part(outcome, ' ', 1)), count(*) FROM requests \
+                 GROUP BY 1 ORDER BY 1",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), u64::try_from(r.get::<_, i64>(1)).unwrap_or(0)))
+            .collect();
+        tx.commit().await?;
+        Ok(Snapshot {
+            stock,
+            prices,
+            sales_orders,
+            shipments,
+            documents,
+            requests,
+        })
     }
 
     /// Unknown SKUs among `skus`.
@@ -702,6 +739,65 @@ async fn insert_lines(
         }
     }
     Ok(())
+}
+
+/// Stock per SKU and location, in that order.
+async fn stock_rows(client: &impl GenericClient) -> Result<Vec<StockRow>, Error> {
+    let rows = client
+        .query(
+            "SELECT sku, location, on_hand, reserved FROM stock ORDER BY sku, location",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| StockRow {
+            sku: r.get(0),
+            location: r.get(1),
+            on_hand: r.get(2),
+            reserved: r.get(3),
+        })
+        .collect())
+}
+
+/// Sales orders in the order they were created.
+async fn sales_order_rows(client: &impl GenericClient) -> Result<Vec<SalesOrder>, Error> {
+    let rows = client
+        .query(
+            "SELECT number, marketplace, channel_order_id, status, posts FROM sales_orders ORDER BY id",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| SalesOrder {
+            number: r.get(0),
+            marketplace: r.get(1),
+            channel_order_id: r.get(2),
+            status: r.get(3),
+            posts: r.get(4),
+        })
+        .collect())
+}
+
+/// Packages shipped, with their channel order, in the order they were shipped.
+async fn shipment_rows(client: &impl GenericClient) -> Result<Vec<ShipmentRow>, Error> {
+    let rows = client
+        .query(
+            "SELECT o.marketplace, o.channel_order_id, s.shipment_id, s.tracking_number \
+             FROM shipments s JOIN sales_orders o ON o.id = s.sales_order_id ORDER BY s.id",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| ShipmentRow {
+            marketplace: r.get(0),
+            order_id: r.get(1),
+            shipment_id: r.get(2),
+            tracking_number: r.get(3),
+        })
+        .collect())
 }
 
 /// A sales order's (`$1`) quantities per stock row: an `UPDATE ... FROM` joined to the lines themselves would

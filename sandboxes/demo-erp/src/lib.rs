@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use db::{Document, RequestRow, SalesOrder, ShipmentRow, StockRow};
+pub use db::{Document, PriceRow, RequestRow, SalesOrder, ShipmentRow, Snapshot, StockRow};
 
 /// How the demo ERP behaves.
 #[derive(Clone, Debug)]
@@ -159,6 +159,13 @@ impl DemoErp {
     /// Returns and settlements posted to `POST /returns` and `POST /settlements`.
     pub async fn documents(&self) -> Result<Vec<Document>, Error> {
         self.db.documents().await
+    }
+
+    /// What the consistency check compares — stock, prices, sales orders (with their status: open, shipped,
+    /// cancelled), shipments, returns and settlements, requests by outcome — read in one repeatable-read
+    /// transaction.
+    pub async fn snapshot(&self) -> Result<Snapshot, Error> {
+        self.db.snapshot().await
     }
 
     /// Every write request the API received (method, path, idempotency key, body, status) and what it did

@@ -221,6 +221,11 @@ impl Shared {
     pub fn snapshot(&self) -> State {
         self.lock().clone()
     }
+
+    /// Reads the state under its lock, without copying it.
+    pub fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        f(&self.lock())
+    }
 }
 
 /// A running sandbox with its state.
@@ -237,6 +242,11 @@ impl RestSandbox {
 
     pub fn snapshot(&self) -> State {
         self.shared.snapshot()
+    }
+
+    /// Reads the state under its lock, without copying it (a catalogue of 100,000 items is read in place).
+    pub fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        self.shared.read(f)
     }
 
     /// Generates an order for polling (or to push); returns its id.

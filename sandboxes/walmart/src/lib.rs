@@ -75,6 +75,11 @@ impl WalmartSandbox {
         self.state.snapshot()
     }
 
+    /// Reads the state under its lock, without copying it (a catalogue of 100,000 items is read in place).
+    pub fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        self.state.with(|state| f(state))
+    }
+
     /// Puts SKUs in the seller's catalogue (quantity 0, no price); Walmart answers 404 for others.
     pub fn seed_items<'a>(&self, skus: impl IntoIterator<Item = &'a str>) {
         self.state.seed_items(skus);

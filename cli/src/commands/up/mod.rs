@@ -230,7 +230,9 @@ async fn drive(
     let scenario = options.scenario;
     let mut rng = rand::rng();
     let mut next_stock = Duration::ZERO;
+    let mut next_price = scenario::PRICE_EVERY;
     let mut next_order = Duration::ZERO;
+    let mut placed: u64 = 0;
     let mut next_progress = Duration::from_secs(5);
     let mut chaos_faults_planned = false;
     let mut next_schedule_tick = Duration::ZERO;
@@ -259,11 +261,25 @@ async fn drive(
             seen.stock_log.push((sku.to_string(), Instant::now()));
             next_stock = elapsed + scenario.stock_every();
         }
+        if elapsed >= next_price {
+            let (sku, price) = scenario::price_change(&mut rng);
+            for erp in erps {
+                erp.erp.set_price(sku, &price).await?;
+            }
+            next_price = elapsed + scenario::PRICE_EVERY;
+        }
         if elapsed >= next_order {
             for m in marketplaces.iter() {
                 if let Some(sandbox) = &m.sandbox {
                     let (sku, quantity) = scenario::order(&mut rng);
                     if let Some(id) = sandbox.place_order(sku, quantity, &scenario::price_of(sku)) {
+                        placed += 1;
+                        // Some buyers change their mind at once, before the channel's order is ever read.
+                        if placed.is_multiple_of(scenario::CANCEL_ONE_IN)
+                            && sandbox.cancel_order(&id)
+                        {
+                            continue;
+                        }
                         seen.orders.placed(&m.name, id);
                     }
                 }
@@ -372,13 +388,10 @@ async fn progress_line(erps: &[LocalErp], marketplaces: &[LocalMarketplace]) -> 
     let parts: Vec<String> = marketplaces
         .iter()
         .filter_map(|m| {
-            let view = m.sandbox.as_ref()?.view();
+            let progress = m.sandbox.as_ref()?.progress();
             Some(format!(
                 "{}: {} updates, {} orders, {} shipped",
-                m.name,
-                view.updates,
-                view.orders.len(),
-                view.shipments.len()
+                m.name, progress.updates, progress.orders, progress.shipments
             ))
         })
         .collect();
@@ -397,58 +410,48 @@ async fn drain(
 ) -> anyhow::Result<Consistency> {
     let deadline = Instant::now() + DRAIN_LIMIT;
     loop {
-        for erp in erps {
-            orders.seen(&erp.erp.sales_orders().await?);
-        }
-        let mut consistency = consistency(erps, marketplaces).await?;
         let settled = schedules.settled().await;
+        let consistency = consistency(erps, marketplaces, schedules, orders).await?;
         if (consistency.is_consistent() && settled) || Instant::now() >= deadline {
-            consistency.sync_runs_incomplete = schedules
-                .summaries()
-                .await
-                .into_iter()
-                .filter(|s| !s.completed())
-                .map(|s| {
-                    let outcome = s
-                        .last_run
-                        .as_ref()
-                        .map_or("no report".to_string(), |r| format!("{:?}", r.outcome));
-                    format!("{}: {outcome} {}", s.name, s.message)
-                        .trim_end()
-                        .to_string()
-                })
-                .collect();
             return Ok(consistency);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
+/// The consistency check of every marketplace with a sandbox against its ERP's snapshot, one channel's
+/// snapshot at a time, and of every schedule's last run.
 async fn consistency(
     erps: &[LocalErp],
     marketplaces: &[LocalMarketplace],
+    schedules: &LocalSchedules,
+    orders: &mut OrderClock,
 ) -> anyhow::Result<Consistency> {
+    let runs = schedules.summaries().await;
     let mut out = Consistency::default();
-    for m in marketplaces {
-        let Some(sandbox) = &m.sandbox else { continue };
-        let Some(erp) = erps
-            .iter()
-            .find(|e| e.name == m.config.spec.erp_connection_ref.name)
-        else {
-            continue;
-        };
-        let stock = erp.erp.stock().await?;
-        let orders = erp.erp.sales_orders().await?;
-        let shipments = erp.erp.shipments().await?;
-        check::check_marketplace(
-            &m.name,
-            m.config.spec.flows.inventory.as_ref(),
-            &sandbox.view(),
-            &stock,
-            &orders,
-            &shipments,
-            &mut out,
-        );
+    for (i, erp) in erps.iter().enumerate() {
+        let snapshot = erp.erp.snapshot().await?;
+        orders.seen(&snapshot.sales_orders);
+        let of_this_erp = marketplaces.iter().filter_map(|m| {
+            let sandbox = m.sandbox.as_ref()?;
+            (m.config.spec.erp_connection_ref.name == erp.name).then(|| {
+                let flows = &m.config.spec.flows;
+                check::MarketplaceSnapshot {
+                    name: &m.name,
+                    inventory: flows.inventory.as_ref(),
+                    prices: flows.price.is_some(),
+                    returns: flows.returns.is_some(),
+                    settlements: flows.settlements.is_some(),
+                    channel: sandbox.snapshot(),
+                }
+            })
+        });
+        // Every schedule's runs are judged once, with the first ERP.
+        let runs = if i == 0 { &runs[..] } else { &[] };
+        out.merge(check::check(&snapshot, of_this_erp, runs));
+        for (outcome, n) in snapshot.requests {
+            *out.erp_requests.entry(outcome).or_default() += n;
+        }
     }
     Ok(out)
 }
@@ -467,7 +470,7 @@ async fn summarise(
     for m in marketplaces {
         let Some(sandbox) = &m.sandbox else { continue };
         let recorder = &sandbox.controls().recorder;
-        let view = sandbox.view();
+        let progress = sandbox.progress();
         let mut latencies = inventory_latencies(recorder, sandbox, &seen.stock_log);
         let mut order_latencies = seen.orders.latencies(&m.name);
         let throttled = recorder
@@ -486,19 +489,19 @@ async fn summarise(
             flows: vec![
                 FlowSummary {
                     flow: "inventory + price".into(),
-                    events: view.updates,
+                    events: progress.updates,
                     p50_ms: percentile(&mut latencies, 50),
                     p99_ms: percentile(&mut latencies, 99),
                 },
                 FlowSummary {
                     flow: "orders".into(),
-                    events: view.orders.len() as u64,
+                    events: progress.orders,
                     p50_ms: percentile(&mut order_latencies, 50),
                     p99_ms: percentile(&mut order_latencies, 99),
                 },
                 FlowSummary {
                     flow: "shipments".into(),
-                    events: view.shipments.len() as u64,
+                    events: progress.shipments,
                     p50_ms: None,
                     p99_ms: None,
                 },

@@ -19,6 +19,8 @@ use demo_erp::DemoErp;
 use erp_bridge::BridgeConfig;
 use serde_json::Value;
 
+use super::check::ChannelSnapshot;
+
 mod amazon;
 mod ebay;
 mod mirakl;
@@ -68,17 +70,15 @@ pub fn mount(dir: &Path, data: &BTreeMap<String, String>) -> anyhow::Result<Path
     Ok(dir.to_path_buf())
 }
 
-/// What the consistency check and the progress read from a channel, whichever sandbox it is.
-#[derive(Clone, Debug, Default)]
-pub struct ChannelView {
-    /// Listed quantity per SKU (`None`: never listed).
-    pub listings: BTreeMap<String, Option<i64>>,
+/// What the live progress and the summary count on a channel, cheaply (no copy of its catalogue).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
     /// Stock and price updates the channel accepted.
     pub updates: u64,
-    /// Orders placed by buyers: id and whether the buyer cancelled it.
-    pub orders: Vec<(String, bool)>,
-    /// Confirmed packages: order id and package reference (or tracking number, where the channel names no package).
-    pub shipments: Vec<(String, String)>,
+    /// Orders placed by buyers.
+    pub orders: u64,
+    /// Packages confirmed.
+    pub shipments: u64,
 }
 
 /// A channel sandbox of the local run: one module per channel starts it, seeds it, places its buyers' orders and
@@ -107,6 +107,12 @@ macro_rules! each {
 }
 
 impl Sandbox {
+    /// An Amazon sandbox started elsewhere (a test's), as the local run drives it.
+    #[cfg(test)]
+    pub fn amazon(sandbox: sandbox_amazon::AmazonSandbox) -> Sandbox {
+        Sandbox::Amazon(amazon::Seller(sandbox))
+    }
+
     pub fn url(&self) -> String {
         each!(self, s => s.url())
     }
@@ -137,8 +143,19 @@ impl Sandbox {
         each!(self, s => s.updated_skus(call))
     }
 
-    pub fn view(&self) -> ChannelView {
-        each!(self, s => s.view())
+    /// Cancels a buyer's order as its buyer would; false where the sandbox has no buyer cancellations (Shopify,
+    /// eBay, Mirakl, the REST portal) or the order is not there.
+    pub fn cancel_order(&self, order_id: &str) -> bool {
+        each!(self, s => s.cancel_order(order_id))
+    }
+
+    /// What the consistency check compares, read in place.
+    pub fn snapshot(&self) -> ChannelSnapshot {
+        each!(self, s => s.snapshot())
+    }
+
+    pub fn progress(&self) -> Progress {
+        each!(self, s => s.progress())
     }
 }
 

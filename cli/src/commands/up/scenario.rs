@@ -62,6 +62,24 @@ pub fn stock_change(rng: &mut impl Rng) -> (&'static str, i64) {
     )
 }
 
+/// How often a price changes in the ERP, whatever the scenario.
+pub const PRICE_EVERY: Duration = Duration::from_secs(5);
+
+/// One order in this many is cancelled by its buyer as soon as it is placed (on channels whose sandbox has
+/// buyer cancellations: Amazon, Walmart).
+pub const CANCEL_ONE_IN: u64 = 5;
+
+/// A random SKU and a new price for it: its list price give or take up to a dollar, in cents.
+pub fn price_change(rng: &mut impl Rng) -> (&'static str, String) {
+    let sku = SKUS[rng.random_range(0..SKUS.len())];
+    let list: rust_decimal::Decimal = price_of(sku).parse().unwrap_or_default();
+    let cents = rust_decimal::Decimal::new(rng.random_range(-100..=100), 2);
+    (
+        sku,
+        (list + cents).max(rust_decimal::Decimal::ONE).to_string(),
+    )
+}
+
 /// A random SKU and quantity for a buyer.
 pub fn order(rng: &mut impl Rng) -> (&'static str, i64) {
     (

@@ -2,6 +2,7 @@
 //! and the consistency check that says whether the integration did its job. Written as text at the end of a
 //! run and, with `--summary <file>`, as JSON (schema: docs/local-mode.md).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -43,33 +44,86 @@ pub struct FlowSummary {
     pub p99_ms: Option<u64>,
 }
 
-/// What the consistency check found; empty lists mean consistent.
+/// What the consistency check found (`check.rs`); `problems == 0` means consistent. Each list names at most
+/// `check::NAMED_AT_MOST` records; `problems` counts them all.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Consistency {
     /// SKUs whose channel quantity differs from the ERP's sellable quantity after the marketplace's policy.
     pub stock_mismatches: Vec<StockMismatch>,
-    /// Channel orders not in the ERP.
+    /// SKUs whose channel price differs from the ERP's (marketplaces with a price flow).
+    pub price_mismatches: Vec<PriceMismatch>,
+    /// Channel orders (not cancelled) not in the ERP.
     pub orders_missing: Vec<String>,
-    /// Channel orders in the ERP more than once.
+    /// Channel orders in the ERP more than once, with the sales-order numbers.
     pub orders_duplicated: Vec<String>,
+    /// Orders cancelled on one side and standing on the other.
+    pub cancellations_not_applied: Vec<String>,
     /// Shipments the ERP made that the channel has not confirmed.
     pub shipments_unconfirmed: Vec<String>,
+    /// Returns and settlements the channel has that the ERP never received (`<marketplace>:<id>`).
+    pub returns_missing: Vec<String>,
+    pub settlements_missing: Vec<String>,
     /// Sync runs fired that did not finish, or failed (`<schedule>: <outcome> <why>`).
     pub sync_runs_incomplete: Vec<String>,
+    /// Every problem found, named above or not.
+    pub problems: u64,
     /// How much was compared, so that "nothing wrong" cannot mean "nothing checked".
     pub skus_checked: u64,
+    pub prices_checked: u64,
     pub orders_checked: u64,
+    /// Channel orders cancelled on the channel, compared with their sales orders.
+    pub cancellations_checked: u64,
     pub shipments_checked: u64,
+    /// Returns and settlements compared.
+    pub documents_checked: u64,
+    /// The write requests the ERP received, by what they did (`created`, `repeated`, `updated`, `cancelled`,
+    /// `pending`, `refused`, ...): what the ERP was sent, beside what it holds.
+    pub erp_requests: BTreeMap<String, u64>,
 }
 
 impl Consistency {
     pub fn is_consistent(&self) -> bool {
-        self.stock_mismatches.is_empty()
-            && self.orders_missing.is_empty()
-            && self.orders_duplicated.is_empty()
-            && self.shipments_unconfirmed.is_empty()
-            && self.sync_runs_incomplete.is_empty()
+        self.problems == 0
+    }
+
+    /// Adds the findings and counts of another check (another ERP's marketplaces).
+    pub fn merge(&mut self, other: Consistency) {
+        for (list, more) in [
+            (&mut self.orders_missing, other.orders_missing),
+            (&mut self.orders_duplicated, other.orders_duplicated),
+            (
+                &mut self.cancellations_not_applied,
+                other.cancellations_not_applied,
+            ),
+            (&mut self.shipments_unconfirmed, other.shipments_unconfirmed),
+            (&mut self.returns_missing, other.returns_missing),
+            (&mut self.settlements_missing, other.settlements_missing),
+            (&mut self.sync_runs_incomplete, other.sync_runs_incomplete),
+        ] {
+            list.extend(more);
+        }
+        self.stock_mismatches.extend(other.stock_mismatches);
+        self.price_mismatches.extend(other.price_mismatches);
+        self.problems += other.problems;
+        self.skus_checked += other.skus_checked;
+        self.prices_checked += other.prices_checked;
+        self.orders_checked += other.orders_checked;
+        self.cancellations_checked += other.cancellations_checked;
+        self.shipments_checked += other.shipments_checked;
+        self.documents_checked += other.documents_checked;
+        for (outcome, n) in other.erp_requests {
+            *self.erp_requests.entry(outcome).or_default() += n;
+        }
+    }
+
+    /// Counts a problem, and names it in `list` while the list is short enough.
+    pub fn found<T>(&mut self, list: impl FnOnce(&mut Self) -> &mut Vec<T>, item: T) {
+        self.problems += 1;
+        let list = list(self);
+        if list.len() < super::check::NAMED_AT_MOST {
+            list.push(item);
+        }
     }
 }
 
@@ -82,6 +136,73 @@ pub struct StockMismatch {
     pub expected: i64,
     /// What the channel lists (`None`: the SKU never arrived).
     pub listed: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PriceMismatch {
+    pub marketplace: String,
+    pub sku: String,
+    /// The ERP's price (`None`: the ERP's amount is not a decimal).
+    pub expected: Option<String>,
+    /// The channel's (`None`: no price set).
+    pub listed: Option<String>,
+}
+
+/// How a named record of one list reads.
+type Phrase = fn(&str) -> String;
+
+/// Each problem the check found as a person reads it, naming the record; empty when consistent.
+pub fn problems(c: &Consistency) -> Vec<String> {
+    let mut out = Vec::new();
+    for m in &c.stock_mismatches {
+        out.push(format!(
+            "stock: {} {} lists {} but the ERP can sell {}",
+            m.marketplace,
+            m.sku,
+            m.listed.map_or("nothing".to_string(), |l| l.to_string()),
+            m.expected
+        ));
+    }
+    for m in &c.price_mismatches {
+        out.push(format!(
+            "price: {} {} lists {} but the ERP's is {}",
+            m.marketplace,
+            m.sku,
+            m.listed.as_deref().unwrap_or("no price"),
+            m.expected.as_deref().unwrap_or("unreadable")
+        ));
+    }
+    let lines: [(&Vec<String>, Phrase); 7] = [
+        (&c.orders_missing, |o| {
+            format!("order {o} was placed on the channel and is not in the ERP")
+        }),
+        (&c.orders_duplicated, |o| match o.split_once(' ') {
+            Some((id, numbers)) => format!("order {id} is in the ERP more than once {numbers}"),
+            None => format!("order {o} is in the ERP more than once"),
+        }),
+        (&c.cancellations_not_applied, |o| {
+            format!("cancellation: {o}")
+        }),
+        (&c.shipments_unconfirmed, |s| {
+            format!("shipment {s} is not confirmed on the channel")
+        }),
+        (&c.returns_missing, |r| {
+            format!("return {r} is not in the ERP")
+        }),
+        (&c.settlements_missing, |s| {
+            format!("settlement {s} is not in the ERP")
+        }),
+        (&c.sync_runs_incomplete, |s| format!("sync run of {s}")),
+    ];
+    for (list, line) in lines {
+        out.extend(list.iter().map(|item| line(item)));
+    }
+    let named = out.len() as u64;
+    if c.problems > named {
+        out.push(format!("… and {} more", c.problems - named));
+    }
+    out
 }
 
 /// The `p`-th percentile (0–100) by nearest rank; `None` for no samples.
@@ -165,43 +286,27 @@ pub fn render(summary: &Summary) -> String {
     let c = &summary.consistency;
     let _ = writeln!(
         out,
-        "\nConsistency: {} SKUs, {} orders, {} shipments checked",
-        c.skus_checked, c.orders_checked, c.shipments_checked
+        "\nConsistency: {} SKUs, {} prices, {} orders ({} cancelled), {} shipments, {} returns and settlements checked",
+        c.skus_checked,
+        c.prices_checked,
+        c.orders_checked,
+        c.cancellations_checked,
+        c.shipments_checked,
+        c.documents_checked
     );
-    let mut problems = Vec::new();
-    for m in &c.stock_mismatches {
-        problems.push(format!(
-            "stock: {} {} lists {} but the ERP says {}",
-            m.marketplace,
-            m.sku,
-            m.listed.map_or("nothing".to_string(), |l| l.to_string()),
-            m.expected
-        ));
+    if !c.erp_requests.is_empty() {
+        let requests: Vec<String> = c
+            .erp_requests
+            .iter()
+            .map(|(outcome, n)| format!("{n} {outcome}"))
+            .collect();
+        let _ = writeln!(out, "ERP requests: {}", requests.join(", "));
     }
-    problems.extend(
-        c.orders_missing
-            .iter()
-            .map(|o| format!("order {o} is not in the ERP")),
-    );
-    problems.extend(
-        c.orders_duplicated
-            .iter()
-            .map(|o| format!("order {o} is in the ERP more than once")),
-    );
-    problems.extend(
-        c.shipments_unconfirmed
-            .iter()
-            .map(|s| format!("shipment {s} is not confirmed on the channel")),
-    );
-    problems.extend(
-        c.sync_runs_incomplete
-            .iter()
-            .map(|s| format!("sync run of {s}")),
-    );
+    let problems = problems(c);
     if problems.is_empty() {
         let _ = writeln!(
             out,
-            "  ✔ every marketplace's stock equals the ERP's sellable quantity\n  ✔ every marketplace order is in the ERP exactly once\n  ✔ every shipment is confirmed\n  ✔ every sync run fired has finished"
+            "  ✔ every marketplace's stock and price equal the ERP's (after its policy)\n  ✔ every marketplace order is in the ERP exactly once\n  ✔ every cancellation is applied on both sides\n  ✔ every shipment is confirmed\n  ✔ every return and settlement is in the ERP\n  ✔ every sync run fired has finished"
         );
     } else {
         for p in &problems {
@@ -228,13 +333,31 @@ mod tests {
     #[test]
     fn a_problem_makes_the_run_inconsistent_and_is_named() {
         let mut summary = Summary::default();
-        summary
-            .consistency
-            .orders_duplicated
-            .push("amazon-us:113-1".into());
+        summary.consistency.found(
+            |c| &mut c.orders_duplicated,
+            "amazon-us:113-1 (SO-1, SO-2)".into(),
+        );
         assert!(!summary.consistency.is_consistent());
-        assert!(render(&summary).contains("order amazon-us:113-1 is in the ERP more than once"));
-        summary.consistency.orders_duplicated.clear();
-        assert!(summary.consistency.is_consistent());
+        assert!(
+            render(&summary)
+                .contains("✘ order amazon-us:113-1 is in the ERP more than once (SO-1, SO-2)"),
+            "{}",
+            render(&summary)
+        );
+        assert!(
+            render(&Summary::default())
+                .contains("✔ every marketplace order is in the ERP exactly once")
+        );
+    }
+
+    #[test]
+    fn problems_beyond_the_named_ones_are_counted() {
+        let mut c = Consistency::default();
+        for i in 0..super::super::check::NAMED_AT_MOST + 5 {
+            c.found(|c| &mut c.orders_missing, format!("m:{i}"));
+        }
+        let problems = problems(&c);
+        assert_eq!(problems.len(), super::super::check::NAMED_AT_MOST + 1);
+        assert_eq!(problems.last().unwrap(), "… and 5 more");
     }
 }

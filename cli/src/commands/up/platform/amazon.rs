@@ -17,7 +17,8 @@ use serde_json::Value;
 
 use sandbox::RecordedCall;
 
-use super::ChannelView;
+use super::Progress;
+use crate::commands::up::check::{ChannelOrder, ChannelSnapshot, Listing};
 
 /// How often the sandbox allows `searchOrders` in a local run.
 pub const SERVER_ORDERS_PERIOD: Duration = Duration::from_secs(2);
@@ -25,7 +26,7 @@ pub const SERVER_ORDERS_PERIOD: Duration = Duration::from_secs(2);
 pub const CLIENT_ORDERS_PERIOD: Duration = Duration::from_millis(2_500);
 const SEARCH_ORDERS: &str = "searchOrders";
 
-pub struct Seller(AmazonSandbox);
+pub struct Seller(pub(super) AmazonSandbox);
 
 /// Starts the account and points `config` (and its token URL) at it.
 pub async fn start(
@@ -89,20 +90,41 @@ impl Seller {
         super::super::updated_sku(call).into_iter().collect()
     }
 
-    pub fn view(&self) -> ChannelView {
-        let state = self.0.snapshot();
-        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-        ChannelView {
+    pub fn cancel_order(&self, order_id: &str) -> bool {
+        self.0.cancel_order(order_id)
+    }
+
+    pub fn progress(&self) -> Progress {
+        let state = self.0.state.lock();
+        Progress {
             updates: state.listings.values().map(|l| l.patches).sum(),
+            orders: state.orders.len() as u64,
+            shipments: state.shipments.len() as u64,
+        }
+    }
+
+    /// Listings (quantity and price, `our_price` as a decimal), orders (a buyer's cancellation request counts
+    /// as cancelled), confirmed packages by package reference; read in place.
+    pub fn snapshot(&self) -> ChannelSnapshot {
+        let state = self.0.state.lock();
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        ChannelSnapshot {
             listings: state
                 .listings
                 .iter()
-                .map(|(k, l)| (k.clone(), l.quantity))
+                .map(|(sku, l)| Listing {
+                    sku: sku.clone(),
+                    quantity: l.quantity,
+                    price: l.price.as_deref().and_then(|p| p.parse().ok()),
+                })
                 .collect(),
             orders: state
                 .orders
                 .iter()
-                .map(|o| (o.order_id.clone(), o.cancel_requested))
+                .map(|o| ChannelOrder {
+                    id: o.order_id.clone(),
+                    cancelled: o.cancel_requested,
+                })
                 .collect(),
             shipments: state
                 .shipments
@@ -114,6 +136,7 @@ impl Seller {
                     )
                 })
                 .collect(),
+            ..ChannelSnapshot::default()
         }
     }
 }

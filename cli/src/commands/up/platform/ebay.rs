@@ -9,7 +9,8 @@ use rust_decimal::Decimal;
 use sandbox::RecordedCall;
 use sandbox_ebay::{NewOrder, Settings};
 
-use super::ChannelView;
+use super::Progress;
+use crate::commands::up::check::{ChannelOrder, ChannelSnapshot, Listing};
 
 pub struct Account {
     running: sandbox::Running,
@@ -73,24 +74,45 @@ impl Account {
             .collect()
     }
 
-    pub fn view(&self) -> ChannelView {
+    /// The sandbox has no buyer cancellation.
+    pub fn cancel_order(&self, _order_id: &str) -> bool {
+        false
+    }
+
+    pub fn progress(&self) -> Progress {
         let updates = Self::UPDATE_OPERATIONS
             .iter()
             .map(|(op, status)| self.ebay.controls.recorder.count(op, *status) as u64)
             .sum();
         let account = self.ebay.account();
-        ChannelView {
+        Progress {
             updates,
+            orders: account.orders.len() as u64,
+            shipments: account.fulfillments.len() as u64,
+        }
+    }
+
+    /// Inventory items (quantity, the published fixed-price offer's price), orders, shipping fulfillments by
+    /// tracking number; read in place.
+    pub fn snapshot(&self) -> ChannelSnapshot {
+        let account = self.ebay.account();
+        ChannelSnapshot {
             listings: account
                 .listings
                 .iter()
-                .map(|(sku, l)| (sku.clone(), Some(l.quantity)))
+                .map(|(sku, l)| Listing {
+                    sku: sku.clone(),
+                    quantity: Some(l.quantity),
+                    price: l.price(),
+                })
                 .collect(),
-            // The sandbox has no buyer cancellations.
             orders: account
                 .orders
                 .iter()
-                .map(|o| (o.order_id.clone(), false))
+                .map(|o| ChannelOrder {
+                    id: o.order_id.clone(),
+                    cancelled: false,
+                })
                 .collect(),
             // A shipping fulfillment names no package of the ERP: it is matched by its tracking number.
             shipments: account
@@ -98,6 +120,7 @@ impl Account {
                 .iter()
                 .map(|f| (f.order_id.clone(), f.tracking_number.clone()))
                 .collect(),
+            ..ChannelSnapshot::default()
         }
     }
 }

@@ -17,7 +17,8 @@ use sandbox::RecordedCall;
 use sandbox_mirakl::{NewOrder, OrderState, Settings};
 use serde_json::Value;
 
-use super::ChannelView;
+use super::Progress;
+use crate::commands::up::check::{ChannelOrder, ChannelSnapshot, Listing};
 
 /// How often the sandbox allows each operation Mirakl publishes a frequency for, in a local run.
 pub const SERVER_PERIOD: Duration = Duration::from_secs(3);
@@ -92,38 +93,60 @@ impl Shop {
         }
     }
 
-    pub fn view(&self) -> ChannelView {
+    /// Buyers do not cancel Mirakl orders in the sandbox (the shop refuses or cancels them itself).
+    pub fn cancel_order(&self, _order_id: &str) -> bool {
+        false
+    }
+
+    pub fn progress(&self) -> Progress {
         let updates = Self::UPDATE_OPERATIONS
             .iter()
             .map(|(op, status)| self.mirakl.controls.recorder.count(op, *status) as u64)
             .sum();
         let shop = self.mirakl.shop();
-        ChannelView {
+        Progress {
             updates,
+            orders: shop.orders.len() as u64,
+            shipments: shipped(&shop).count() as u64,
+        }
+    }
+
+    /// Offers (quantity and price), orders (refused or cancelled ones stand no more), shipped orders by
+    /// tracking number; read in place.
+    pub fn snapshot(&self) -> ChannelSnapshot {
+        let shop = self.mirakl.shop();
+        ChannelSnapshot {
             listings: shop
                 .offers
                 .iter()
-                .map(|(sku, offer)| (sku.clone(), Some(offer.quantity)))
+                .map(|(sku, offer)| Listing {
+                    sku: sku.clone(),
+                    quantity: Some(offer.quantity),
+                    price: offer.price,
+                })
                 .collect(),
-            // A refused order (the ERP would not take it) stands no more than a cancelled one.
             orders: shop
                 .orders
                 .iter()
-                .map(|o| {
-                    let gone = matches!(o.state, OrderState::Refused | OrderState::Canceled);
-                    (o.order_id.clone(), gone)
+                .map(|o| ChannelOrder {
+                    id: o.order_id.clone(),
+                    cancelled: matches!(o.state, OrderState::Refused | OrderState::Canceled),
                 })
                 .collect(),
             // OR23/OR24 name no package of the ERP: a shipped order is matched by its tracking number.
-            shipments: shop
-                .orders
-                .iter()
-                .filter(|o| o.state == OrderState::Shipped)
-                .filter_map(|o| {
-                    let tracking = o.tracking.as_ref()?.tracking_number.clone()?;
-                    Some((o.order_id.clone(), tracking))
-                })
-                .collect(),
+            shipments: shipped(&shop).collect(),
+            ..ChannelSnapshot::default()
         }
     }
+}
+
+/// Shipped orders with their tracking number.
+fn shipped(shop: &sandbox_mirakl::Shop) -> impl Iterator<Item = (String, String)> + '_ {
+    shop.orders
+        .iter()
+        .filter(|o| o.state == OrderState::Shipped)
+        .filter_map(|o| {
+            let tracking = o.tracking.as_ref()?.tracking_number.clone()?;
+            Some((o.order_id.clone(), tracking))
+        })
 }

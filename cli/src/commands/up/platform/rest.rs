@@ -1,7 +1,7 @@
 //! The B2B portal of a local run: the REST sandbox laid out as the Marketplace's `spec.rest` describes,
 //! checking the Secret's credential header, and the portal's buyers. What the portal holds is the mapping's
-//! output, so the view reads it through the mapping: the fields the mapping writes `record.available`,
-//! `record.shipmentId` and `record.trackingNumber` to.
+//! output, so the snapshot reads it through the mapping: the fields the mapping writes `record.available`,
+//! `record.price.amount`, `record.shipmentId` and `record.trackingNumber` to.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +10,8 @@ use crds::channel::Flow;
 use sandbox::RecordedCall;
 use serde_json::Value;
 
-use super::ChannelView;
+use super::Progress;
+use crate::commands::up::check::{ChannelOrder, ChannelSnapshot, Listing};
 
 pub struct Portal {
     sandbox: sandbox_rest::RestSandbox,
@@ -18,6 +19,8 @@ pub struct Portal {
     quantity_field: String,
     /// Where a shipment's package reference (or else its tracking number) is, in its fields.
     package_field: String,
+    /// Where a price item's amount is, in its fields.
+    price_field: String,
 }
 
 /// Starts the portal and points `config` at it.
@@ -43,10 +46,13 @@ pub async fn start(
         &["record.shipmentId", "record.trackingNumber"],
     )
     .unwrap_or("shipmentId".into());
+    let price_field =
+        target_of(config, Flow::Price, &["record.price.amount"]).unwrap_or("price.amount".into());
     Ok(Portal {
         sandbox,
         quantity_field,
         package_field,
+        price_field,
     })
 }
 
@@ -67,6 +73,15 @@ fn target_of(config: &AdapterConfig, flow: Flow, expressions: &[&str]) -> Option
             .find(|f| f.expression.trim() == *wanted)
             .map(|f| f.target.clone())
     })
+}
+
+/// A price as the portal holds it: a decimal string or a JSON number.
+fn decimal(value: &Value) -> Option<rust_decimal::Decimal> {
+    match value {
+        Value::String(s) => s.parse().ok(),
+        Value::Number(n) => n.to_string().parse().ok(),
+        _ => None,
+    }
 }
 
 /// The value at a dotted `path` of `fields`.
@@ -101,40 +116,63 @@ impl Portal {
             .collect()
     }
 
-    pub fn view(&self) -> ChannelView {
+    /// The portal's orders are cancelled by the portal, not by the scenario.
+    pub fn cancel_order(&self, _order_id: &str) -> bool {
+        false
+    }
+
+    pub fn progress(&self) -> Progress {
         let updates = Self::UPDATE_OPERATIONS
             .iter()
             .map(|(op, status)| self.controls().recorder.count(op, *status) as u64)
             .sum();
-        let state = self.sandbox.snapshot();
-        let endpoint = |name: &str| state.items.get(name).cloned().unwrap_or_default();
-        ChannelView {
+        self.sandbox.read(|state| Progress {
             updates,
-            listings: endpoint("inventory")
-                .iter()
-                .map(|(sku, fields)| {
-                    let quantity = at(fields, &self.quantity_field).and_then(Value::as_i64);
-                    (sku.clone(), quantity)
-                })
-                .collect(),
-            orders: state
-                .orders
-                .iter()
-                .filter_map(|o| {
-                    let id = o.get("orderId")?.as_str()?.to_string();
-                    let cancelled = o.get("status").and_then(Value::as_str) == Some("CANCELLED");
-                    Some((id, cancelled))
-                })
-                .collect(),
-            // Shipment callbacks are keyed by order id.
-            shipments: endpoint("shipments")
-                .iter()
-                .filter_map(|(order, fields)| {
-                    let package = at(fields, &self.package_field)?.as_str()?.to_string();
-                    Some((order.clone(), package))
-                })
-                .collect(),
-        }
+            orders: state.orders.len() as u64,
+            shipments: state.items.get("shipments").map_or(0, |s| s.len() as u64),
+        })
+    }
+
+    /// What the mapping wrote: each inventory item's quantity and each price item's amount at the fields the
+    /// mapping targets, orders (`CANCELLED`), shipment callbacks by order; read in place.
+    pub fn snapshot(&self) -> ChannelSnapshot {
+        self.sandbox.read(|state| {
+            let empty = BTreeMap::new();
+            let endpoint = |name: &str| state.items.get(name).unwrap_or(&empty);
+            let prices = endpoint("price");
+            ChannelSnapshot {
+                listings: endpoint("inventory")
+                    .iter()
+                    .map(|(sku, fields)| Listing {
+                        sku: sku.clone(),
+                        quantity: at(fields, &self.quantity_field).and_then(Value::as_i64),
+                        price: prices
+                            .get(sku)
+                            .and_then(|fields| at(fields, &self.price_field))
+                            .and_then(decimal),
+                    })
+                    .collect(),
+                orders: state
+                    .orders
+                    .iter()
+                    .filter_map(|o| {
+                        Some(ChannelOrder {
+                            id: o.get("orderId")?.as_str()?.to_string(),
+                            cancelled: o.get("status").and_then(Value::as_str) == Some("CANCELLED"),
+                        })
+                    })
+                    .collect(),
+                // Shipment callbacks are keyed by order id.
+                shipments: endpoint("shipments")
+                    .iter()
+                    .filter_map(|(order, fields)| {
+                        let package = at(fields, &self.package_field)?.as_str()?.to_string();
+                        Some((order.clone(), package))
+                    })
+                    .collect(),
+                ..ChannelSnapshot::default()
+            }
+        })
     }
 }
 

@@ -10,7 +10,8 @@ use sandbox::RecordedCall;
 use sandbox_shopify::{NewOrder, Settings};
 use serde_json::Value;
 
-use super::ChannelView;
+use super::Progress;
+use crate::commands::up::check::{ChannelOrder, ChannelSnapshot, Listing};
 
 /// The token the sandbox accepts when the Secret has no `access_token`.
 const DEFAULT_TOKEN: &str = "shpat_local_sandbox";
@@ -111,23 +112,45 @@ impl Store {
         }
     }
 
-    pub fn view(&self) -> ChannelView {
+    /// The sandbox has no buyer cancellation.
+    pub fn cancel_order(&self, _order_id: &str) -> bool {
+        false
+    }
+
+    pub fn progress(&self) -> Progress {
         let updates = Self::UPDATE_OPERATIONS
             .iter()
             .map(|(op, status)| self.shop.controls.recorder.count(op, *status) as u64)
             .sum();
         let store = self.shop.store();
-        ChannelView {
+        Progress {
             updates,
+            orders: store.orders.len() as u64,
+            shipments: store.fulfillments.len() as u64,
+        }
+    }
+
+    /// Variants (available quantity and price), orders (`cancelledAt`), fulfillments by tracking number; read
+    /// in place.
+    pub fn snapshot(&self) -> ChannelSnapshot {
+        let store = self.shop.store();
+        ChannelSnapshot {
             listings: store
                 .variants
                 .iter()
-                .map(|(sku, v)| (sku.clone(), Some(v.available)))
+                .map(|(sku, v)| Listing {
+                    sku: sku.clone(),
+                    quantity: Some(v.available),
+                    price: Some(v.price),
+                })
                 .collect(),
             orders: store
                 .orders
                 .iter()
-                .map(|o| (numeric_id(&o.id).to_string(), o.cancelled_at.is_some()))
+                .map(|o| ChannelOrder {
+                    id: numeric_id(&o.id).to_string(),
+                    cancelled: o.cancelled_at.is_some(),
+                })
                 .collect(),
             // A fulfillment names no package of the ERP: it is matched by its tracking number.
             shipments: store
@@ -135,6 +158,7 @@ impl Store {
                 .iter()
                 .filter_map(|f| Some((numeric_id(&f.order_id).to_string(), f.number.clone()?)))
                 .collect(),
+            ..ChannelSnapshot::default()
         }
     }
 }

@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use sandbox::RecordedCall;
 
-use super::ChannelView;
+use super::Progress;
+use crate::commands::up::check::{ChannelOrder, ChannelSnapshot, Listing};
 
 pub struct Seller(WalmartSandbox);
 
@@ -62,28 +63,52 @@ impl Seller {
         super::super::updated_sku(call).into_iter().collect()
     }
 
-    pub fn view(&self) -> ChannelView {
-        let state = self.0.snapshot();
+    /// Buyers cancel Walmart orders line by line; the scenario's orders have one line.
+    pub fn cancel_order(&self, order_id: &str) -> bool {
+        self.0.buyer_cancels(order_id, "1")
+    }
+
+    pub fn progress(&self) -> Progress {
         let updates = Self::UPDATE_OPERATIONS
             .iter()
             .map(|(op, status)| self.controls().recorder.count(op, *status) as u64)
             .sum();
-        ChannelView {
+        let (orders, shipments) = self.0.read(|state| {
+            let shipped = state
+                .orders
+                .values()
+                .flat_map(lines)
+                .filter(|l| l.0 == "Shipped")
+                .count();
+            (state.orders.len() as u64, shipped as u64)
+        });
+        Progress {
             updates,
+            orders,
+            shipments,
+        }
+    }
+
+    /// Items (listed once an inventory update reached them; the BASE price), orders (a cancelled line counts
+    /// as cancelled), shipped lines by tracking number; read in place.
+    pub fn snapshot(&self) -> ChannelSnapshot {
+        self.0.read(|state| ChannelSnapshot {
             listings: state
                 .items
                 .iter()
-                .map(|(k, i)| {
-                    (
-                        k.clone(),
-                        i.inventory_correlation_id.as_ref().map(|_| i.quantity),
-                    )
+                .map(|(sku, i)| Listing {
+                    sku: sku.clone(),
+                    quantity: i.inventory_correlation_id.as_ref().map(|_| i.quantity),
+                    price: i.price.as_ref().map(|p| p.amount),
                 })
                 .collect(),
             orders: state
                 .orders
                 .iter()
-                .map(|(id, order)| (id.clone(), lines(order).any(|l| l.0 == "Cancelled")))
+                .map(|(id, order)| ChannelOrder {
+                    id: id.clone(),
+                    cancelled: lines(order).any(|l| l.0 == "Cancelled"),
+                })
                 .collect(),
             // Walmart's shipping update names no package: a package is confirmed by its tracking number.
             shipments: state
@@ -96,7 +121,8 @@ impl Seller {
                         .collect::<Vec<_>>()
                 })
                 .collect(),
-        }
+            ..ChannelSnapshot::default()
+        })
     }
 }
 
