@@ -3,8 +3,8 @@
 //! re-exported here so that the runtime, the bridge, the operator and `twctl` name them as before.
 
 pub use channel_api::{
-    canonical, config, connector, connectors, envelope, mapping, resilience, schemas, signature,
-    subject, topology,
+    auth, canonical, config, connector, connectors, envelope, error, mapping, resilience, schemas,
+    signature, subject, topology,
 };
 
 pub mod app;

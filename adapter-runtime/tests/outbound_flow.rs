@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use adapter_runtime::canonical::{InventoryPosition, Record};
-use adapter_runtime::connector::{Connector, ConnectorError, OutboundItem, PollPage};
+use adapter_runtime::connector::{Connector, ConnectorError, HttpFailure, OutboundItem, PollPage};
 use adapter_runtime::envelope::Event;
 use adapter_runtime::flow::{OutboundFlow, OutboundSettings, PrepareFn, Shutdown};
 use adapter_runtime::jetstream::{
@@ -22,12 +22,14 @@ use serde_json::json;
 use test_support::{NatsServer, eventually};
 
 /// A channel that records what it receives. SKUs starting with `POISON` are refused for good; `FLAKY-n` fails
-/// n times before it succeeds; `DOWN` always fails retryably.
+/// n times before it succeeds; `DOWN` always fails retryably; `BUSY` is answered 503 with `Retry-After: 1` once.
 #[derive(Default)]
 struct TestChannel {
     max_batch: usize,
     received: Mutex<Vec<OutboundItem>>,
     failures: Mutex<HashMap<String, u32>>,
+    /// When each delivery of `BUSY` was attempted.
+    busy_attempts: Mutex<Vec<std::time::Instant>>,
 }
 
 impl Connector for TestChannel {
@@ -44,6 +46,19 @@ impl Connector for TestChannel {
                         "400 Bad Request: SKU {} is not listed",
                         item.key
                     )));
+                }
+                if item.key == "BUSY" {
+                    let mut attempts = self.busy_attempts.lock().unwrap();
+                    attempts.push(std::time::Instant::now());
+                    if attempts.len() == 1 {
+                        let answer = HttpFailure::new(
+                            adapter_runtime::error::StatusCode::SERVICE_UNAVAILABLE,
+                            [("Retry-After", "1")],
+                            "busy",
+                            std::time::SystemTime::now(),
+                        );
+                        return Err(ConnectorError::retryable("503 busy").with_http(answer));
+                    }
                 }
                 if item.key == "DOWN" {
                     return Err(ConnectorError::retryable("503 Service Unavailable"));
@@ -118,6 +133,10 @@ struct Setup {
 
 /// A stream without per-subject limits, so that the flow's own coalescing is what is tested.
 async fn setup(max_batch: usize, max_attempts: u32) -> Setup {
+    setup_with_backoff(max_batch, max_attempts, Duration::from_millis(100)).await
+}
+
+async fn setup_with_backoff(max_batch: usize, max_attempts: u32, max_backoff: Duration) -> Setup {
     let server = NatsServer::start().await.unwrap();
     let js = jetstream::new(server.client().await.unwrap());
     let ns = Namespace::new("test");
@@ -143,7 +162,7 @@ async fn setup(max_batch: usize, max_attempts: u32) -> Setup {
             coalesce_window: Duration::from_millis(200),
             max_attempts,
             initial_backoff: Duration::from_millis(20),
-            max_backoff: Duration::from_millis(100),
+            max_backoff,
             ack_wait: Duration::from_secs(30),
         },
         consumer,
@@ -299,6 +318,24 @@ async fn retryable_failures_are_retried_and_then_exhausted() {
     assert_eq!(letters[0].letter.class, ErrorClass::Exhausted);
     assert_eq!(letters[0].letter.attempts, 3);
     assert!(letters[0].letter.reason.contains("503 Service Unavailable"));
+}
+
+#[tokio::test]
+async fn a_retry_waits_as_long_as_the_channel_asked() {
+    // Backoff 20 ms, longest 5 s; the channel asks for 1 s.
+    let s = setup_with_backoff(10, 5, Duration::from_secs(5)).await;
+    s.publish("BUSY", 1, 1).await;
+    let (shutdown, task) = s.start();
+    eventually(Duration::from_secs(10), "BUSY is delivered", || async {
+        s.channel.received().len() == 1
+    })
+    .await;
+    shutdown.trigger();
+    task.await.unwrap();
+    let attempts = s.channel.busy_attempts.lock().unwrap().clone();
+    assert_eq!(attempts.len(), 2);
+    let waited = attempts[1] - attempts[0];
+    assert!(waited >= Duration::from_secs(1), "retried after {waited:?}");
 }
 
 #[tokio::test]

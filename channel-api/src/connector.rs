@@ -5,7 +5,6 @@
 //! operation's limits from [`crate::resilience`]); it reports each failure with its class so that the flow
 //! decides between retrying later and dead-lettering now.
 
-use std::fmt;
 use std::future::Future;
 
 use crds::channel::Flow;
@@ -26,61 +25,7 @@ pub struct OutboundItem {
     pub record: Value,
 }
 
-/// How a failed call should be handled.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum FailureKind {
-    /// Might succeed later (timeout, 5xx, throttled, circuit open): the message is redelivered with backoff.
-    Retryable,
-    /// Cannot succeed (a 4xx the channel will answer the same way): the message goes to the dead-letter stream.
-    Permanent,
-    /// Every attempt the operation's retry policy allows failed: the message goes to the dead-letter stream.
-    Exhausted,
-}
-
-/// A failed delivery or poll, with the channel's own words.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConnectorError {
-    pub kind: FailureKind,
-    pub message: String,
-}
-
-impl ConnectorError {
-    pub fn retryable(message: impl Into<String>) -> Self {
-        Self {
-            kind: FailureKind::Retryable,
-            message: message.into(),
-        }
-    }
-
-    pub fn permanent(message: impl Into<String>) -> Self {
-        Self {
-            kind: FailureKind::Permanent,
-            message: message.into(),
-        }
-    }
-
-    /// The connector's view of a guarded call that did not succeed.
-    pub fn from_outcome(outcome: crate::resilience::Outcome<String>) -> Self {
-        use crate::resilience::Outcome;
-        match outcome {
-            Outcome::CircuitOpen { .. } => Self::retryable(outcome.to_string()),
-            Outcome::Exhausted { .. } => Self {
-                kind: FailureKind::Exhausted,
-                message: outcome.to_string(),
-            },
-            Outcome::Permanent { error, .. } => Self::permanent(error),
-            Outcome::TooCostly(_) => Self::permanent(outcome.to_string()),
-        }
-    }
-}
-
-impl fmt::Display for ConnectorError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for ConnectorError {}
+pub use crate::error::{ConnectorError, FailureKind, HttpFailure};
 
 /// One page of records read from a channel.
 #[derive(Clone, Debug, Default, PartialEq)]

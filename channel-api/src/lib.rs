@@ -5,7 +5,8 @@
 //! connector cannot reach NATS because nothing here links it (`tests/boundary.rs` fails if a channel crate
 //! gains a normal dependency on `async-nats` or `adapter-runtime`).
 //!
-//! - [`connector`]: the [`connector::Connector`] trait, its items, pages and errors.
+//! - [`connector`]: the [`connector::Connector`] trait, its items and pages; [`error`]: how a call failed
+//!   ([`error::ConnectorError`], with the HTTP status and the server's hints when it was an answer).
 //! - [`canonical`]: the canonical model (records, money, ids) and its JSON Schemas ([`schemas`]).
 //! - [`mapping`]: the ChannelMapping engine (CEL compiled once, applied per record).
 //! - [`resilience`]: rate limits, retries, circuit breakers and server hints, per API operation.
@@ -13,13 +14,15 @@
 //! - [`config`]: the adapter's resolved configuration.
 //! - [`topology`], [`subject`], [`envelope`]: names of subjects, streams and buckets, and the event envelope,
 //!   as pure data (the runtime turns them into JetStream objects).
-//! - [`signature`]: HMAC request signatures for webhooks.
+//! - [`signature`]: HMAC request signatures for webhooks; [`auth`]: the one OAuth access-token cache.
 
+pub mod auth;
 pub mod canonical;
 pub mod config;
 pub mod connector;
 pub mod connectors;
 pub mod envelope;
+pub mod error;
 pub mod mapping;
 pub mod resilience;
 pub mod schemas;

@@ -209,7 +209,10 @@ impl<C: Connector> OutboundFlow<C> {
                         self.dead_letter(&item.message, ErrorClass::Exhausted, e.message)
                             .await
                     }
-                    Err(e) => self.retry_later(&item.message, e.message).await,
+                    Err(e) => {
+                        let asked = e.http().and_then(|answer| answer.retry_after());
+                        self.retry_later(&item.message, e.message, asked).await
+                    }
                 }
             }
             ready = rest;
@@ -257,7 +260,9 @@ impl<C: Connector> OutboundFlow<C> {
         );
     }
 
-    async fn retry_later(&self, message: &Message, reason: String) {
+    /// Naks `message` to come back after the backoff of its attempt, or after what the channel asked
+    /// (`Retry-After`) when that is longer (at most the longest backoff).
+    async fn retry_later(&self, message: &Message, reason: String, asked: Option<Duration>) {
         let s = &self.settings;
         let delivered = message.info().map(|i| i.delivered).unwrap_or(1).max(1);
         let delivered = u32::try_from(delivered).unwrap_or(u32::MAX);
@@ -268,7 +273,8 @@ impl<C: Connector> OutboundFlow<C> {
             return;
         }
         let factor = 2u32.saturating_pow(delivered.saturating_sub(1).min(20));
-        let delay = s.initial_backoff.saturating_mul(factor).min(s.max_backoff);
+        let backoff = s.initial_backoff.saturating_mul(factor);
+        let delay = backoff.max(asked.unwrap_or_default()).min(s.max_backoff);
         warn!(marketplace = %s.marketplace, flow = %s.flow, attempt = delivered, delay_ms = delay.as_millis() as u64, %reason, "delivery failed; will retry");
         let _ = message.ack_with(AckKind::Nak(Some(delay))).await;
     }

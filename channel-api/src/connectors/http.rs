@@ -1,13 +1,15 @@
 //! One guarded HTTP call, shared by every HTTP connector: the operation's guard paces and retries it, the
 //! answer is classified (2xx delivered, 429 throttled with the server's hints, 5xx and transport errors
 //! retryable, other 4xx permanent) unless the connector classifies it itself, because some channels answer
-//! errors with 200 (GraphQL `userErrors`) or throttle with other codes.
+//! errors with 200 (GraphQL `userErrors`) or throttle with other codes. A failure keeps the answer's status, hints
+//! and body ([`crate::error::HttpFailure`]), or the transport error as its source, so connectors decide on the
+//! status, never on the message.
 
 use std::time::SystemTime;
 
 use reqwest::StatusCode;
 
-use crate::connector::ConnectorError;
+use crate::error::{ConnectorError, HttpFailure};
 use crate::resilience::{Failure, Resilience, ServerHint, hints_from_headers};
 
 /// A non-2xx answer, as a classifier sees it.
@@ -20,6 +22,18 @@ pub struct HttpAnswer {
 }
 
 impl HttpAnswer {
+    /// Reads a response whole: status, headers and body (empty when the body cannot be read).
+    pub async fn read(response: reqwest::Response) -> Self {
+        let status = response.status();
+        let headers = header_pairs(response.headers());
+        let body = response.text().await.unwrap_or_default();
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+
     /// The answer in one line for a dead letter or a log: status and the first 500 characters of the body.
     pub fn summary(&self) -> String {
         format!(
@@ -37,6 +51,16 @@ impl HttpAnswer {
         )
         .into_iter()
         .next()
+    }
+
+    /// What a [`ConnectorError`] keeps of this answer: status, hints, body.
+    pub fn failure(&self) -> HttpFailure {
+        HttpFailure::new(
+            self.status,
+            self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            &self.body,
+            SystemTime::now(),
+        )
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -87,7 +111,7 @@ where
                 let response = request
                     .send()
                     .await
-                    .map_err(|e| Failure::Retryable(without_url(&e)))?;
+                    .map_err(|e| Failure::Retryable(transport_error(e)))?;
                 let status = response.status();
                 let headers = header_pairs(response.headers());
                 if status.is_success() {
@@ -101,12 +125,15 @@ where
                     }
                     return Ok(response);
                 }
-                let body = response.text().await.unwrap_or_default();
-                Err(classify(&HttpAnswer {
+                let answer = HttpAnswer {
                     status,
                     headers,
-                    body,
-                }))
+                    body: response.text().await.unwrap_or_default(),
+                };
+                // The class and words are the classifier's; the answer itself is kept for the connector.
+                let failure = answer.failure();
+                Err(classify(&answer)
+                    .map(|message| ConnectorError::retryable(message).with_http(failure.clone())))
             }
         })
         .await
@@ -122,6 +149,12 @@ fn header_pairs(headers: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
                 .map(|v| (k.as_str().to_ascii_lowercase(), v.to_string()))
         })
         .collect()
+}
+
+/// A transport failure (no answer): retryable, its text without the URL, the error kept as its source (also
+/// without the URL).
+pub fn transport_error(error: reqwest::Error) -> ConnectorError {
+    ConnectorError::retryable(without_url(&error)).with_source(error.without_url())
 }
 
 /// A transport error's text without the URL (which may carry a query with a token or a signature).
@@ -142,11 +175,12 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(
     let text = response
         .text()
         .await
-        .map_err(|e| ConnectorError::retryable(format!("reading {what}: {}", without_url(&e))))?;
+        .map_err(|e| transport_error(e).context(format!("reading {what}")))?;
     serde_json::from_str(&text).map_err(|e| {
         ConnectorError::permanent(format!(
             "{what} is not what the API documents: {e} (body: {})",
             text.chars().take(300).collect::<String>()
         ))
+        .with_source(e)
     })
 }

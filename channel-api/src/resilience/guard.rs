@@ -35,6 +35,20 @@ pub enum Failure<E> {
     Permanent(E),
 }
 
+impl<E> Failure<E> {
+    /// The same failure with its error turned into another type.
+    pub fn map<F>(self, f: impl FnOnce(E) -> F) -> Failure<F> {
+        match self {
+            Failure::Retryable(e) => Failure::Retryable(f(e)),
+            Failure::Throttled { error, hint } => Failure::Throttled {
+                error: f(error),
+                hint,
+            },
+            Failure::Permanent(e) => Failure::Permanent(f(e)),
+        }
+    }
+}
+
 /// Why a guarded call did not succeed, and so what the caller does with the record.
 #[derive(Debug, Error)]
 pub enum Outcome<E> {

@@ -1,28 +1,19 @@
-//! Login with Amazon: the refresh-token grant, its access token cached until shortly before it expires. The
+//! Login with Amazon: the refresh-token grant, its access token kept in the shared
+//! [`TokenCache`](channel_api::auth::TokenCache) (renewed shortly before it expires, one grant at a time). The
 //! credentials never appear in errors or logs.
 
-use std::time::{Duration, Instant};
-
+use channel_api::auth::{AccessToken, Grant, TokenCache};
 use channel_api::connector::ConnectorError;
-use channel_api::connectors::http::without_url;
+use channel_api::connectors::http::{HttpAnswer, transport_error};
+use reqwest::StatusCode;
 use serde::Deserialize;
-use tokio::sync::Mutex;
-
-/// A token is renewed this long before Amazon says it expires, so no call carries an expired one.
-const RENEW_BEFORE: Duration = Duration::from_secs(60);
 
 pub struct Lwa {
     token_url: String,
     client_id: String,
     client_secret: String,
     refresh_token: String,
-    cached: Mutex<Option<(String, Instant)>>,
-}
-
-#[derive(Deserialize)]
-struct TokenAnswer {
-    access_token: String,
-    expires_in: u64,
+    cache: TokenCache,
 }
 
 #[derive(Deserialize)]
@@ -44,18 +35,28 @@ impl Lwa {
             client_id,
             client_secret,
             refresh_token,
-            cached: Mutex::new(None),
+            cache: TokenCache::new(),
         }
     }
 
-    /// The access token, from the cache or a new grant.
-    pub async fn access_token(&self, http: &reqwest::Client) -> Result<String, ConnectorError> {
-        let mut cached = self.cached.lock().await;
-        if let Some((token, expires)) = cached.as_ref()
-            && Instant::now() + RENEW_BEFORE < *expires
-        {
-            return Ok(token.clone());
-        }
+    /// Runs `call` with the access token; when SP-API refuses it (403, how it answers an expired or revoked
+    /// token), logs in again and runs `call` once more.
+    pub async fn authorized<T, K, KF>(
+        &self,
+        http: &reqwest::Client,
+        call: K,
+    ) -> Result<T, ConnectorError>
+    where
+        K: Fn(AccessToken) -> KF,
+        KF: Future<Output = Result<T, ConnectorError>>,
+    {
+        self.cache
+            .authorized(|| self.grant(http), StatusCode::FORBIDDEN, call)
+            .await
+    }
+
+    /// One refresh-token grant.
+    async fn grant(&self, http: &reqwest::Client) -> Result<Grant, ConnectorError> {
         let response = http
             .post(&self.token_url)
             .form(&[
@@ -66,32 +67,24 @@ impl Lwa {
             ])
             .send()
             .await
-            .map_err(|e| {
-                ConnectorError::retryable(format!("LWA token endpoint: {}", without_url(&e)))
-            })?;
-        let status = response.status();
-        let body = response.text().await.unwrap_or_default();
+            .map_err(|e| transport_error(e).context("LWA token endpoint"))?;
+        let answer = HttpAnswer::read(response).await;
+        let status = answer.status;
         if !status.is_success() {
-            let reason = serde_json::from_str::<TokenError>(&body)
+            let reason = serde_json::from_str::<TokenError>(&answer.body)
                 .map(|e| format!("{}: {}", e.error, e.error_description))
                 .unwrap_or_else(|_| status.to_string());
             let message = format!("LWA refused the refresh-token grant ({status}): {reason}");
-            return Err(if status.is_server_error() || status.as_u16() == 429 {
+            let error = if status.is_server_error() || status.as_u16() == 429 {
                 ConnectorError::retryable(message)
             } else {
                 ConnectorError::permanent(message)
-            });
+            };
+            return Err(error.with_http(answer.failure()));
         }
-        let answer: TokenAnswer = serde_json::from_str(&body).map_err(|e| {
+        serde_json::from_str::<Grant>(&answer.body).map_err(|e| {
             ConnectorError::retryable(format!("LWA token endpoint answered without a token: {e}"))
-        })?;
-        let expires = Instant::now() + Duration::from_secs(answer.expires_in);
-        *cached = Some((answer.access_token.clone(), expires));
-        Ok(answer.access_token)
-    }
-
-    /// Forgets the cached token (Amazon refused it).
-    pub async fn forget(&self) {
-        *self.cached.lock().await = None;
+                .with_source(e)
+        })
     }
 }

@@ -257,28 +257,28 @@ impl AmazonConnector {
         }
     }
 
-    /// One SP-API call: the access token, the operation's guard, Amazon's error classification. A 403 drops
-    /// the cached token so that the retry logs in again.
+    /// One SP-API call: the access token, the operation's guard, Amazon's error classification. A 403 (how
+    /// SP-API refuses an expired or revoked token) logs in again and tries once more.
     async fn call(
         &self,
         operation: &str,
         build: impl Fn(&str) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, ConnectorError> {
-        let token = self.lwa.access_token(&self.http).await?;
-        let result = send_guarded(
-            &self.resilience,
-            operation,
-            1,
-            || build(&token).header("x-amz-access-token", &token),
-            classify_amazon,
-        )
-        .await;
-        if let Err(e) = &result
-            && e.message.starts_with("403")
-        {
-            self.lwa.forget().await;
-        }
-        result
+        self.lwa
+            .authorized(&self.http, |token| {
+                let build = &build;
+                async move {
+                    send_guarded(
+                        &self.resilience,
+                        operation,
+                        1,
+                        || build(token.as_str()).header("x-amz-access-token", token.as_str()),
+                        classify_amazon,
+                    )
+                    .await
+                }
+            })
+            .await
     }
 
     async fn patch_listing(&self, item: &OutboundItem) -> Result<(), ConnectorError> {
@@ -388,7 +388,8 @@ impl AmazonConnector {
 }
 
 /// Amazon's error classification: 429 (`QuotaExceeded`) throttled with the `x-amzn-RateLimit-Limit` hint,
-/// 5xx and 403 (an expired token) retried, other 4xx permanent with Amazon's message.
+/// 5xx retried, other 4xx permanent with Amazon's message (a 403, an expired token, is retried once after a
+/// new login by [`auth::Lwa::authorized`]).
 fn classify_amazon(answer: &HttpAnswer) -> Failure<String> {
     let message = serde_json::from_str::<Value>(&answer.body)
         .ok()
@@ -401,17 +402,9 @@ fn classify_amazon(answer: &HttpAnswer) -> Failure<String> {
                 error.get("message").and_then(Value::as_str).unwrap_or("")
             ))
         });
-    match (answer.status.as_u16(), message) {
-        (403, Some(message)) => Failure::Retryable(message),
-        (_, Some(message)) => match classify_status(answer) {
-            Failure::Throttled { hint, .. } => Failure::Throttled {
-                error: message,
-                hint,
-            },
-            Failure::Retryable(_) => Failure::Retryable(message),
-            Failure::Permanent(_) => Failure::Permanent(message),
-        },
-        (_, None) => classify_status(answer),
+    match message {
+        Some(message) => classify_status(answer).map(|_| message),
+        None => classify_status(answer),
     }
 }
 

@@ -587,7 +587,7 @@ impl AmazonConnector {
             .await;
         let response = match result {
             Ok(response) => response,
-            Err(e) if e.message.starts_with("404") => return Ok(None),
+            Err(e) if e.is_status(reqwest::StatusCode::NOT_FOUND) => return Ok(None),
             Err(e) => return Err(e),
         };
         let answer: Value = read_json(response, "the getOrder answer").await?;

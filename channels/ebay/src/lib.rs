@@ -2,7 +2,8 @@
 //! and createShippingFulfillment.
 //!
 //! - Token: `POST /identity/v1/oauth2/token` (`grant_type=refresh_token`, Basic `client_id:client_secret`),
-//!   cached until a minute before `expires_in`; a 401 from an API drops it so the next attempt fetches another.
+//!   kept in the shared [`TokenCache`] (renewed a minute before `expires_in`, one grant at a time for every
+//!   flow); a 401 from an API gets a new token and the call is made once more.
 //! - Inventory: `bulk_update_price_quantity`, 25 SKUs per call (`shipToLocationAvailability.quantity`); each
 //!   SKU's `statusCode` and `errors` become that record's result, so one bad SKU fails alone.
 //! - Orders in: `getOrders` with `filter=lastmodifieddate:[<since>..]`, `limit`/`offset` pages of 100.
@@ -32,13 +33,14 @@ pub mod settlements;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use crds::channel::Flow;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use channel_api::auth::{Grant, TokenCache};
 use channel_api::canonical::{CorrelationId, MarketplaceName, Money, Order, Record, Settlement};
 use channel_api::config::AdapterConfig;
 use channel_api::connector::{
@@ -90,18 +92,12 @@ pub struct EbayConnector {
     marketplace: MarketplaceName,
     http: reqwest::Client,
     resilience: Arc<Resilience>,
-    token: Mutex<Option<(String, Instant)>>,
+    tokens: TokenCache,
     /// SKU -> its priceable offers, from getOffers: looked up once, not per price (getOffers has its daily
     /// quota too).
     offers: Mutex<HashMap<String, Vec<prices::KnownOffer>>>,
     /// Order id -> the total the orders flow read, for settlement reconciliation.
     known_orders: Mutex<BTreeMap<String, Money>>,
-}
-
-#[derive(Deserialize)]
-struct TokenAnswer {
-    access_token: String,
-    expires_in: u64,
 }
 
 #[derive(Deserialize)]
@@ -112,10 +108,11 @@ struct OrderPage {
     total: usize,
 }
 
-/// A non-2xx eBay answer: 401 is retryable (the token is renewed), the rest as usual.
+/// A non-2xx eBay answer: 401 permanent for the guard (the token is renewed and the call made once more by
+/// [`TokenCache::authorized`], not retried with the same token), the rest as usual.
 fn classify(answer: &HttpAnswer) -> Failure<String> {
     if answer.status == reqwest::StatusCode::UNAUTHORIZED {
-        Failure::Retryable(answer.summary())
+        Failure::Permanent(answer.summary())
     } else {
         classify_status(answer)
     }
@@ -206,22 +203,14 @@ impl EbayConnector {
             marketplace,
             http: http_client(timeout)?,
             resilience,
-            token: Mutex::new(None),
+            tokens: TokenCache::new(),
             offers: Mutex::new(HashMap::new()),
             known_orders: Mutex::new(BTreeMap::new()),
         })
     }
 
-    fn cached(&self) -> std::sync::MutexGuard<'_, Option<(String, Instant)>> {
-        self.token.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    async fn access_token(&self) -> Result<String, ConnectorError> {
-        if let Some((token, until)) = self.cached().as_ref()
-            && Instant::now() < *until
-        {
-            return Ok(token.clone());
-        }
+    /// One refresh-token grant, through the `getToken` guard.
+    async fn grant(&self) -> Result<Grant, ConnectorError> {
         let basic = base64::engine::general_purpose::STANDARD
             .encode(format!("{}:{}", self.client_id, self.client_secret));
         let form = [
@@ -242,34 +231,34 @@ impl EbayConnector {
             classify_status,
         )
         .await?;
-        let answer: TokenAnswer = read_json(response, "the token answer").await?;
-        let lifetime = Duration::from_secs(answer.expires_in.saturating_sub(60).max(1));
-        *self.cached() = Some((answer.access_token.clone(), Instant::now() + lifetime));
-        Ok(answer.access_token)
+        read_json(response, "the token answer").await
     }
 
-    /// One API call with the user token; a 401 forgets the token so the retry fetches a new one.
+    /// One API call with the user token; a 401 gets a new token and the call is made once more.
     async fn call(
         &self,
         operation: &str,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, ConnectorError> {
-        let token = self.access_token().await?;
-        let result = send_guarded(
-            &self.resilience,
-            operation,
-            1,
-            || build().bearer_auth(&token),
-            classify,
-        )
-        .await;
-        if result
-            .as_ref()
-            .is_err_and(|e| e.to_string().contains("401"))
-        {
-            *self.cached() = None;
-        }
-        result
+        self.tokens
+            .authorized(
+                || self.grant(),
+                reqwest::StatusCode::UNAUTHORIZED,
+                |token| {
+                    let build = &build;
+                    async move {
+                        send_guarded(
+                            &self.resilience,
+                            operation,
+                            1,
+                            || build().bearer_auth(token.as_str()),
+                            classify,
+                        )
+                        .await
+                    }
+                },
+            )
+            .await
     }
 
     /// One `bulk_update_price_quantity` call of `requests` (PriceQuantity): eBay's `responses`, one per SKU
@@ -377,9 +366,7 @@ impl EbayConnector {
         {
             Ok(response) => read_json(response, "the getOffers answer").await?,
             // eBay answers 404 (errorId 25713) for a SKU with no offer.
-            Err(e) if e.kind == FailureKind::Permanent && e.message.starts_with("404") => {
-                Value::Null
-            }
+            Err(e) if e.is_status(reqwest::StatusCode::NOT_FOUND) => Value::Null,
             Err(e) => return Err(e),
         };
         let offers = prices::priceable_offers(&answer);
@@ -423,12 +410,7 @@ impl EbayConnector {
                         });
                     }
                 }
-                Err(e) => {
-                    results[index] = Err(ConnectorError {
-                        message: format!("SKU {sku}: {}", e.message),
-                        ..e
-                    })
-                }
+                Err(e) => results[index] = Err(e.context(format!("SKU {sku}"))),
             }
         }
         for call in prices::calls(&ready) {

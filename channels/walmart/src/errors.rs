@@ -54,6 +54,15 @@ pub fn error_text(body: &str) -> String {
     }
 }
 
+/// The `errors[].code` of Walmart's error body (none when the body is not one).
+pub fn codes(body: &str) -> impl Iterator<Item = String> {
+    serde_json::from_str::<ErrorBody>(body)
+        .map(|b| b.errors)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| e.code)
+}
+
 /// How a non-2xx answer is handled: 429 throttled with its `Retry-After`, 5xx retryable, 401 handled by the
 /// caller (the token is renewed once), anything else permanent with Walmart's text.
 pub fn classify(answer: &HttpAnswer) -> Failure<String> {

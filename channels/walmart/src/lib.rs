@@ -27,7 +27,7 @@ pub mod render;
 pub mod returns;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -41,7 +41,7 @@ use crds::v1alpha1::{DeliveryMode, RateLimitPolicySpec};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::auth::TokenCache;
+use crate::auth::ClientCredentials;
 use crate::headers::{SERVICE_NAME, WM_QOS_CORRELATION_ID, WM_SEC_ACCESS_TOKEN, WM_SVC_NAME};
 use crate::recon::KnownOrder;
 
@@ -74,7 +74,7 @@ pub struct Settings {
 pub struct WalmartConnector {
     base_url: String,
     marketplace: String,
-    tokens: TokenCache,
+    tokens: ClientCredentials,
     http: reqwest::Client,
     resilience: Arc<Resilience>,
     rate_limits: RateLimitPolicySpec,
@@ -139,7 +139,7 @@ impl WalmartConnector {
         Ok(Self {
             base_url: settings.base_url.trim_end_matches('/').to_string(),
             marketplace: settings.marketplace,
-            tokens: TokenCache::new(
+            tokens: ClientCredentials::new(
                 settings.token_url,
                 settings.client_id,
                 settings.client_secret,
@@ -166,42 +166,34 @@ impl WalmartConnector {
         correlation_id: &str,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, ConnectorError> {
-        for attempt in 0..2 {
-            let token = self
-                .tokens
-                .access_token(&self.http, &self.resilience)
-                .await?;
-            let unauthorised = AtomicBool::new(false);
-            let classify = |answer: &HttpAnswer| {
-                if answer.status == StatusCode::UNAUTHORIZED {
-                    unauthorised.store(true, Ordering::Relaxed);
-                    return Failure::Permanent(format!("401 {}", errors::error_text(&answer.body)));
-                }
-                errors::classify(answer)
-            };
-            let result = send_guarded(
-                &self.resilience,
-                operation,
-                1,
-                || {
-                    build()
-                        .header(WM_SEC_ACCESS_TOKEN, &token)
-                        .header(WM_QOS_CORRELATION_ID, correlation_id)
-                        .header(WM_SVC_NAME, SERVICE_NAME)
-                        .header("Accept", "application/json")
-                },
-                classify,
-            )
-            .await;
-            if result.is_err() && unauthorised.load(Ordering::Relaxed) && attempt == 0 {
-                self.tokens.forget().await;
-                continue;
+        // A 401 is not retried by the guard: the token is renewed first.
+        let classify = |answer: &HttpAnswer| {
+            if answer.status == StatusCode::UNAUTHORIZED {
+                return Failure::Permanent(format!("401 {}", errors::error_text(&answer.body)));
             }
-            return result;
-        }
-        Err(ConnectorError::retryable(
-            "Walmart refused a freshly issued access token",
-        ))
+            errors::classify(answer)
+        };
+        self.tokens
+            .authorized(&self.http, &self.resilience, |token| {
+                let build = &build;
+                async move {
+                    send_guarded(
+                        &self.resilience,
+                        operation,
+                        1,
+                        || {
+                            build()
+                                .header(WM_SEC_ACCESS_TOKEN, token.as_str())
+                                .header(WM_QOS_CORRELATION_ID, correlation_id)
+                                .header(WM_SVC_NAME, SERVICE_NAME)
+                                .header("Accept", "application/json")
+                        },
+                        classify,
+                    )
+                    .await
+                }
+            })
+            .await
     }
 
     /// A call whose answer is JSON.

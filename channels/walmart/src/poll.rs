@@ -446,14 +446,11 @@ impl WalmartConnector {
 /// Walmart answers a search that matches nothing with `404 CONTENT_NOT_FOUND` rather than an empty list: that
 /// is an empty page (the cursor stays), not a failure.
 fn nothing_found(error: ConnectorError) -> Result<Value, ConnectorError> {
-    if error.kind == FailureKind::Permanent
-        && error.message.starts_with("404")
-        && error.message.contains("CONTENT_NOT_FOUND")
-    {
-        Ok(json!({}))
-    } else {
-        Err(error)
-    }
+    let not_found = error.is_status(reqwest::StatusCode::NOT_FOUND)
+        && error.http().is_some_and(|answer| {
+            crate::errors::codes(&answer.body).any(|c| c.starts_with("CONTENT_NOT_FOUND"))
+        });
+    if not_found { Ok(json!({})) } else { Err(error) }
 }
 
 /// Walmart's report dates: `MMDDYYYY`.
@@ -465,18 +462,23 @@ fn parse_report_date(text: &str) -> Option<NaiveDate> {
 mod tests {
     use super::*;
 
+    fn answered(status: u16, code: &str) -> ConnectorError {
+        let body = json!({"errors": [{"code": code, "description": "from Walmart"}]}).to_string();
+        let status = reqwest::StatusCode::from_u16(status).unwrap_or_default();
+        ConnectorError::permanent(format!("{status} {code}")).with_http(
+            channel_api::error::HttpFailure::new(status, [], &body, std::time::SystemTime::now()),
+        )
+    }
+
     #[test]
     fn a_search_that_finds_nothing_is_an_empty_page() {
-        let none = ConnectorError::permanent(
-            "404 CONTENT_NOT_FOUND.GMP_ORDER_API (purchaseOrderId): No orders found",
-        );
+        let none = answered(404, "CONTENT_NOT_FOUND.GMP_ORDER_API");
         assert_eq!(nothing_found(none).ok(), Some(json!({})));
-        assert!(
-            nothing_found(ConnectorError::permanent(
-                "400 INVALID_REQUEST_PARAM.GMP_ORDER_API: limit"
-            ))
-            .is_err()
-        );
+        // Another 404, another code, or the same words without an answer are failures.
+        assert!(nothing_found(answered(404, "NOT_FOUND.GMP_ITEM_API")).is_err());
+        assert!(nothing_found(answered(400, "INVALID_REQUEST_PARAM.GMP_ORDER_API")).is_err());
+        let words_only = ConnectorError::permanent("404 CONTENT_NOT_FOUND.GMP_ORDER_API");
+        assert!(nothing_found(words_only).is_err());
         assert!(orders::orders_of(&json!({})).is_empty());
     }
 

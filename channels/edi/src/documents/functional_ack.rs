@@ -2,7 +2,7 @@
 //! partner's 997 says about one of ours.
 
 use crate::x12::scan::{self, Scanned};
-use crate::x12::{Group, RefusedSet, Segment, Transaction, X12Error};
+use crate::x12::{Fault, Group, RefusedSet, Segment, Transaction, X12Error};
 
 /// AK9/AK5 codes: accepted, accepted with errors, partially accepted, rejected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,7 +198,7 @@ pub fn error_loop(
             &[&error.segment_id, &position.to_string(), "", syntax],
         ));
         if let Some(element) = error.element {
-            let invalid = if error.reason.contains("control character") {
+            let invalid = if error.fault == Fault::ControlCharacter {
                 "6"
             } else {
                 "7"

@@ -196,6 +196,19 @@ pub struct X12Error {
     /// The element at fault, 1-based, when one is.
     pub element: Option<usize>,
     pub reason: String,
+    /// What kind of fault it is, where a 997 tells them apart.
+    pub fault: Fault,
+}
+
+/// The faults a 997 reports with their own codes; the rest are syntax errors.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Fault {
+    #[default]
+    Syntax,
+    /// An element holds a control character (AK4 code 6, invalid character).
+    ControlCharacter,
+    /// A transaction set has no SE trailer (AK5 code 2).
+    TrailerMissing,
 }
 
 impl X12Error {
@@ -205,7 +218,14 @@ impl X12Error {
             segment_id: segment_id.chars().take(8).collect(),
             element,
             reason,
+            fault: Fault::Syntax,
         }
+    }
+
+    /// The same error, of `fault`.
+    pub fn with_fault(mut self, fault: Fault) -> Self {
+        self.fault = fault;
+        self
     }
 }
 

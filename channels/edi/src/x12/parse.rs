@@ -3,8 +3,8 @@
 use std::collections::HashSet;
 
 use super::{
-    COMPONENT, Delimiters, GS_VERSION, Group, ISA_VERSION, Interchange, InterchangeHeader, Segment,
-    Transaction, X12Error, functional_id,
+    COMPONENT, Delimiters, Fault, GS_VERSION, Group, ISA_VERSION, Interchange, InterchangeHeader,
+    Segment, Transaction, X12Error, functional_id,
 };
 
 /// Larger interchanges are refused before they are read (a partner's largest 846 is a few MiB).
@@ -290,7 +290,8 @@ fn segment(position: usize, piece: &str, d: &Delimiters, last: bool) -> Result<S
                 id,
                 Some(n + 1),
                 format!("contains the control character {c:?}"),
-            ));
+            )
+            .with_fault(Fault::ControlCharacter));
         }
         elements.push(value.replace(d.component, &COMPONENT.to_string()));
     }
@@ -601,7 +602,8 @@ impl Reader {
                         format!(
                             "the interchange ends inside transaction set {control} (SE missing)"
                         ),
-                    ));
+                    )
+                    .with_fault(Fault::TrailerMissing));
                 }
                 Some((position, Ok(next)))
                     if matches!(next.id.as_str(), "ISA" | "IEA" | "GS" | "GE" | "ST") =>
@@ -611,7 +613,8 @@ impl Reader {
                         &next.id,
                         None,
                         format!("{} inside transaction set {control} (SE missing)", next.id),
-                    ));
+                    )
+                    .with_fault(Fault::TrailerMissing));
                 }
                 Some(_) => {}
             }

@@ -3,7 +3,7 @@
 //! set, segment and element at fault. Never panics, whatever the bytes.
 
 use super::parse::{ISA_LENGTH, parse_isa};
-use super::{InterchangeHeader, X12Error};
+use super::{Fault, InterchangeHeader, X12Error};
 
 /// A set's envelope as found: ST01, ST02 and the position of its ST.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,7 +85,7 @@ pub fn set_error_code(error: &X12Error) -> &'static str {
         ("SE", Some(2)) => "3",
         ("ST", Some(1)) => "6",
         ("ST", Some(2)) => "7",
-        _ if error.reason.contains("SE missing") => "2",
+        _ if error.fault == Fault::TrailerMissing => "2",
         _ => "5",
     }
 }
