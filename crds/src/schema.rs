@@ -17,6 +17,57 @@ pub struct SchemaProblem {
     pub field_path: String,
     /// What is wrong, with the offending value where there is one.
     pub message: String,
+    /// Which kind of rule it breaks (what the API server reports as a cause's `reason`).
+    pub kind: ProblemKind,
+}
+
+/// The kind of rule a [`SchemaProblem`] breaks, as the API server tells them apart in the `details.causes` of
+/// a 422 `Invalid` answer (`FieldValueRequired`, `FieldValueTypeInvalid`, `FieldValueNotSupported`,
+/// `FieldValueInvalid`, or the `reason` a CEL rule declares).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// A required property is missing; `field_path` is the object that lacks it.
+    Required { property: String },
+    /// The value has the wrong JSON type; `expected` names the type(s) the schema wants (`integer`,
+    /// `string or null`).
+    Type { expected: String },
+    /// The value is not one of the schema's `enum` values.
+    Enum,
+    /// A property the schema does not declare.
+    Unknown,
+    /// A CEL rule (`x-kubernetes-validations`) failed; `reason` is the one the rule declares, if any.
+    Rule { reason: Option<String> },
+    /// Any other schema keyword (pattern, range, length, ...).
+    Other,
+}
+
+impl ProblemKind {
+    /// The kind of a JSON Schema violation.
+    pub fn of(error: &jsonschema::ValidationError<'_>) -> Self {
+        use jsonschema::error::ValidationErrorKind as K;
+        match error.kind() {
+            K::Required { property } => ProblemKind::Required {
+                property: property
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| property.to_string()),
+            },
+            K::Type { kind } => ProblemKind::Type {
+                expected: match kind {
+                    jsonschema::error::TypeKind::Single(t) => t.to_string(),
+                    jsonschema::error::TypeKind::Multiple(types) => types
+                        .iter()
+                        .filter(|t| *t != jsonschema::JsonType::Null)
+                        .map(|t| t.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                },
+            },
+            K::Enum { .. } => ProblemKind::Enum,
+            K::AdditionalProperties { .. } => ProblemKind::Unknown,
+            _ => ProblemKind::Other,
+        }
+    }
 }
 
 /// Error building the checks from a CRD: only possible if the generated schema itself is broken.
@@ -85,10 +136,21 @@ impl SchemaSet {
     /// Every schema and CEL problem of `object`, a manifest of kind `kind`. CEL rules run only on an object
     /// that passed the schema, as in the API server.
     pub fn check(&self, kind: &str, object: &Value) -> Vec<SchemaProblem> {
+        self.check_update(kind, object, None)
+    }
+
+    /// [`SchemaSet::check`] of an update: CEL transition rules (`oldSelf`) also run, against `old`.
+    pub fn check_update(
+        &self,
+        kind: &str,
+        object: &Value,
+        old: Option<&Value>,
+    ) -> Vec<SchemaProblem> {
         let Some(checks) = self.by_kind.get(kind) else {
             return vec![SchemaProblem {
                 field_path: "kind".into(),
                 message: format!("unknown kind {kind:?}"),
+                kind: ProblemKind::Other,
             }];
         };
         let mut problems: Vec<SchemaProblem> = checks
@@ -97,14 +159,18 @@ impl SchemaSet {
             .map(|e| SchemaProblem {
                 field_path: pointer_to_field_path(e.instance_path().as_str()),
                 message: e.to_string(),
+                kind: ProblemKind::of(&e),
             })
             .collect();
         if problems.is_empty()
-            && let Err(errors) = self.cel.validate_compiled(&checks.cel, object, None)
+            && let Err(errors) = self.cel.validate_compiled(&checks.cel, object, old)
         {
             problems.extend(errors.iter().map(|e| SchemaProblem {
                 field_path: e.field_path.clone(),
                 message: e.message.clone(),
+                kind: ProblemKind::Rule {
+                    reason: e.reason.clone(),
+                },
             }));
         }
         problems
