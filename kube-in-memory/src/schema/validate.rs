@@ -107,6 +107,7 @@ pub fn cause(object: &Value, problem: SchemaProblem) -> Cause {
             field,
             format!("unknown field: {}", problem.message),
         ),
+        ProblemKind::Duplicate => Cause::new("FieldValueDuplicate", field, problem.message),
         ProblemKind::Rule { reason } => Cause::new(
             reason.as_deref().unwrap_or("FieldValueInvalid"),
             field,
