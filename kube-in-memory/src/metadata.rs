@@ -231,7 +231,48 @@ const DNS_1035: &str = "a DNS-1035 label must consist of lower case alphanumeric
 const QUALIFIED: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')";
 const LABEL_VALUE: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
 
-/// The `ObjectMeta` rules every object follows: its name, label keys and values, annotation keys.
+/// The label keys and values, and annotation keys, of the `ObjectMeta` at `meta` (at field path `at`).
+fn validate_labels_and_annotations(meta: Option<&Value>, at: &str, causes: &mut Vec<Cause>) {
+    let entries = |field: &str| -> Vec<(String, Value)> {
+        meta.and_then(|m| m.get(field))
+            .and_then(Value::as_object)
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
+    };
+    for (key, value) in entries("labels") {
+        if !is_qualified_name(&key) {
+            causes.push(Cause::invalid(
+                format!("{at}.labels"),
+                &Value::String(key.clone()),
+                QUALIFIED,
+            ));
+        }
+        let text = value.as_str().unwrap_or_default();
+        if !text.is_empty() && !is_label_name(text) {
+            causes.push(Cause::invalid(
+                format!("{at}.labels.{key}"),
+                &value,
+                if text.len() > 63 {
+                    "must be no more than 63 characters"
+                } else {
+                    LABEL_VALUE
+                },
+            ));
+        }
+    }
+    for (key, _) in entries("annotations") {
+        if !is_qualified_name(&key.to_lowercase()) {
+            causes.push(Cause::invalid(
+                format!("{at}.annotations"),
+                &Value::String(key.clone()),
+                QUALIFIED,
+            ));
+        }
+    }
+}
+
+/// The `ObjectMeta` rules every object follows: its name, label keys and values, annotation keys (and those of
+/// its pod template).
 pub fn validate(resource: &Resource, object: &Value) -> Vec<Cause> {
     let mut causes = Vec::new();
     match get_str(object, "name") {
@@ -250,41 +291,14 @@ pub fn validate(resource: &Resource, object: &Value) -> Vec<Cause> {
         )),
         Some(_) => {}
     }
-    let entries = |field: &str| -> Vec<(String, Value)> {
-        get(object, field)
-            .and_then(Value::as_object)
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default()
-    };
-    for (key, value) in entries("labels") {
-        if !is_qualified_name(&key) {
-            causes.push(Cause::invalid(
-                "metadata.labels",
-                &Value::String(key.clone()),
-                QUALIFIED,
-            ));
-        }
-        let text = value.as_str().unwrap_or_default();
-        if !text.is_empty() && !is_label_name(text) {
-            causes.push(Cause::invalid(
-                format!("metadata.labels.{key}"),
-                &value,
-                &if text.len() > 63 {
-                    "must be no more than 63 characters".to_string()
-                } else {
-                    LABEL_VALUE.to_string()
-                },
-            ));
-        }
-    }
-    for (key, _) in entries("annotations") {
-        if !is_qualified_name(&key.to_lowercase()) {
-            causes.push(Cause::invalid(
-                "metadata.annotations",
-                &Value::String(key.clone()),
-                QUALIFIED,
-            ));
-        }
+    validate_labels_and_annotations(object.get("metadata"), "metadata", &mut causes);
+    // A pod template's metadata is validated as a pod's (labels and annotations of the pods to be).
+    if resource.pod_template {
+        validate_labels_and_annotations(
+            object.pointer("/spec/template/metadata"),
+            "spec.template.metadata",
+            &mut causes,
+        );
     }
     causes
 }

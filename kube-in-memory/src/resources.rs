@@ -34,6 +34,8 @@ pub struct Resource {
     pub generation: Generation,
     /// Services' names must be DNS-1035 labels; every other name a DNS-1123 subdomain.
     pub name_is_label: bool,
+    /// `spec.template` is a pod template, whose metadata is validated too.
+    pub pod_template: bool,
     pub schema: Schema,
     pub validator: Validator,
     /// Custom resources decode with pruning and defaulting from their CRD.
@@ -155,6 +157,7 @@ impl Resources {
                     status_subresource: status,
                     generation,
                     name_is_label: kind == "Service",
+                    pod_template: kind == "Deployment",
                     schema,
                     validator,
                     custom: false,
@@ -193,6 +196,7 @@ impl Resources {
                     status_subresource: status,
                     generation: Generation::AllButMetadata,
                     name_is_label: false,
+                    pod_template: false,
                     schema: Schema::custom(&open_api),
                     validator: Validator::Custom {
                         kind: crd.spec.names.kind.clone(),

@@ -98,7 +98,8 @@ async fn a_changed_value_another_manager_owns_conflicts_unless_forced() {
     let api = api::<ConfigMap>(&client);
     applied(&api, "one", false, config_map(json!({"a": "1", "b": "1"}))).await;
     // (manager, config, force, Ok(data after) or Err(conflicting fields))
-    let cases: [(&str, Value, bool, Result<Value, Vec<&str>>); 3] = [
+    type Case = (&'static str, Value, bool, Result<Value, Vec<&'static str>>);
+    let cases: [Case; 3] = [
         (
             "two",
             json!({"a": "1"}),

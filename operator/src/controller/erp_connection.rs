@@ -9,7 +9,6 @@ use crds::v1alpha1::{
     RateLimitPolicy, condition,
 };
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::ListParams;
 use kube::runtime::controller::Action;
@@ -17,7 +16,10 @@ use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::{Api, ResourceExt};
 
 use super::channel_mapping::jiff_now;
-use super::{Context, Error, FINALIZER, apply, get_opt, record, secret_versions, write_status};
+use super::{
+    Context, Error, FINALIZER, Workload, apply_workload, get_opt, record, secret_versions,
+    write_status,
+};
 use crate::render::bridge::referenced_secrets;
 use crate::render::{BridgeInputs, RenderError, render_bridge};
 use crate::status::conditions::{Observed, merge, ready_from};
@@ -111,39 +113,50 @@ async fn apply_connection(erp: Arc<ErpConnection>, ctx: Arc<Context>) -> Result<
             format!("{field}: {message}"),
         )),
         Ok(rendered) => {
-            apply(client, &namespace, &rendered.service_account).await?;
-            apply(client, &namespace, &rendered.config_map).await?;
-            apply(client, &namespace, &rendered.service).await?;
-            let deployment: Deployment = apply(client, &namespace, &rendered.deployment).await?;
-            observed.push(Observed::new(
-                condition::SYNCED,
-                true,
-                "Applied",
-                "bridge objects applied",
-            ));
-            let wanted = rendered
-                .deployment
-                .spec
-                .as_ref()
-                .and_then(|s| s.replicas)
-                .unwrap_or(0);
-            let have = deployment
-                .status
-                .as_ref()
-                .and_then(|s| s.available_replicas)
-                .unwrap_or(0);
-            observed.push(Observed::new(
-                condition::ADAPTER_AVAILABLE,
-                have >= wanted,
-                if erp.spec.suspend {
-                    "Suspended"
-                } else if have >= wanted {
-                    "Available"
-                } else {
-                    "Progressing"
-                },
-                format!("{have} of {wanted} bridge replicas available"),
-            ));
+            let workload = Workload {
+                service_account: &rendered.service_account,
+                config_map: &rendered.config_map,
+                service: &rendered.service,
+                deployment: &rendered.deployment,
+            };
+            match apply_workload(client, &namespace, workload).await? {
+                // The API server refused a rendered object (a pod label it does not accept, say): reported, not
+                // retried, since the same object would be refused again.
+                Err(refusal) => {
+                    observed.push(Observed::new(condition::SYNCED, false, "Refused", refusal))
+                }
+                Ok(deployment) => {
+                    observed.push(Observed::new(
+                        condition::SYNCED,
+                        true,
+                        "Applied",
+                        "bridge objects applied",
+                    ));
+                    let wanted = rendered
+                        .deployment
+                        .spec
+                        .as_ref()
+                        .and_then(|s| s.replicas)
+                        .unwrap_or(0);
+                    let have = deployment
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.available_replicas)
+                        .unwrap_or(0);
+                    observed.push(Observed::new(
+                        condition::ADAPTER_AVAILABLE,
+                        have >= wanted,
+                        if erp.spec.suspend {
+                            "Suspended"
+                        } else if have >= wanted {
+                            "Available"
+                        } else {
+                            "Progressing"
+                        },
+                        format!("{have} of {wanted} bridge replicas available"),
+                    ));
+                }
+            }
         }
     }
     observed.push(if missing.is_empty() {

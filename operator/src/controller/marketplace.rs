@@ -8,7 +8,6 @@ use crds::v1alpha1::{
     SyncSchedule, condition,
 };
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -17,7 +16,10 @@ use kube::{Api, ResourceExt};
 
 use super::channel_mapping::jiff_now;
 use super::jetstream_status::read_counts;
-use super::{Context, Error, FIELD_MANAGER, FINALIZER, apply, get_opt, record, secret_versions};
+use super::{
+    Context, Error, FIELD_MANAGER, FINALIZER, Workload, apply_workload, get_opt, record,
+    secret_versions,
+};
 use crate::render::adapter::referenced_secrets;
 use crate::render::jetstream::marketplace_topology;
 use crate::render::{MarketplaceInputs, RenderError, render_marketplace};
@@ -74,54 +76,74 @@ async fn apply_marketplace(mp: Arc<Marketplace>, ctx: Arc<Context>) -> Result<Ac
             ));
         }
         Ok(rendered) => {
-            apply(client, &namespace, &rendered.service_account).await?;
-            apply(client, &namespace, &rendered.config_map).await?;
-            apply(client, &namespace, &rendered.service).await?;
-            let deployment: Deployment = apply(client, &namespace, &rendered.deployment).await?;
-            observed.push(Observed::new(
-                condition::SYNCED,
-                true,
-                "Applied",
-                "adapter objects applied",
-            ));
-            config_hash = Some(rendered.config_hash.clone());
-            let wanted = mp.spec.adapter.replicas;
-            let have = deployment
-                .status
-                .as_ref()
-                .and_then(|s| s.available_replicas)
-                .unwrap_or(0);
-            available = Some(have);
-            observed.push(Observed::new(
-                condition::ADAPTER_AVAILABLE,
-                have >= wanted,
-                if have >= wanted {
-                    "Available"
-                } else {
-                    "Progressing"
-                },
-                format!("{have} of {wanted} adapter replicas available"),
-            ));
-            if let Some(js) = &ctx.jetstream {
-                let provisioned = provision(js, &rendered.topology).await;
-                observed.push(match provisioned {
-                    Ok(()) => Observed::new(
-                        condition::STREAMS_READY,
+            let workload = Workload {
+                service_account: &rendered.service_account,
+                config_map: &rendered.config_map,
+                service: &rendered.service,
+                deployment: &rendered.deployment,
+            };
+            match apply_workload(client, &namespace, workload).await? {
+                // The API server refused a rendered object (a pod label it does not accept, say): reported, not
+                // retried, since the same object would be refused again.
+                Err(refusal) => {
+                    observed.push(Observed::new(condition::SYNCED, false, "Refused", refusal))
+                }
+                Ok(deployment) => {
+                    observed.push(Observed::new(
+                        condition::SYNCED,
                         true,
-                        "Provisioned",
-                        "streams and consumers exist",
-                    ),
-                    Err(e) => Observed::new(condition::STREAMS_READY, false, "JetStreamError", e),
-                });
-                let flows = mp.spec.flows.enabled();
-                match read_counts(js, &namespace, &mp.name_any(), &flows, &rendered.topology).await
-                {
-                    Ok(counts) => {
-                        let slos = flow_slos(&ctx, &namespace, &mp.name_any()).await?;
-                        has_slos = !slos.is_empty();
-                        flow_status = Some(summarize(&counts, &slos, chrono::Utc::now()));
+                        "Applied",
+                        "adapter objects applied",
+                    ));
+                    config_hash = Some(rendered.config_hash.clone());
+                    let wanted = mp.spec.adapter.replicas;
+                    let have = deployment
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.available_replicas)
+                        .unwrap_or(0);
+                    available = Some(have);
+                    observed.push(Observed::new(
+                        condition::ADAPTER_AVAILABLE,
+                        have >= wanted,
+                        if have >= wanted {
+                            "Available"
+                        } else {
+                            "Progressing"
+                        },
+                        format!("{have} of {wanted} adapter replicas available"),
+                    ));
+                    if let Some(js) = &ctx.jetstream {
+                        let provisioned = provision(js, &rendered.topology).await;
+                        observed.push(match provisioned {
+                            Ok(()) => Observed::new(
+                                condition::STREAMS_READY,
+                                true,
+                                "Provisioned",
+                                "streams and consumers exist",
+                            ),
+                            Err(e) => {
+                                Observed::new(condition::STREAMS_READY, false, "JetStreamError", e)
+                            }
+                        });
+                        let flows = mp.spec.flows.enabled();
+                        match read_counts(
+                            js,
+                            &namespace,
+                            &mp.name_any(),
+                            &flows,
+                            &rendered.topology,
+                        )
+                        .await
+                        {
+                            Ok(counts) => {
+                                let slos = flow_slos(&ctx, &namespace, &mp.name_any()).await?;
+                                has_slos = !slos.is_empty();
+                                flow_status = Some(summarize(&counts, &slos, chrono::Utc::now()));
+                            }
+                            Err(e) => tracing::warn!(error = %e, "flow counts not read"),
+                        }
                     }
-                    Err(e) => tracing::warn!(error = %e, "flow counts not read"),
                 }
             }
         }

@@ -151,6 +151,65 @@ where
     Ok(())
 }
 
+/// Why a rendered object was not applied.
+#[derive(Debug)]
+pub(crate) enum ApplyFailure {
+    /// The API server refused the object as invalid (422, with the field at fault): applying the same object
+    /// again cannot succeed, so the resource's status says why instead of the controller retrying blindly.
+    Refused(String),
+    Failed(Error),
+}
+
+/// [`apply`], telling a refusal of the rendered object from a failure worth retrying.
+pub(crate) async fn apply_checked<K>(
+    client: &Client,
+    namespace: &str,
+    object: &K,
+) -> Result<K, ApplyFailure>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + Serialize
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    match apply(client, namespace, object).await {
+        Ok(stored) => Ok(stored),
+        Err(Error::Kube(kube::Error::Api(status))) if status.code == 422 => {
+            Err(ApplyFailure::Refused(status.message))
+        }
+        Err(e) => Err(ApplyFailure::Failed(e)),
+    }
+}
+
+/// The objects of a workload (an adapter or an ERP bridge), applied in this order.
+pub(crate) struct Workload<'a> {
+    pub service_account: &'a k8s_openapi::api::core::v1::ServiceAccount,
+    pub config_map: &'a k8s_openapi::api::core::v1::ConfigMap,
+    pub service: &'a k8s_openapi::api::core::v1::Service,
+    pub deployment: &'a k8s_openapi::api::apps::v1::Deployment,
+}
+
+/// Applies a workload's objects: the Deployment as stored, or (inner `Err`) the API server's refusal of one
+/// of them, for the `Synced` condition.
+pub(crate) async fn apply_workload(
+    client: &Client,
+    namespace: &str,
+    workload: Workload<'_>,
+) -> Result<Result<k8s_openapi::api::apps::v1::Deployment, String>, Error> {
+    let applied = async {
+        apply_checked(client, namespace, workload.service_account).await?;
+        apply_checked(client, namespace, workload.config_map).await?;
+        apply_checked(client, namespace, workload.service).await?;
+        apply_checked(client, namespace, workload.deployment).await
+    };
+    match applied.await {
+        Ok(deployment) => Ok(Ok(deployment)),
+        Err(ApplyFailure::Refused(message)) => Ok(Err(message)),
+        Err(ApplyFailure::Failed(e)) => Err(e),
+    }
+}
+
 /// Server-side apply of `object` (which carries its apiVersion and kind) under [`FIELD_MANAGER`], taking over
 /// fields another manager set (the operator owns what it renders).
 pub async fn apply<K>(client: &Client, namespace: &str, object: &K) -> Result<K, Error>

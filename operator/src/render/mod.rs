@@ -32,10 +32,17 @@ impl RenderError {
     }
 }
 
-/// Name of an object rendered for resource `name` with `suffix`: a valid DNS label (Services need one), at most
-/// 63 characters, distinct for distinct inputs.
+/// Name of an object rendered for resource `name` with `suffix`: an RFC 1035 label, as a Service's name must
+/// be (at most 63 characters, starting with a letter; a resource name may start with a digit, which then gets
+/// the prefix `tw-`), distinct for distinct inputs.
 pub fn object_name(name: &str, suffix: &str) -> String {
-    crate::labels::label_value(&format!("{}-{suffix}", name.replace('.', "-")))
+    let base = format!("{}-{suffix}", name.replace('.', "-"));
+    let base = if base.starts_with(|c: char| c.is_ascii_lowercase()) {
+        base
+    } else {
+        format!("tw-{base}")
+    };
+    crate::labels::label_value(&base)
 }
 
 /// The controller owner reference to `owner`, when it has been stored (an object read from a file has no uid:
@@ -56,5 +63,19 @@ pub(crate) fn child_meta<K: Resource<DynamicType = ()>>(
         labels: Some(labels),
         owner_references: owner_reference(owner).map(|r| vec![r]),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_names_are_rfc_1035_labels() {
+        assert_eq!(object_name("amazon-us", "adapter"), "amazon-us-adapter");
+        assert_eq!(object_name("1shop", "adapter"), "tw-1shop-adapter");
+        assert_eq!(object_name("eu.shop", "erp-bridge"), "eu-shop-erp-bridge");
+        let long = object_name(&"9".repeat(200), "adapter");
+        assert!(long.len() <= 63 && long.starts_with("tw-99"), "{long}");
     }
 }
