@@ -35,9 +35,6 @@ pub enum ProblemKind {
     Enum,
     /// A property the schema does not declare.
     Unknown,
-    /// A second entry with the same key in an `x-kubernetes-list-type: map` list (or the same value in a
-    /// `set`).
-    Duplicate,
     /// A CEL rule (`x-kubernetes-validations`) failed; `reason` is the one the rule declares, if any.
     Rule { reason: Option<String> },
     /// Any other schema keyword (pattern, range, length, ...).
@@ -92,7 +89,6 @@ pub enum SchemaSetError {
 struct KindChecks {
     json: jsonschema::Validator,
     cel: CompiledSchema,
-    openapi: Value,
 }
 
 /// The schema and CEL checks of every Tradewind kind, compiled once.
@@ -124,7 +120,7 @@ impl SchemaSet {
                     message: format!("{error:?}"),
                 });
             }
-            by_kind.insert(kind, KindChecks { json, cel, openapi });
+            by_kind.insert(kind, KindChecks { json, cel });
         }
         Ok(Self {
             by_kind,
@@ -166,7 +162,6 @@ impl SchemaSet {
                 kind: ProblemKind::of(&e),
             })
             .collect();
-        list_duplicates(&checks.openapi, object, "", &mut problems);
         if problems.is_empty()
             && let Err(errors) = self.cel.validate_compiled(&checks.cel, object, old)
         {
@@ -179,64 +174,6 @@ impl SchemaSet {
             }));
         }
         problems
-    }
-}
-
-/// Entries of `x-kubernetes-list-type: map` lists with the same keys, and repeated values of `set` lists, below
-/// `at`: the API server refuses them (`Duplicate value`) although JSON Schema alone does not.
-fn list_duplicates(schema: &Value, value: &Value, at: &str, out: &mut Vec<SchemaProblem>) {
-    let child = |name: &str| {
-        if at.is_empty() {
-            name.to_string()
-        } else {
-            format!("{at}.{name}")
-        }
-    };
-    match value {
-        Value::Object(map) => {
-            let props = schema.get("properties").and_then(Value::as_object);
-            let additional = schema.get("additionalProperties").filter(|a| a.is_object());
-            for (key, v) in map {
-                if let Some(sub) = props.and_then(|p| p.get(key)).or(additional) {
-                    list_duplicates(sub, v, &child(key), out);
-                }
-            }
-        }
-        Value::Array(items) => {
-            let keys: Vec<&str> = schema
-                .get("x-kubernetes-list-map-keys")
-                .and_then(Value::as_array)
-                .map(|k| k.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            let identity = |item: &Value| -> Option<Value> {
-                match schema.get("x-kubernetes-list-type").and_then(Value::as_str) {
-                    Some("set") => Some(item.clone()),
-                    Some("map") => Some(Value::Object(
-                        keys.iter()
-                            .filter_map(|k| Some((k.to_string(), item.get(*k)?.clone())))
-                            .collect(),
-                    )),
-                    _ => None,
-                }
-            };
-            let mut seen = Vec::new();
-            for (i, item) in items.iter().enumerate() {
-                if let Some(id) = identity(item) {
-                    if seen.contains(&id) {
-                        out.push(SchemaProblem {
-                            field_path: format!("{at}[{i}]"),
-                            message: format!("Duplicate value: {id}"),
-                            kind: ProblemKind::Duplicate,
-                        });
-                    }
-                    seen.push(id);
-                }
-                if let Some(sub) = schema.get("items") {
-                    list_duplicates(sub, item, &format!("{at}[{i}]"), out);
-                }
-            }
-        }
-        _ => {}
     }
 }
 
@@ -419,18 +356,6 @@ mod tests {
             serde_json::json!(["string", "null"])
         );
         assert_eq!(json["additionalProperties"], Value::Bool(false));
-    }
-
-    #[test]
-    fn a_second_entry_with_the_same_key_is_a_duplicate() {
-        let set = SchemaSet::generated().unwrap();
-        let policy = serde_json::json!({"apiVersion": "tradewind.dev/v1alpha1", "kind": "RateLimitPolicy",
-            "metadata": {"name": "p"}, "spec": {"channel": "rest", "operations": [
-                {"name": "getOrders", "concurrency": 1}, {"name": "getOrders", "concurrency": 2}]}});
-        let problems = set.check("RateLimitPolicy", &policy);
-        assert_eq!(problems.len(), 1, "{problems:?}");
-        assert_eq!(problems[0].field_path, "spec.operations[1]");
-        assert_eq!(problems[0].kind, ProblemKind::Duplicate);
     }
 
     #[test]

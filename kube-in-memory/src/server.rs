@@ -305,6 +305,7 @@ impl Server {
             causes.extend(metadata::validate_finalizers(stored, &object));
         }
         causes.extend(resource.validator.causes(&object, stored));
+        crate::schema::validate::duplicates(&object, resource.schema.root(), "", &mut causes);
         if causes.is_empty() {
             Ok((object, warnings))
         } else {

@@ -5,7 +5,7 @@
 use crds::schema::{ProblemKind, SchemaProblem, SchemaSet, pointer_to_field_path};
 use serde_json::Value;
 
-use super::Schema;
+use super::{ListType, Node, Schema, Shape};
 
 /// One entry of a Status' `details.causes`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,13 +107,61 @@ pub fn cause(object: &Value, problem: SchemaProblem) -> Cause {
             field,
             format!("unknown field: {}", problem.message),
         ),
-        ProblemKind::Duplicate => Cause::new("FieldValueDuplicate", field, problem.message),
         ProblemKind::Rule { reason } => Cause::new(
             reason.as_deref().unwrap_or("FieldValueInvalid"),
             field,
             format!("Invalid value: {}: {}", shown(value), problem.message),
         ),
         ProblemKind::Other => Cause::invalid(field, value, &problem.message),
+    }
+}
+
+/// Entries of a `map` list with the same keys, and repeated values of a `set` list: the API server refuses them
+/// (`Duplicate value`) although JSON Schema alone does not.
+pub fn duplicates(value: &Value, node: Node<'_>, at: &str, out: &mut Vec<Cause>) {
+    let child = |name: &str| {
+        if at.is_empty() {
+            name.to_string()
+        } else {
+            format!("{at}.{name}")
+        }
+    };
+    match (node.shape(), value) {
+        (Shape::Struct { .. } | Shape::Map { .. }, Value::Object(map)) => {
+            for (key, v) in map {
+                if let Some(sub) = node.property(key).or_else(|| node.map_values()) {
+                    duplicates(v, sub, &child(key), out);
+                }
+            }
+        }
+        (Shape::List(list), Value::Array(items)) => {
+            let mut seen = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                let identity = match &list {
+                    ListType::Set => Some(item.clone()),
+                    ListType::Map(keys) => Some(Value::Object(
+                        keys.iter()
+                            .filter_map(|k| Some((k.clone(), item.get(k)?.clone())))
+                            .collect(),
+                    )),
+                    ListType::Atomic => None,
+                };
+                if let Some(identity) = identity {
+                    if seen.contains(&identity) {
+                        out.push(Cause::new(
+                            "FieldValueDuplicate",
+                            format!("{at}[{i}]"),
+                            format!("Duplicate value: {identity}"),
+                        ));
+                    }
+                    seen.push(identity);
+                }
+                if let Some(sub) = node.items() {
+                    duplicates(item, sub, &format!("{at}[{i}]"), out);
+                }
+            }
+        }
+        _ => {}
     }
 }
 
