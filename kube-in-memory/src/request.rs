@@ -123,20 +123,13 @@ impl Request {
 
     /// `fieldManager`, else (except for apply, which requires one) the User-Agent's program name, as the API
     /// server defaults it.
-    pub fn field_manager(&self) -> Option<String> {
+    pub fn field_manager(&self) -> String {
         match self.param("fieldManager") {
-            Some(m) if !m.is_empty() => Some(m.to_string()),
-            _ => {
-                let program = self.user_agent.split('/').next().unwrap_or_default();
-                Some(
-                    if program.is_empty() {
-                        "unknown"
-                    } else {
-                        program
-                    }
-                    .to_string(),
-                )
-            }
+            Some(m) if !m.is_empty() => m.to_string(),
+            _ => match self.user_agent.split('/').next() {
+                Some(program) if !program.is_empty() => program.to_string(),
+                _ => "unknown".to_string(),
+            },
         }
     }
 
@@ -177,7 +170,7 @@ mod tests {
             .unwrap();
         let r = Request::parse(&http::Method::PATCH, &uri, "", "").unwrap();
         assert_eq!(r.subresource.as_deref(), Some("status"));
-        assert_eq!(r.field_manager().as_deref(), Some("unknown"));
+        assert_eq!(r.field_manager(), "unknown");
         let uri: http::Uri = "/apis/tradewind.dev/v1alpha1/marketplaces".parse().unwrap();
         let r = Request::parse(&http::Method::GET, &uri, "", "").unwrap();
         assert_eq!((r.verb, r.namespace), (Verb::List, None));

@@ -315,7 +315,7 @@ impl Server {
 
     fn writer(req: &Request, operation: Operation) -> Writer {
         Writer {
-            manager: req.field_manager().unwrap_or_else(|| "unknown".into()),
+            manager: req.field_manager(),
             operation,
             subresource: req.subresource.clone().unwrap_or_default(),
         }
@@ -496,7 +496,21 @@ impl Server {
         body: &[u8],
     ) -> Result<Answer, ApiError> {
         let (key, stored) = self.existing(store, resource, req)?;
-        let written = Self::object_of(resource, req, parse_body(body, false)?)?;
+        let written = parse_body(body, false)?;
+        self.update_with(store, Call { resource, req }, key, stored, written)
+    }
+
+    /// Finishes a PUT or a (non-apply) patch: `written` is the whole object the request leads to.
+    fn update_with(
+        &self,
+        store: &mut Store,
+        call: Call<'_>,
+        key: Key,
+        stored: Value,
+        written: Value,
+    ) -> Result<Answer, ApiError> {
+        let Call { resource, req } = call;
+        let written = Self::object_of(resource, req, written)?;
         Self::check_version(resource, &stored, &written)?;
         let mut written = metadata::confine_to_subresource(
             resource,
@@ -506,14 +520,7 @@ impl Server {
         );
         metadata::keep_system_fields(&mut written, &stored);
         let writer = Self::writer(req, Operation::Update);
-        self.write(
-            store,
-            Call { resource, req },
-            key,
-            stored,
-            written,
-            Ownership::Update(writer),
-        )
+        self.write(store, call, key, stored, written, Ownership::Update(writer))
     }
 
     fn patch(
@@ -546,24 +553,7 @@ impl Server {
                 })?,
             other => return Err(ApiError::unsupported_media_type(other)),
         }
-        let written = Self::object_of(resource, req, written)?;
-        Self::check_version(resource, &stored, &written)?;
-        let mut written = metadata::confine_to_subresource(
-            resource,
-            req.subresource.as_deref(),
-            written,
-            Some(&stored),
-        );
-        metadata::keep_system_fields(&mut written, &stored);
-        let writer = Self::writer(req, Operation::Update);
-        self.write(
-            store,
-            Call { resource, req },
-            key,
-            stored,
-            written,
-            Ownership::Update(writer),
-        )
+        self.update_with(store, Call { resource, req }, key, stored, written)
     }
 
     /// Server-side apply: the configuration merged into the stored object (or a new one) with field

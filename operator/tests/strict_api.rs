@@ -136,3 +136,68 @@ async fn an_object_the_api_refuses_is_reported_in_status() {
             .is_none()
     );
 }
+
+/// A resync that changes nothing writes nothing: the applies of unchanged objects are no-ops for the API
+/// server (no new resourceVersion, so no watch event that would wake the owner's controller again), and the
+/// status is not rewritten (the server's defaults in the stored Marketplace do not make it look changed).
+#[tokio::test]
+async fn a_resync_changes_no_resource_version() {
+    use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
+    let (client, ctx) = setup().await;
+    create::<Marketplace>(&client, marketplace_doc("shop", json!({}))).await;
+    reconcile_marketplace(&client, &ctx, "shop").await;
+    async fn versions(client: &Client) -> Vec<Option<String>> {
+        let ns = |c: &Client| c.clone();
+        vec![
+            Api::<Marketplace>::namespaced(ns(client), NS)
+                .get("shop")
+                .await
+                .unwrap()
+                .metadata
+                .resource_version,
+            Api::<Deployment>::namespaced(ns(client), NS)
+                .get("shop-adapter")
+                .await
+                .unwrap()
+                .metadata
+                .resource_version,
+            Api::<ConfigMap>::namespaced(ns(client), NS)
+                .get("shop-adapter")
+                .await
+                .unwrap()
+                .metadata
+                .resource_version,
+            Api::<Service>::namespaced(ns(client), NS)
+                .get("shop-adapter")
+                .await
+                .unwrap()
+                .metadata
+                .resource_version,
+            Api::<ServiceAccount>::namespaced(ns(client), NS)
+                .get("shop-adapter")
+                .await
+                .unwrap()
+                .metadata
+                .resource_version,
+        ]
+    }
+    let before = versions(&client).await;
+    let mp = reconcile_marketplace(&client, &ctx, "shop").await;
+    assert_eq!(versions(&client).await, before);
+    let managers: Vec<String> = Api::<Deployment>::namespaced(client.clone(), NS)
+        .get("shop-adapter")
+        .await
+        .unwrap()
+        .metadata
+        .managed_fields
+        .unwrap()
+        .into_iter()
+        .map(|m| format!("{}/{}", m.manager.unwrap(), m.operation.unwrap()))
+        .collect();
+    assert_eq!(managers, vec!["tradewind-operator/Apply"]);
+    assert_eq!(
+        mp.spec.deletion_policy,
+        crds::v1alpha1::DeletionPolicy::Retain,
+        "defaulted by the API"
+    );
+}

@@ -160,7 +160,9 @@ pub(crate) enum ApplyFailure {
     Failed(Error),
 }
 
-/// [`apply`], telling a refusal of the rendered object from a failure worth retrying.
+/// Server-side apply of `object` (which carries its apiVersion and kind) under [`FIELD_MANAGER`], taking over
+/// fields another manager set (the operator owns what it renders); a refusal of the object is told from a
+/// failure worth retrying.
 pub(crate) async fn apply_checked<K>(
     client: &Client,
     namespace: &str,
@@ -173,12 +175,20 @@ where
         + DeserializeOwned
         + std::fmt::Debug,
 {
-    match apply(client, namespace, object).await {
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    let applied = api
+        .patch(
+            &object.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(object),
+        )
+        .await;
+    match applied {
         Ok(stored) => Ok(stored),
-        Err(Error::Kube(kube::Error::Api(status))) if status.code == 422 => {
+        Err(kube::Error::Api(status)) if status.code == 422 => {
             Err(ApplyFailure::Refused(status.message))
         }
-        Err(e) => Err(ApplyFailure::Failed(e)),
+        Err(e) => Err(ApplyFailure::Failed(e.into())),
     }
 }
 
@@ -208,27 +218,6 @@ pub(crate) async fn apply_workload(
         Err(ApplyFailure::Refused(message)) => Ok(Err(message)),
         Err(ApplyFailure::Failed(e)) => Err(e),
     }
-}
-
-/// Server-side apply of `object` (which carries its apiVersion and kind) under [`FIELD_MANAGER`], taking over
-/// fields another manager set (the operator owns what it renders).
-pub async fn apply<K>(client: &Client, namespace: &str, object: &K) -> Result<K, Error>
-where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + Serialize
-        + DeserializeOwned
-        + std::fmt::Debug,
-{
-    let api: Api<K> = Api::namespaced(client.clone(), namespace);
-    let name = object.name_any();
-    Ok(api
-        .patch(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(object),
-        )
-        .await?)
 }
 
 /// Publishes a Kubernetes Event about `object`; failing to record one never fails the reconcile.
