@@ -44,6 +44,11 @@ fn one() -> u32 {
     1
 }
 
+/// Marks an answer as a fault injected on purpose (a response extension): the strict layer does not
+/// check it against the specification.
+#[derive(Clone, Copy, Debug)]
+pub struct InjectedFault;
+
 /// The pending faults of one sandbox, in the order they were planned.
 #[derive(Debug, Default)]
 pub struct Faults {
@@ -84,6 +89,12 @@ impl Faults {
     /// Applies the planned fault of `operation`, if any: `Some(response)` to answer with instead of doing the
     /// work, `None` to go on (after a delay, for [`Fault::Delay`]).
     pub async fn apply(&self, operation: &str) -> Option<Response> {
+        let mut response = self.answer(operation).await?;
+        response.extensions_mut().insert(InjectedFault);
+        Some(response)
+    }
+
+    async fn answer(&self, operation: &str) -> Option<Response> {
         match self.take(operation)? {
             Fault::Status {
                 status,

@@ -10,14 +10,17 @@ use axum::routing::get;
 use serde::Deserialize;
 use tokio::sync::oneshot;
 
+use crate::conformance::Conformance;
 use crate::faults::{FaultPlan, Faults};
 use crate::recorder::Recorder;
 
-/// What every sandbox shares: its planned faults and the calls it received.
+/// What every sandbox shares: its planned faults, the calls it received and the deviations from the
+/// specification it recorded.
 #[derive(Debug, Default)]
 pub struct Controls {
     pub faults: Faults,
     pub recorder: Recorder,
+    pub conformance: Arc<Conformance>,
 }
 
 /// A running sandbox; stops when dropped.
@@ -72,7 +75,8 @@ struct OperationFilter {
 }
 
 /// `POST /_sandbox/faults` (a [`FaultPlan`]), `DELETE /_sandbox/faults`, `GET /_sandbox/faults`,
-/// `GET /_sandbox/requests?operation=...`, `DELETE /_sandbox/requests`.
+/// `GET /_sandbox/requests?operation=...`, `DELETE /_sandbox/requests`, `GET /_sandbox/deviations` (every
+/// deviation from the specification recorded, known ones marked), `DELETE /_sandbox/deviations`.
 pub fn control_routes(controls: Arc<Controls>) -> Router {
     Router::new()
         .route(
@@ -98,6 +102,16 @@ pub fn control_routes(controls: Arc<Controls>) -> Router {
             )
             .delete(|State(c): State<Arc<Controls>>| async move {
                 c.recorder.clear();
+                StatusCode::NO_CONTENT
+            }),
+        )
+        .route(
+            "/_sandbox/deviations",
+            get(|State(c): State<Arc<Controls>>| async move {
+                axum::Json(c.conformance.deviations())
+            })
+            .delete(|State(c): State<Arc<Controls>>| async move {
+                c.conformance.clear();
                 StatusCode::NO_CONTENT
             }),
         )

@@ -11,7 +11,6 @@
 //! // point spec.endpoint.baseUrl at running.url()
 //! ```
 
-pub mod multipart;
 pub mod routes;
 pub mod state;
 pub mod stock_csv;

@@ -97,7 +97,7 @@ async fn sto01(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap, body: By
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    let file = crate::multipart::part(&content_type, &body, "file");
+    let file = sandbox::multipart::part(&content_type, &body, "file");
     let recorded = match &file {
         Ok(file) => Value::String(String::from_utf8_lossy(file).into_owned()),
         Err(_) => body_value(&body),
