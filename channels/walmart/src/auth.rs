@@ -55,7 +55,6 @@ impl ClientCredentials {
         http: &reqwest::Client,
         resilience: &Resilience,
     ) -> Result<Grant, ConnectorError> {
-        let correlation = uuid::Uuid::new_v4().to_string();
         let response = send_guarded(
             resilience,
             "getToken",
@@ -64,7 +63,8 @@ impl ClientCredentials {
                 http.post(&self.token_url)
                     .basic_auth(&self.client_id, Some(&self.client_secret))
                     .header(WM_SVC_NAME, SERVICE_NAME)
-                    .header(WM_QOS_CORRELATION_ID, &correlation)
+                    // A fresh GUID per attempt: the specification asks for one per call.
+                    .header(WM_QOS_CORRELATION_ID, uuid::Uuid::new_v4().to_string())
                     .header("Accept", "application/json")
                     .form(&[("grant_type", "client_credentials")])
             },

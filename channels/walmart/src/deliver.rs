@@ -20,8 +20,9 @@ use crate::{WalmartConnector, actions, encode, render};
 const SKUS_PER_FEED: usize = 10_000;
 /// Longest wait between two reads of a feed's status.
 const FEED_CHECK_CEILING: Duration = Duration::from_secs(30);
-/// Item details per status page.
-const DETAILS_PAGE: u64 = 1_000;
+/// Item details per status page: `limit` "cannot be more than 50 entities" (walmart-marketplace-feeds.yml,
+/// getFeedItemStatus), so a feed's items are read in pages of 50.
+const DETAILS_PAGE: u64 = 50;
 
 type Results = Vec<Result<(), ConnectorError>>;
 

@@ -79,6 +79,25 @@ pub fn classify(answer: &HttpAnswer) -> Failure<String> {
     }
 }
 
+/// `failure` with the `WM_QOS.CORRELATION_ID` of the refused call appended to its text, so a dead letter
+/// names the call Walmart's support can look up.
+pub fn with_call_id(failure: Failure<String>, call_id: &str) -> Failure<String> {
+    let tag = |error: String| {
+        format!(
+            "{error} [{} {call_id}]",
+            crate::headers::WM_QOS_CORRELATION_ID
+        )
+    };
+    match failure {
+        Failure::Retryable(error) => Failure::Retryable(tag(error)),
+        Failure::Throttled { error, hint } => Failure::Throttled {
+            error: tag(error),
+            hint,
+        },
+        Failure::Permanent(error) => Failure::Permanent(tag(error)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

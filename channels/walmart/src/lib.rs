@@ -4,9 +4,10 @@
 //! cancelled both ways; returns with their refunds; the reconciliation report as settlements matched to orders.
 //!
 //! Every call carries `WM_SEC.ACCESS_TOKEN` (a client-credentials token cached until shortly before its 900 s
-//! run out), `WM_QOS.CORRELATION_ID` (the record's correlation id, so Walmart's logs and ours name the same
-//! transaction) and `WM_SVC.NAME`, and goes through the guard of its operation in crds' catalogue, so the
-//! `RateLimitPolicy` paces it and a 429's `Retry-After` holds the operation back.
+//! run out), `WM_QOS.CORRELATION_ID` (a fresh GUID per call, as the specification asks; it is logged with the
+//! record's correlation id and named in the failure of a refused call, so a support case can quote it) and
+//! `WM_SVC.NAME`, and goes through the guard of its operation in crds' catalogue, so the `RateLimitPolicy`
+//! paces it and a 429's `Retry-After` holds the operation back.
 //!
 //! URLs: `spec.endpoint.baseUrl` (default `https://marketplace.walmartapis.com`) and `spec.endpoint.tokenUrl`
 //! (default `<baseUrl>/v3/token`). Secret keys: `client_id`, `client_secret`. See docs/channels/walmart.md.
@@ -158,33 +159,53 @@ impl WalmartConnector {
         })
     }
 
-    /// One API call of `operation` with Walmart's headers. A 401 renews the token and tries once more
-    /// (a token can be revoked before it expires); other failures are classified by [`errors::classify`].
+    /// One API call of `operation` with Walmart's headers, on behalf of the transaction `correlation` (the
+    /// record's correlation id, kept in our logs). Each attempt gets its own `WM_QOS.CORRELATION_ID` GUID,
+    /// logged next to `correlation` and named in the failure of a refused attempt. A 401 renews the token and
+    /// tries once more (a token can be revoked before it expires); other failures are classified by
+    /// [`errors::classify`].
     async fn call(
         &self,
         operation: &str,
-        correlation_id: &str,
+        correlation: &str,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, ConnectorError> {
+        // The GUID of the attempt being classified.
+        let call_id = Mutex::new(String::new());
         // A 401 is not retried by the guard: the token is renewed first.
         let classify = |answer: &HttpAnswer| {
+            let call_id = call_id.lock().map(|id| id.clone()).unwrap_or_default();
             if answer.status == StatusCode::UNAUTHORIZED {
-                return Failure::Permanent(format!("401 {}", errors::error_text(&answer.body)));
+                return Failure::Permanent(format!(
+                    "401 {} [{WM_QOS_CORRELATION_ID} {call_id}]",
+                    errors::error_text(&answer.body)
+                ));
             }
-            errors::classify(answer)
+            errors::with_call_id(errors::classify(answer), &call_id)
         };
         self.tokens
             .authorized(&self.http, &self.resilience, |token| {
                 let build = &build;
+                let call_id = &call_id;
                 async move {
                     send_guarded(
                         &self.resilience,
                         operation,
                         1,
                         || {
+                            let id = uuid::Uuid::new_v4().to_string();
+                            tracing::debug!(
+                                operation,
+                                correlation,
+                                wm_qos_correlation_id = %id,
+                                "calling Walmart"
+                            );
+                            if let Ok(mut last) = call_id.lock() {
+                                last.clone_from(&id);
+                            }
                             build()
                                 .header(WM_SEC_ACCESS_TOKEN, token.as_str())
-                                .header(WM_QOS_CORRELATION_ID, correlation_id)
+                                .header(WM_QOS_CORRELATION_ID, id)
                                 .header(WM_SVC_NAME, SERVICE_NAME)
                                 .header("Accept", "application/json")
                         },
@@ -200,10 +221,10 @@ impl WalmartConnector {
     async fn call_json(
         &self,
         operation: &str,
-        correlation_id: &str,
+        correlation: &str,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<Value, ConnectorError> {
-        let response = self.call(operation, correlation_id, build).await?;
+        let response = self.call(operation, correlation, build).await?;
         read_json(response, &format!("Walmart's {operation} answer")).await
     }
 

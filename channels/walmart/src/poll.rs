@@ -285,9 +285,13 @@ impl WalmartConnector {
         cursor: Option<&str>,
     ) -> Result<(PollPage, Vec<Rejected>), ConnectorError> {
         let correlation = self.new_correlation("recon");
+        // The v1 report dates: reconFileJson serves "only v1 reports" (walmart-marketplace-reports.yml), and
+        // the legacy listing also has dates from before the seller's v1 reports.
         let url = self.url("/v3/report/reconreport/availableReconFiles");
         let answer = self
-            .call_json("getReconReport", &correlation, || self.http.get(&url))
+            .call_json("getReconReport", &correlation, || {
+                self.http.get(&url).query(&[("reportVersion", "v1")])
+            })
             .await?;
         let done = cursor.and_then(parse_report_date);
         let mut dates: Vec<(NaiveDate, String)> = answer

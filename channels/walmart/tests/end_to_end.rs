@@ -69,6 +69,8 @@ ackWait: 10s
 }
 
 struct Setup {
+    /// Fails the test when the sandbox recorded a deviation from Walmart's specification.
+    _strict: sandbox::Strict,
     _nats: NatsServer,
     js: jetstream::Context,
     ns: Namespace,
@@ -109,6 +111,7 @@ async fn setup(options: Options) -> Setup {
         }
     });
     Setup {
+        _strict: sandbox::Strict::over([sandbox.controls()]),
         _nats: nats,
         js,
         ns,
@@ -225,15 +228,21 @@ async fn inventory_and_price_per_sku_reach_walmart() {
     )
     .await;
     let state = s.sandbox.snapshot();
-    assert_eq!(
-        state.items["WM-1"].inventory_correlation_id.as_deref(),
-        Some(inventory_id.as_str()),
-        "WM_QOS.CORRELATION_ID is the record's correlation id"
-    );
-    assert_eq!(
-        state.items["WM-2"].price_correlation_id.as_deref(),
-        Some(price_id.as_str())
-    );
+    // WM_QOS.CORRELATION_ID is a fresh GUID per call (the strict sandbox refuses anything else and records a
+    // reuse), not the record's correlation id, which stays in our logs.
+    let call_ids = [
+        state.items["WM-1"].inventory_correlation_id.clone(),
+        state.items["WM-2"].inventory_correlation_id.clone(),
+        state.items["WM-2"].price_correlation_id.clone(),
+    ]
+    .map(|id| id.unwrap());
+    for id in &call_ids {
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{id} is a GUID");
+        assert_ne!(id.as_str(), inventory_id.as_str());
+        assert_ne!(id.as_str(), price_id.as_str());
+    }
+    assert_ne!(call_ids[0], call_ids[1]);
+    assert_ne!(call_ids[1], call_ids[2]);
     assert_eq!(state.items["WM-2"].price.as_ref().unwrap().currency, "USD");
 
     // A SKU Walmart does not know is dead-lettered with Walmart's own words; the others went through.
@@ -263,7 +272,8 @@ async fn inventory_and_price_per_sku_reach_walmart() {
             && letters[0]
                 .letter
                 .reason
-                .contains("Item not found for sku NOT-LISTED"),
+                .contains("Item not found for sku NOT-LISTED")
+            && letters[0].letter.reason.contains("[WM_QOS.CORRELATION_ID "),
         "{}",
         letters[0].letter.reason
     );

@@ -49,7 +49,33 @@ pub fn router(state: Arc<Shared>) -> Router {
         .route("/_sandbox/orders", post(crate::orders::sandbox_orders))
         .route("/_sandbox/returns", post(crate::reports::sandbox_returns))
         .route("/_sandbox/recon", post(crate::reports::sandbox_recon))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            note_correlation,
+        ))
         .with_state(state)
+}
+
+/// Notes every API call's `WM_QOS.CORRELATION_ID`: one used twice is a deviation (each call needs its own).
+async fn note_correlation(
+    AxumState(state): S,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path();
+    if !path.starts_with("/_sandbox/") {
+        state.seen_ids.note(
+            &state.controls.conformance,
+            sandbox::CallRef {
+                operation: "any",
+                method: request.method().as_str(),
+                path,
+                query: request.uri().query(),
+            },
+            request.headers(),
+        );
+    }
+    next.run(request).await
 }
 
 /// Walmart's error body (`errors[]` with code, field, description, info, severity, category).
@@ -81,7 +107,7 @@ pub(crate) fn json_response(status: StatusCode, body: Value) -> Response {
         .into_response()
 }
 
-pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())

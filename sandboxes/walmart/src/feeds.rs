@@ -29,43 +29,6 @@ fn feed_type(name: &str) -> Option<(&'static str, usize, &'static str)> {
     }
 }
 
-/// The content of the `file` part of a `multipart/form-data` body.
-pub fn multipart_file(content_type: &str, body: &[u8]) -> Result<Vec<u8>, String> {
-    let boundary = content_type
-        .split(';')
-        .filter_map(|p| p.trim().strip_prefix("boundary="))
-        .next()
-        .map(|b| b.trim_matches('"'))
-        .ok_or_else(|| {
-            format!("Content-Type {content_type:?} is not multipart/form-data with a boundary")
-        })?;
-    let delimiter = format!("--{boundary}");
-    let text = body;
-    let find = |haystack: &[u8], needle: &[u8], from: usize| {
-        haystack
-            .get(from..)?
-            .windows(needle.len())
-            .position(|w| w == needle)
-            .map(|p| p + from)
-    };
-    let mut at = find(text, delimiter.as_bytes(), 0).ok_or("no multipart boundary in the body")?;
-    loop {
-        let part_start = at + delimiter.len();
-        if text.get(part_start..part_start + 2) == Some(b"--") {
-            return Err("the multipart body has no part named file".into());
-        }
-        let headers_end =
-            find(text, b"\r\n\r\n", part_start).ok_or("a multipart part without headers")?;
-        let headers = String::from_utf8_lossy(&text[part_start..headers_end]);
-        let next = find(text, format!("\r\n{delimiter}").as_bytes(), headers_end)
-            .ok_or("a multipart part without its closing boundary")?;
-        if headers.contains("name=\"file\"") {
-            return Ok(text[headers_end + 4..next].to_vec());
-        }
-        at = next + 2;
-    }
-}
-
 /// `POST /v3/feeds?feedType=...`.
 pub async fn submit(
     AxumState(state): S,
@@ -98,7 +61,7 @@ pub async fn submit(
         Some(response) => response,
         None => {
             let content_type = header(&headers, "content-type").unwrap_or_default();
-            match multipart_file(content_type, &body) {
+            match sandbox::multipart::part(content_type, &body, "file") {
                 Err(e) => errors(
                     StatusCode::BAD_REQUEST,
                     "INVALID_REQUEST_CONTENT.GMP_FEED_API",
@@ -353,7 +316,7 @@ pub async fn status(
                 .get("limit")
                 .and_then(|l| l.parse::<usize>().ok())
                 .unwrap_or(50)
-                .min(1_000);
+                .min(50);
             match state.with(|s| s.feeds.get(&id).cloned()) {
                 None => errors(
                     StatusCode::NOT_FOUND,
@@ -416,19 +379,4 @@ fn status_body(id: &str, feed: &Feed, details: bool, offset: usize, limit: usize
         body["itemDetails"] = json!({"itemIngestionStatus": items});
     }
     body
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_file_part_is_found() {
-        let body = b"--B\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nx\r\n--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.json\"\r\nContent-Type: application/json\r\n\r\n{\"a\":1}\r\n--B--\r\n";
-        assert_eq!(
-            multipart_file("multipart/form-data; boundary=B", body).ok(),
-            Some(b"{\"a\":1}".to_vec())
-        );
-        assert!(multipart_file("application/json", body).is_err());
-    }
 }

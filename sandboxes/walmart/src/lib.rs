@@ -5,11 +5,16 @@
 //! `WM_SEC.ACCESS_TOKEN`. Each operation with a published limit (crds' catalogue) has a server-side token bucket
 //! that answers 429 `REQUEST_THRESHOLD_VIOLATED` with `Retry-After`.
 //!
+//! Every request is checked against the specification files (`conformance`: the OpenAPI documents, the
+//! limits stated in prose, the semantic rules); a deviating one is answered with Walmart's `errors[]` body
+//! and recorded, and in debug builds every answer is checked against its response schema.
+//!
 //! Beside the API: `POST /_sandbox/items` puts SKUs in the catalogue, `GET /_sandbox/state` shows stock and
 //! price per SKU, and the shared `/_sandbox/faults` and `/_sandbox/requests` routes inject faults and show
 //! what was received.
 
 mod api;
+pub mod conformance;
 mod feeds;
 mod orders;
 mod reports;
@@ -140,6 +145,14 @@ impl WalmartSandbox {
         });
     }
 
+    /// A reconciliation report for `report_date` in the legacy format only (a date before the seller's v1
+    /// reports): listed by the legacy `availableReconFiles`, not available from `reconFileJson`.
+    pub fn add_legacy_recon_report(&self, report_date: &str) {
+        self.state.with(|s| {
+            s.legacy_recon_dates.insert(report_date.to_string());
+        });
+    }
+
     /// A reconciliation report for `report_date` built from the sandbox's orders and returns: for each order
     /// its product price, tax and shipping, a 15 % commission, and each return's refund; the PaymentSummary's
     /// Total Payable is their sum.
@@ -168,7 +181,15 @@ pub async fn start_with(address: &str, options: Options) -> std::io::Result<Walm
             .feed_processing
             .unwrap_or(std::time::Duration::from_millis(300)),
     ));
-    let router = api::router(state.clone());
+    state
+        .controls
+        .conformance
+        .set_known(conformance::KNOWN_DEVIATIONS);
+    let router = sandbox::strict::layer(
+        api::router(state.clone()),
+        conformance::strictness(),
+        state.controls.clone(),
+    );
     let running = sandbox::serve(router, state.controls.clone(), address).await?;
     Ok(WalmartSandbox { running, state })
 }

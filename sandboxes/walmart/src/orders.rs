@@ -196,7 +196,18 @@ pub fn put_raw(state: &Shared, order: Value) {
         .and_then(Value::as_str)
         .map(str::to_string)
         .unwrap_or_else(|| format!("raw-{}", uuid::Uuid::new_v4().simple()));
+    state.with(|s| {
+        s.raw_orders.insert(id.clone());
+    });
     put(state, &id, order, now_ms());
+}
+
+/// `response` marked as a fault injected on purpose when it carries one of the orders served as given.
+fn mark_raw(state: &Shared, ids: &[&str], mut response: Response) -> Response {
+    if state.with(|s| ids.iter().any(|id| s.raw_orders.contains(*id))) {
+        response.extensions_mut().insert(sandbox::InjectedFault);
+    }
+    response
 }
 
 /// The line `number` of an order, mutably.
@@ -309,7 +320,7 @@ fn list(state: &Shared, query: &str) -> Response {
         .get("soIndex")
         .and_then(|i| i.parse::<usize>().ok())
         .unwrap_or(0);
-    let (page, total) = state.with(|s| {
+    let (page, total, ids) = state.with(|s| {
         let mut matching: Vec<(i64, &String)> = s
             .order_modified
             .iter()
@@ -318,13 +329,17 @@ fn list(state: &Shared, query: &str) -> Response {
             .collect();
         matching.sort();
         let total = matching.len();
-        let page: Vec<Value> = matching
+        let ids: Vec<String> = matching
             .iter()
             .skip(skip)
             .take(limit)
-            .filter_map(|(_, id)| s.orders.get(*id).cloned())
+            .map(|(_, id)| (*id).clone())
             .collect();
-        (page, total)
+        let page: Vec<Value> = ids
+            .iter()
+            .filter_map(|id| s.orders.get(id).cloned())
+            .collect();
+        (page, total, ids)
     });
     let mut meta = json!({"totalCount": total, "limit": limit});
     if skip + limit < total {
@@ -337,10 +352,12 @@ fn list(state: &Shared, query: &str) -> Response {
             skip + limit
         ));
     }
-    json_response(
+    let response = json_response(
         StatusCode::OK,
         json!({"list": {"meta": meta, "elements": {"order": page}}}),
-    )
+    );
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    mark_raw(state, &ids, response)
 }
 
 /// `GET /v3/orders/{purchaseOrderId}`.
@@ -360,7 +377,7 @@ pub async fn get_one(AxumState(state): S, Path(id): Path<String>, headers: Heade
                     order["orderDate"] =
                         Value::from(date.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
                 }
-                json_response(StatusCode::OK, order)
+                mark_raw(&state, &[&id], json_response(StatusCode::OK, order))
             }
             None => not_found(&id),
         },

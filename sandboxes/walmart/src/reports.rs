@@ -217,13 +217,28 @@ pub fn generate_recon(state: &Shared, report_date: &str) {
     });
 }
 
-/// `GET /v3/report/reconreport/availableReconFiles`.
-pub async fn available_recon(AxumState(state): S, headers: HeaderMap) -> Response {
+/// `GET /v3/report/reconreport/availableReconFiles[?reportVersion=v1]`: the v1 report dates, or (legacy,
+/// without `reportVersion=v1`) every date with a legacy report, the legacy-only ones included.
+pub async fn available_recon(
+    AxumState(state): S,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     const OP: &str = "getReconReport";
+    let v1 = form(query.as_deref().unwrap_or_default())
+        .get("reportVersion")
+        .is_some_and(|v| v == "v1");
     let response = match gate(&state, OP, &headers).await {
         Some(response) => response,
         None => {
-            let dates: Vec<String> = state.with(|s| s.recon_reports.keys().cloned().collect());
+            let dates: Vec<String> = state.with(|s| {
+                let mut dates: std::collections::BTreeSet<String> =
+                    s.recon_reports.keys().cloned().collect();
+                if !v1 {
+                    dates.extend(s.legacy_recon_dates.iter().cloned());
+                }
+                dates.into_iter().collect()
+            });
             json_response(StatusCode::OK, json!({"availableApReportDates": dates}))
         }
     };
@@ -232,7 +247,7 @@ pub async fn available_recon(AxumState(state): S, headers: HeaderMap) -> Respons
         OP,
         Method::GET,
         "/v3/report/reconreport/availableReconFiles",
-        None,
+        query,
         b"",
         response,
     )
@@ -269,6 +284,27 @@ pub async fn recon_json(
                         .get("noOfRecords")
                         .and_then(|o| o.parse::<usize>().ok())
                         .unwrap_or(0);
+                    let legacy_only = state.with(|s| {
+                        s.legacy_recon_dates.contains(&date) && !s.recon_reports.contains_key(&date)
+                    });
+                    if legacy_only {
+                        state.controls.conformance.request_violation(
+                            sandbox::CallRef {
+                                operation: "getAvailableV1ReconReportAsJson",
+                                method: "GET",
+                                path: "/v3/report/reconreport/reconFileJson",
+                                query: query.as_deref(),
+                            },
+                            404,
+                            sandbox::Violation::of(
+                                crate::conformance::RECON_JSON_V1_ONLY,
+                                "query.reportDate",
+                                format!(
+                                    "the report of {date} is a legacy report; reconFileJson is available only for v1 reports (find their dates with availableReconFiles?reportVersion=v1)"
+                                ),
+                            ),
+                        );
+                    }
                     match state.with(|s| s.recon_reports.get(&date).cloned()) {
                         None => errors(
                             StatusCode::NOT_FOUND,

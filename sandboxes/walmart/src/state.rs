@@ -62,9 +62,18 @@ pub struct State {
     /// Return orders as `getReturns` serves them.
     #[serde(default)]
     pub returns: Vec<Value>,
-    /// Reconciliation reports by date (`MMDDYYYY`): their rows as `reconFileJson` serves them.
+    /// Reconciliation reports by date (`MMDDYYYY`): their rows as `reconFileJson` serves them (v1 reports,
+    /// which also exist in the legacy format).
     #[serde(default)]
     pub recon_reports: BTreeMap<String, Vec<Value>>,
+    /// Dates whose report exists only in the legacy format (before the seller's v1 reports): listed by
+    /// `availableReconFiles` without `reportVersion=v1`, not served by `reconFileJson`.
+    #[serde(default)]
+    pub legacy_recon_dates: std::collections::BTreeSet<String>,
+    /// Orders served as given (malformed on purpose): answers holding one are faults injected by a test,
+    /// not checked against the specification.
+    #[serde(default)]
+    pub raw_orders: std::collections::BTreeSet<String>,
 }
 
 /// A submitted feed.
@@ -89,6 +98,8 @@ pub struct Feed {
 /// The state behind the routes.
 pub struct Shared {
     pub controls: Arc<Controls>,
+    /// Correlation ids of recent calls (each call must carry a new one).
+    pub seen_ids: crate::conformance::SeenIds,
     pub credentials: Credentials,
     /// How long Walmart takes to process a feed.
     pub feed_processing: Duration,
@@ -120,6 +131,7 @@ impl Shared {
         limits.extend(overrides);
         Self {
             controls: Arc::new(Controls::default()),
+            seen_ids: Default::default(),
             credentials,
             feed_processing,
             started: Instant::now(),

@@ -22,11 +22,16 @@ async fn token(
         .post(sandbox.token_url())
         .basic_auth(&Credentials::default().client_id, Some(secret))
         .header("WM_SVC.NAME", "test")
-        .header("WM_QOS.CORRELATION_ID", "c-1")
+        .header("WM_QOS.CORRELATION_ID", guid())
         .form(&[("grant_type", "client_credentials")])
         .send()
         .await
         .unwrap()
+}
+
+/// A fresh `WM_QOS.CORRELATION_ID`, as Walmart asks for each call.
+fn guid() -> String {
+    uuid::Uuid::new_v4().to_string()
 }
 
 async fn put_inventory(
@@ -35,13 +40,14 @@ async fn put_inventory(
     token: &str,
     sku: &str,
     amount: i64,
+    correlation_id: &str,
 ) -> reqwest::Response {
     client
         .put(format!("{}/v3/inventory", sandbox.url()))
         .query(&[("sku", sku)])
         .header("WM_SEC.ACCESS_TOKEN", token)
         .header("WM_SVC.NAME", "test")
-        .header("WM_QOS.CORRELATION_ID", format!("c-{sku}-{amount}"))
+        .header("WM_QOS.CORRELATION_ID", correlation_id)
         .json(&json!({"sku": sku, "quantity": {"unit": "EACH", "amount": amount}}))
         .send()
         .await
@@ -63,7 +69,7 @@ async fn token_endpoint_checks_client_credentials_and_headers() {
             &Credentials::default().client_id,
             Some(&Credentials::default().client_secret),
         )
-        .header("WM_QOS.CORRELATION_ID", "c-1")
+        .header("WM_QOS.CORRELATION_ID", guid())
         .form(&[("grant_type", "client_credentials")])
         .send()
         .await
@@ -101,7 +107,7 @@ async fn inventory_needs_a_token_and_a_known_sku_and_is_throttled_with_retry_aft
     sandbox.seed_items(["A-1"]);
     let client = client();
 
-    let anonymous = put_inventory(&sandbox, &client, "forged", "A-1", 3).await;
+    let anonymous = put_inventory(&sandbox, &client, "forged", "A-1", 3, &guid()).await;
     assert_eq!(anonymous.status(), 401);
 
     let granted: Value = token(&sandbox, &client, &Credentials::default().client_secret)
@@ -111,9 +117,10 @@ async fn inventory_needs_a_token_and_a_known_sku_and_is_throttled_with_retry_aft
         .unwrap();
     let access = granted["access_token"].as_str().unwrap().to_string();
 
-    let ok = put_inventory(&sandbox, &client, &access, "A-1", 3).await;
+    let correlation = guid();
+    let ok = put_inventory(&sandbox, &client, &access, "A-1", 3, &correlation).await;
     assert_eq!(ok.status(), 200);
-    let unknown = put_inventory(&sandbox, &client, &access, "B-9", 3).await;
+    let unknown = put_inventory(&sandbox, &client, &access, "B-9", 3, &guid()).await;
     assert_eq!(unknown.status(), 404);
     let body: Value = unknown.json().await.unwrap();
     assert_eq!(
@@ -122,7 +129,7 @@ async fn inventory_needs_a_token_and_a_known_sku_and_is_throttled_with_retry_aft
     );
 
     // Burst 2 is spent: the third call is throttled as Walmart does.
-    let throttled = put_inventory(&sandbox, &client, &access, "A-1", 4).await;
+    let throttled = put_inventory(&sandbox, &client, &access, "A-1", 4, &guid()).await;
     assert_eq!(throttled.status(), 429);
     assert_eq!(throttled.headers()["retry-after"], "5");
     let body: Value = throttled.json().await.unwrap();
@@ -140,7 +147,10 @@ async fn inventory_needs_a_token_and_a_known_sku_and_is_throttled_with_retry_aft
         .await
         .unwrap();
     assert_eq!(state["items"]["A-1"]["quantity"], 3);
-    assert_eq!(state["items"]["A-1"]["inventoryCorrelationId"], "c-A-1-3");
+    assert_eq!(
+        state["items"]["A-1"]["inventoryCorrelationId"],
+        correlation.as_str()
+    );
     assert_eq!(
         sandbox
             .controls()

@@ -39,6 +39,8 @@ fn assert_valid(validator: &jsonschema::Validator, value: &Value, what: &str) {
 }
 
 struct Api {
+    /// Fails the test on any deviation from the specification, of these requests or the sandbox's answers.
+    _strict: sandbox::Strict,
     sandbox: WalmartSandbox,
     client: reqwest::Client,
     token: String,
@@ -55,7 +57,7 @@ impl Api {
             .post(sandbox.token_url())
             .basic_auth(&defaults.client_id, Some(&defaults.client_secret))
             .header("WM_SVC.NAME", "test")
-            .header("WM_QOS.CORRELATION_ID", "c-token")
+            .header("WM_QOS.CORRELATION_ID", uuid::Uuid::new_v4().to_string())
             .form(&[("grant_type", "client_credentials")])
             .send()
             .await
@@ -65,6 +67,7 @@ impl Api {
             .unwrap();
         let token = answer["access_token"].as_str().unwrap().to_string();
         Self {
+            _strict: sandbox::Strict::over([sandbox.controls()]),
             sandbox,
             client,
             token,
@@ -76,7 +79,19 @@ impl Api {
             .request(method, format!("{}{path}", self.sandbox.url()))
             .header("WM_SEC.ACCESS_TOKEN", &self.token)
             .header("WM_SVC.NAME", "test")
-            .header("WM_QOS.CORRELATION_ID", "c-1")
+            .header("WM_QOS.CORRELATION_ID", uuid::Uuid::new_v4().to_string())
+    }
+
+    /// The deviations this test sent on purpose, in order, by location; cleared so the guard passes.
+    fn expect_deviations(&self, locations: &[&str]) {
+        let conformance = &self.sandbox.controls().conformance;
+        let found: Vec<String> = conformance
+            .deviations()
+            .iter()
+            .flat_map(|d| d.violations.iter().map(|v| v.location.clone()))
+            .collect();
+        assert_eq!(found, locations);
+        conformance.clear();
     }
 
     async fn get(&self, path: &str) -> (u16, Value) {
@@ -197,9 +212,10 @@ async fn orders_are_paged_by_200_and_must_be_acknowledged_before_shipping() {
         )
         .await;
     assert_eq!(status, 400);
+    // The specification's carrier enum refuses it before the sandbox reads the order.
     assert_eq!(
         body["errors"][0]["field"],
-        "orderLine[0].orderLineStatuses.orderLineStatus.trackingInfo.carrierName.carrier"
+        "orderShipment/orderLines/orderLine/0/orderLineStatuses/orderLineStatus/0/trackingInfo/carrierName/carrier"
     );
     let (status, answer) = api
         .post(
@@ -249,6 +265,10 @@ async fn orders_are_paged_by_200_and_must_be_acknowledged_before_shipping() {
         calls.iter().map(|c| c.status).collect::<Vec<_>>(),
         vec![400, 400, 200]
     );
+    api.expect_deviations(&[
+        "query.limit",
+        "body/orderShipment/orderLines/orderLine/0/orderLineStatuses/orderLineStatus/0/trackingInfo/carrierName/carrier",
+    ]);
 }
 
 fn feed_body(file: &Value) -> (String, Vec<u8>) {
