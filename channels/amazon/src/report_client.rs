@@ -579,11 +579,8 @@ impl AmazonConnector {
             encode(order_id)
         );
         let result = self
-            .call("getOrder", |_| {
-                self.http
-                    .get(&url)
-                    .query(&[("marketplaceIds", self.marketplace_id.as_str())])
-            })
+            // Orders 2026-01-01 getOrder takes the order id alone (`includedData` aside): no marketplaceIds.
+            .call("getOrder", |_| self.http.get(&url))
             .await;
         let response = match result {
             Ok(response) => response,

@@ -47,6 +47,8 @@ fn validator(model: &str, definition: &str) -> jsonschema::Validator {
 }
 
 struct Harness {
+    /// Fails the test when the sandbox recorded a deviation from the SP-API models.
+    _strict: sandbox::Strict,
     nats: NatsServer,
     sandbox: AmazonSandbox,
     shutdown: Shutdown,
@@ -70,6 +72,7 @@ async fn prepare() -> Harness {
         std::fs::write(credentials.path().join(key), value).unwrap();
     }
     Harness {
+        _strict: sandbox::Strict::over([sandbox.controls()]),
         nats,
         sandbox,
         shutdown: Shutdown::new(),
@@ -625,6 +628,12 @@ async fn sandbox_feed_answers_match_the_response_schemas() {
     assert_eq!(refused.status(), 400);
     let refused: Value = refused.json().await.unwrap();
     assert_valid(&model_validator(feeds, "ErrorList"), "an error", &refused);
+    // That refusal was a deviation on purpose: recorded, then cleared so the guard passes.
+    let conformance = &h.sandbox.controls().conformance;
+    let deviations = conformance.unexpected();
+    assert_eq!(deviations.len(), 1, "{deviations:?}");
+    assert_eq!(deviations[0].operation.as_deref(), Some("createFeed"));
+    conformance.clear();
     h.shutdown.trigger();
 }
 

@@ -360,13 +360,19 @@ fn orders_page(state: &Shared, params: &HashMap<String, String>) -> Response {
         (Ok(u), Ok(c)) => (u, c),
         (Err(e), _) | (_, Err(e)) => return errors(StatusCode::BAD_REQUEST, "InvalidInput", &e),
     };
-    if updated_after.is_none() && created_after.is_none() && !params.contains_key("paginationToken")
-    {
-        return errors(
-            StatusCode::BAD_REQUEST,
-            "InvalidInput",
-            "Either createdAfter or lastUpdatedAfter must be given",
+    if updated_after.is_some() == created_after.is_some() {
+        let message = "You must provide exactly one of createdAfter and lastUpdatedAfter";
+        state.controls.conformance.request_violation(
+            sandbox::CallRef {
+                operation: "searchOrders",
+                method: "GET",
+                path: "/orders/2026-01-01/orders",
+                query: None,
+            },
+            400,
+            sandbox::Violation::of(crate::conformance::ONE_TIME_FILTER, "query", message),
         );
+        return errors(StatusCode::BAD_REQUEST, "InvalidInput", message);
     }
     let page_size = params
         .get("maxResultsPerPage")
@@ -564,16 +570,11 @@ async fn get_order(
     let response = match gate(&state, OP, &headers).await {
         Some(response) => response,
         None => match state.lock().orders.iter().find(|o| o.order_id == order_id) {
-            Some(order) => {
-                let marketplace = query_map(&query)
-                    .get("marketplaceIds")
-                    .cloned()
-                    .unwrap_or_else(|| "ATVPDKIKX0DER".into());
-                json_response(
-                    StatusCode::OK,
-                    json!({ "order": order_json(order, &marketplace) }),
-                )
-            }
+            // getOrder names no marketplace: the order is rendered in the sandbox's US marketplace.
+            Some(order) => json_response(
+                StatusCode::OK,
+                json!({ "order": order_json(order, "ATVPDKIKX0DER") }),
+            ),
             None => errors(
                 StatusCode::NOT_FOUND,
                 "NotFound",

@@ -337,6 +337,18 @@ fn submit(state: &Arc<Shared>, body: &[u8]) -> Response {
             &format!("Feed document {document} was not uploaded"),
         );
     };
+    // Amazon processes the feed message by message and reports what it refuses; a document that breaks the
+    // feed schema is still the client's bug.
+    state.controls.conformance.request_violations(
+        sandbox::CallRef {
+            operation: "createFeed",
+            method: "POST",
+            path: "/feeds/2021-06-30/feeds",
+            query: None,
+        },
+        202,
+        crate::conformance::feed_document_violations(&content),
+    );
     // The per-region JSON_LISTINGS_FEED limit, beside createFeed's own usage plan.
     if !state.allow("jsonListingsFeed") {
         return crate::api::throttled("jsonListingsFeed");

@@ -4,11 +4,17 @@
 //! models in `../shared/specs/amazon/` — each operation's token bucket answers `429 QuotaExceeded` with the
 //! `x-amzn-RateLimit-Limit` header exactly when Amazon would.
 //!
+//! Every request is checked against the models (`conformance`: the Swagger files, the limits stated in
+//! prose, the semantic rules, the JSON_LISTINGS_FEED document schema); a deviating one is answered with
+//! Amazon's `errors[]` body and recorded, and in debug builds every answer is checked against its response
+//! schema.
+//!
 //! Beside the API: `POST /_sandbox/orders` places an order (as a buyer would), `GET /_sandbox/state` shows
 //! listings, orders and shipments, and the shared `/_sandbox/faults` and `/_sandbox/requests` routes inject
 //! faults and show what was received.
 
 mod api;
+pub mod conformance;
 pub mod feeds;
 pub mod patches;
 pub mod reports;
@@ -133,8 +139,15 @@ impl AmazonSandbox {
 /// Starts the sandbox on `address` (`127.0.0.1:0` for a free port) accepting `credentials`.
 pub async fn start(address: &str, credentials: Credentials) -> std::io::Result<AmazonSandbox> {
     let state = Arc::new(state::Shared::new(credentials));
-    let router = api::router(state.clone());
     let controls = state.controls.clone();
+    controls
+        .conformance
+        .set_known(conformance::KNOWN_DEVIATIONS);
+    let router = sandbox::strict::layer(
+        api::router(state.clone()),
+        conformance::strictness(),
+        controls.clone(),
+    );
     let running = sandbox::serve(router, controls, address).await?;
     Ok(AmazonSandbox { running, state })
 }
