@@ -475,7 +475,7 @@ impl EbayConnector {
         let mut body =
             json!({"lineItems": lines, "shippingCarrierCode": carrier, "trackingNumber": tracking});
         if let Some(shipped) = get("shippedAt") {
-            body["shippedDate"] = json!(shipped);
+            body["shippedDate"] = json!(shipped_date(&shipped).map_err(ConnectorError::permanent)?);
         }
         let url = format!(
             "{}/sell/fulfillment/v1/order/{}/shipping_fulfillment",
@@ -882,9 +882,37 @@ impl Connector for EbayConnector {
     }
 }
 
+/// A shipment time as eBay's `shippedDate` documents it: `[YYYY]-[MM]-[DD]T[hh]:[mm]:[ss].[sss]Z`, in UTC
+/// with exactly three fractional digits (the canonical `shippedAt` may carry any precision and offset).
+pub fn shipped_date(text: &str) -> Result<String, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| {
+            t.with_timezone(&chrono::Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        })
+        .map_err(|e| format!("field shippedAt: {text:?} is not an RFC 3339 time: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shipped_dates_have_the_documented_millisecond_format() {
+        assert_eq!(
+            shipped_date("2026-12-07T21:27:02.048366Z").as_deref(),
+            Ok("2026-12-07T21:27:02.048Z")
+        );
+        assert_eq!(
+            shipped_date("2026-12-07T23:27:02+02:00").as_deref(),
+            Ok("2026-12-07T21:27:02.000Z")
+        );
+        let error = shipped_date("yesterday").unwrap_err();
+        assert!(
+            error.contains("shippedAt") && error.contains("yesterday"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn the_finances_api_is_on_the_apiz_host_in_production_and_the_sandbox() {

@@ -153,6 +153,8 @@ fn price(sku: &str, amount: Decimal, currency: &str) -> Event {
 }
 
 struct Running {
+    /// Fails the test when the sandbox recorded a deviation from eBay's specifications.
+    _strict: sandbox::Strict,
     _nats: NatsServer,
     js: jetstream::Context,
     ns: Namespace,
@@ -219,6 +221,7 @@ async fn start_with(
     .await;
     let js = nats.jetstream().await.unwrap();
     Running {
+        _strict: sandbox::Strict::over([ebay.controls.as_ref()]),
         _nats: nats,
         js,
         ns: Namespace::new(NS),

@@ -5,7 +5,10 @@
 //! `limit`/`offset`) and `createShippingFulfillment`, Finances `getPayouts` (`filter=payoutDate:[..]`,
 //! `payoutStatus:{..}`, `sort=payoutDate`) and `getTransactions` (`filter=payoutId:{..}`, 204 when nothing matches)
 //! over payouts closed from the orders (`Sandbox::close_payout`, `POST /_sandbox/payouts`). User tokens are checked on every call; each API's daily
-//! call quota is counted per UTC day and answered 429 (errorId 2001) when spent. `GET /_sandbox/state`.
+//! call quota is counted per UTC day and answered 429 (errorId 2001) when spent; a listing revised 250 times in
+//! a UTC day refuses further revisions that day (errorId 25002). Every request is checked against the Sell API
+//! files of `specs/ebay/` and the limits they state in prose (`conformance`); a deviating one is answered with
+//! eBay's `errors[]` and recorded. `GET /_sandbox/state`.
 //!
 //! ```ignore
 //! let (running, ebay) = sandbox_ebay::start(Settings::new("id", "secret", "refresh").daily_quota("getOrders", 100)).await?;
@@ -13,6 +16,7 @@
 //! ebay.add_order(NewOrder::new("12-34567-89012").line("SKU-1", 1, dec!(19.99)));
 //! ```
 
+pub mod conformance;
 pub mod finances;
 pub mod routes;
 
@@ -165,6 +169,9 @@ pub struct Account {
     /// Payouts closed, oldest first, and the orders they paid.
     pub payouts: Vec<finances::Payout>,
     pub paid_orders: std::collections::BTreeSet<String>,
+    /// Revisions of each SKU's listing per UTC calendar day (eBay allows 250 a day).
+    #[serde(skip)]
+    pub revisions: BTreeMap<(String, NaiveDate), u64>,
 }
 
 /// An order to seed.
@@ -386,12 +393,16 @@ pub async fn start_on(
     address: &str,
 ) -> std::io::Result<(Running, Arc<Sandbox>)> {
     let sandbox = Arc::new(Sandbox::new(settings));
-    let running = sandbox::serve(
+    sandbox
+        .controls
+        .conformance
+        .set_known(conformance::KNOWN_DEVIATIONS);
+    let router = sandbox::strict::layer(
         routes::router(sandbox.clone()),
+        conformance::strictness(),
         sandbox.controls.clone(),
-        address,
-    )
-    .await?;
+    );
+    let running = sandbox::serve(router, sandbox.controls.clone(), address).await?;
     Ok((running, sandbox))
 }
 

@@ -213,8 +213,15 @@ async fn bulk_update(
     let mut responses = Vec::new();
     {
         let mut account = sandbox.account();
+        let today = Utc::now().date_naive();
         for request in &requests {
             let sku = request.get("sku").and_then(Value::as_str);
+            if let Some(sku) = sku
+                && !revise(&mut account, sku, today)
+            {
+                responses.extend(revision_refused(request, sku));
+                continue;
+            }
             for offer in request
                 .get("offers")
                 .and_then(Value::as_array)
@@ -237,6 +244,44 @@ async fn bulk_update(
     };
     let r = (status, axum::Json(json!({"responses": responses}))).into_response();
     record(&sandbox, op, "POST", path, None, recorded, r)
+}
+
+/// Counts one revision of `sku`'s listing today; false when the day's 250 are spent (nothing is counted).
+fn revise(account: &mut Account, sku: &str, today: chrono::NaiveDate) -> bool {
+    let count = account
+        .revisions
+        .entry((sku.to_string(), today))
+        .or_insert(0);
+    if *count >= crate::conformance::REVISIONS_PER_DAY_LIMIT {
+        return false;
+    }
+    *count += 1;
+    true
+}
+
+/// The answers to a request whose listing has no revision left today: each offer and the availability fail.
+fn revision_refused(request: &Value, sku: &str) -> Vec<Value> {
+    let message = format!(
+        "Any User error. The listing of SKU {sku} was revised {} times today; eBay blocks its revisions until the next calendar day",
+        crate::conformance::REVISIONS_PER_DAY_LIMIT
+    );
+    let offers = request
+        .get("offers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|o| {
+            let mut answer = failed(400, 25002, &message);
+            answer["offerId"] = o.get("offerId").cloned().unwrap_or(Value::Null);
+            answer["sku"] = json!(sku);
+            answer
+        });
+    let availability = request.get("shipToLocationAvailability").map(|_| {
+        let mut answer = failed(400, 25002, &message);
+        answer["sku"] = json!(sku);
+        answer
+    });
+    offers.chain(availability).collect()
 }
 
 fn failed(status: u16, id: u32, message: &str) -> Value {
@@ -482,7 +527,12 @@ async fn get_orders(
         .collect();
     let next = (offset + orders.len() < selected.len())
         .then(|| format!("{path}?limit={limit}&offset={}", offset + orders.len()));
-    let r = axum::Json(json!({"href": path, "limit": limit, "offset": offset, "total": selected.len(), "orders": orders, "next": next})).into_response();
+    let mut page = json!({"href": path, "limit": limit, "offset": offset, "total": selected.len(), "orders": orders});
+    // `next` is a string (OrderSearchPagedCollection): left out on the last page, never null.
+    if let Some(next) = next {
+        page["next"] = json!(next);
+    }
+    let r = axum::Json(page).into_response();
     drop(account);
     record(&sandbox, op, "GET", path, query, Value::Null, r)
 }
@@ -512,6 +562,22 @@ async fn create_fulfillment(
             ))
         })
         .collect();
+    if text("shippingCarrierCode").is_some() != text("trackingNumber").is_some() {
+        sandbox.controls.conformance.request_violation(
+            sandbox::CallRef {
+                operation: op,
+                method: "POST",
+                path: &path,
+                query: None,
+            },
+            400,
+            sandbox::Violation::of(
+                crate::conformance::CARRIER_WITH_TRACKING,
+                "body",
+                "trackingNumber and shippingCarrierCode are mutually dependent: one was sent without the other",
+            ),
+        );
+    }
     let mut account = sandbox.account();
     let next = account.fulfillments.len() + 1;
     let r = match account.orders.iter_mut().find(|o| o.order_id == order_id) {
