@@ -158,6 +158,9 @@ fn price(sku: &str, cents: i64) -> Event {
 }
 
 struct Running {
+    /// Fails the test when the sandbox recorded a deviation from the Mirakl seller API that is not a known
+    /// one (the price update's missing fields are: issue 19).
+    _strict: sandbox::Strict,
     _nats: NatsServer,
     js: jetstream::Context,
     ns: Namespace,
@@ -173,8 +176,16 @@ async fn start(seed: impl FnOnce(&sandbox_mirakl::Sandbox)) -> Running {
 }
 
 async fn start_with(mapping: &str, seed: impl FnOnce(&sandbox_mirakl::Sandbox)) -> Running {
+    start_on(Settings::new(API_KEY), mapping, seed).await
+}
+
+async fn start_on(
+    settings: Settings,
+    mapping: &str,
+    seed: impl FnOnce(&sandbox_mirakl::Sandbox),
+) -> Running {
     let nats = NatsServer::start().await.unwrap();
-    let settings = Settings::new(API_KEY).every_limit_once_per(SERVER_PERIOD_MS);
+    let settings = settings.every_limit_once_per(SERVER_PERIOD_MS);
     let (sandbox, mirakl) = sandbox_mirakl::start(settings).await.unwrap();
     seed(&mirakl);
     let credentials = tempfile::tempdir().unwrap();
@@ -199,6 +210,7 @@ async fn start_with(mapping: &str, seed: impl FnOnce(&sandbox_mirakl::Sandbox)) 
     .await;
     let js = nats.jetstream().await.unwrap();
     Running {
+        _strict: sandbox::Strict::over([mirakl.controls.as_ref()]),
         _nats: nats,
         js,
         ns: Namespace::new(NS),
@@ -323,6 +335,53 @@ async fn stock_and_prices_go_out_in_few_calls_and_rejected_lines_are_dead_letter
     for call in recorder.calls(Some("OF24")) {
         assert_valid(&of24, "OF24 body", &call.body);
     }
+    run.stop().await;
+}
+
+/// Issue 19 (the connector's price update leaves out `quantity`) as the strict sandbox sees it when no known
+/// deviation is excused: the update is recorded as a deviation of OF24's "You must send all offer fields" and
+/// Mirakl's reset applies, so the offer's stock drops to 0. The default sandbox of the other tests lists this
+/// as a known deviation (issue 19) and keeps the stock. When issue 19 is fixed this test fails: turn it into
+/// the proof that a price update leaves the quantity unchanged, and remove the known deviation.
+#[tokio::test]
+async fn issue_19_a_price_update_without_quantity_is_caught_and_zeroes_the_stock() {
+    let run = start_on(Settings::new(API_KEY).strict(), "", |m| {
+        m.add_offers(["SKU-1"])
+    })
+    .await;
+    let stock = run.ns.erp_subject(ERP, Flow::Inventory, "SKU-1");
+    publish_event(&run.js, &stock, &inventory("SKU-1", 7), Some("SKU-1"))
+        .await
+        .unwrap();
+    let mirakl = run.mirakl.clone();
+    eventually(Duration::from_secs(30), "the stock is imported", || {
+        let mirakl = mirakl.clone();
+        async move { mirakl.offer("SKU-1").map(|o| o.quantity) == Some(7) }
+    })
+    .await;
+    let subject = run.ns.erp_subject(ERP, Flow::Price, "SKU-1");
+    publish_event(&run.js, &subject, &price("SKU-1", 1990), Some("SKU-1"))
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(30), "the price is set", || {
+        let mirakl = mirakl.clone();
+        async move { mirakl.offer("SKU-1").and_then(|o| o.price) == Some(Decimal::new(1990, 2)) }
+    })
+    .await;
+    assert_eq!(
+        run.mirakl.offer("SKU-1").map(|o| o.quantity),
+        Some(0),
+        "Mirakl reset the quantity the price update did not send"
+    );
+    let conformance = &run.mirakl.controls.conformance;
+    let rules: Vec<String> = conformance
+        .deviations()
+        .iter()
+        .flat_map(|d| d.violations.iter().map(|v| v.rule.clone()))
+        .collect();
+    assert_eq!(rules, vec![sandbox_mirakl::conformance::OF24_ALL_FIELDS]);
+    // Caught as it should be; cleared so that the guard passes this test.
+    conformance.clear();
     run.stop().await;
 }
 

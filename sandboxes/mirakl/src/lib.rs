@@ -11,6 +11,7 @@
 //! // point spec.endpoint.baseUrl at running.url()
 //! ```
 
+pub mod conformance;
 pub mod routes;
 pub mod state;
 pub mod stock_csv;
@@ -35,6 +36,9 @@ pub struct Settings {
     pub shop_id: i64,
     /// Per operation, the frequency answered with 429 when exceeded.
     pub limits: BTreeMap<String, PublishedLimit>,
+    /// Connector deviations excused (recorded as known, their consequence not applied): by default
+    /// [`conformance::KNOWN_DEVIATIONS`]; [`Settings::strict`] excuses none.
+    pub known_deviations: Vec<sandbox::KnownDeviation>,
 }
 
 impl Settings {
@@ -52,7 +56,14 @@ impl Settings {
             operator: "sandbox-operator".into(),
             shop_id: 2001,
             limits,
+            known_deviations: conformance::KNOWN_DEVIATIONS.to_vec(),
         }
+    }
+
+    /// Excuses no known deviation: every rule's consequence applies (OF24's reset of the fields not sent).
+    pub fn strict(mut self) -> Self {
+        self.known_deviations.clear();
+        self
     }
 
     /// Every limited operation at once per `millis` instead (tests and benchmarks that cannot wait minutes;
@@ -226,11 +237,15 @@ pub async fn start_on(
     address: &str,
 ) -> std::io::Result<(Running, Arc<Sandbox>)> {
     let sandbox = Arc::new(Sandbox::new(settings));
-    let running = sandbox::serve(
+    sandbox
+        .controls
+        .conformance
+        .set_known(&sandbox.settings.known_deviations);
+    let router = sandbox::strict::layer(
         routes::router(sandbox.clone()),
+        conformance::strictness(),
         sandbox.controls.clone(),
-        address,
-    )
-    .await?;
+    );
+    let running = sandbox::serve(router, sandbox.controls.clone(), address).await?;
     Ok((running, sandbox))
 }

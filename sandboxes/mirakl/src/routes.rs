@@ -37,7 +37,7 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
 }
 
 /// Mirakl's error body: `{"status": <code>, "message": "..."}`.
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (
         status,
         axum::Json(json!({"status": status.as_u16(), "message": message.into()})),
@@ -208,54 +208,46 @@ async fn sto03(
     )
 }
 
-#[derive(Deserialize)]
-struct Of24Offer {
-    shop_sku: String,
-    price: Decimal,
-    #[serde(default)]
-    quantity: Option<i64>,
-    product_id: String,
-    product_id_type: String,
-    state_code: String,
-    update_delete: String,
-}
-
-#[derive(Deserialize)]
-struct Of24Request {
-    offers: Vec<Of24Offer>,
-}
-
+/// `POST /api/offers` (OF24): each offer's price and fields; an update resets the fields it leaves out, as
+/// the specification says, and a request that resets a value the offer had is a deviation
+/// ([`conformance::OF24_ALL_FIELDS`](crate::conformance::OF24_ALL_FIELDS)).
 async fn of24(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap, body: Bytes) -> Response {
     let response = match admit(&sandbox, "OF24", &headers).await {
         Some(refused) => refused,
-        None => match serde_json::from_slice::<Of24Request>(&body) {
-            Err(e) => error(
-                StatusCode::BAD_REQUEST,
-                format!("Invalid request body: {e}"),
-            ),
-            Ok(request) => {
-                let invalid = request.offers.iter().find(|o| {
-                    o.product_id.is_empty()
-                        || o.product_id_type.is_empty()
-                        || o.state_code.is_empty()
-                        || o.update_delete.is_empty()
-                        || o.price < Decimal::ZERO
-                });
-                match invalid {
-                    Some(offer) => error(
-                        StatusCode::BAD_REQUEST,
-                        format!("Offer {} is invalid", offer.shop_sku),
-                    ),
-                    None => {
-                        let offers: Vec<(String, Decimal, Option<i64>)> = request
-                            .offers
-                            .iter()
-                            .map(|o| (o.shop_sku.clone(), o.price, o.quantity))
-                            .collect();
-                        let id = sandbox.shop().update_offers(&offers);
-                        (StatusCode::CREATED, axum::Json(json!({"import_id": id}))).into_response()
-                    }
-                }
+        None => match offer_updates(&body) {
+            Err(message) => error(StatusCode::BAD_REQUEST, message),
+            Ok(updates) => {
+                // While the connector's missing fields are a known deviation (issue 19), the offers keep
+                // them, so tests of other things keep their meaning; the deviation is recorded either way.
+                let reset = !sandbox
+                    .controls
+                    .conformance
+                    .is_known(crate::conformance::OF24_ALL_FIELDS);
+                let (id, resets) = sandbox.shop().update_offers(&updates, reset);
+                let violations: Vec<sandbox::Violation> = resets
+                    .iter()
+                    .map(|(sku, fields)| {
+                        sandbox::Violation::of(
+                            crate::conformance::OF24_ALL_FIELDS,
+                            format!("body/offers[shop_sku={sku}]"),
+                            format!(
+                                "{} not sent: reset to the default (\"You must send all offer fields. Offer fields that are not sent are reset to their default value.\")",
+                                fields.join(", ")
+                            ),
+                        )
+                    })
+                    .collect();
+                sandbox.controls.conformance.request_violations(
+                    sandbox::CallRef {
+                        operation: "OF24",
+                        method: "POST",
+                        path: "/api/offers",
+                        query: None,
+                    },
+                    201,
+                    violations,
+                );
+                (StatusCode::CREATED, axum::Json(json!({"import_id": id}))).into_response()
             }
         },
     };
@@ -268,6 +260,43 @@ async fn of24(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap, body: Byt
         body_value(&body),
         response,
     )
+}
+
+/// The offers of an OF24 body, or why it cannot be used.
+fn offer_updates(body: &[u8]) -> Result<Vec<crate::state::OfferUpdate>, String> {
+    let request: Value =
+        serde_json::from_slice(body).map_err(|e| format!("Invalid request body: {e}"))?;
+    let offers = request
+        .get("offers")
+        .and_then(Value::as_array)
+        .ok_or("Invalid request body: offers is required")?;
+    offers
+        .iter()
+        .map(|offer| {
+            let fields = offer.as_object().cloned().unwrap_or_default();
+            let text = |name: &str| fields.get(name).and_then(Value::as_str).unwrap_or("");
+            let sku = text("shop_sku").to_string();
+            let price = fields
+                .get("price")
+                .and_then(|p| p.as_number())
+                .and_then(|n| n.to_string().parse::<Decimal>().ok())
+                .filter(|p| *p >= Decimal::ZERO);
+            let complete = [
+                "product_id",
+                "product_id_type",
+                "state_code",
+                "update_delete",
+            ]
+            .iter()
+            .all(|f| !text(f).is_empty());
+            match price {
+                Some(price) if complete && !sku.is_empty() => {
+                    Ok(crate::state::OfferUpdate { sku, price, fields })
+                }
+                _ => Err(format!("Offer {sku} is invalid")),
+            }
+        })
+        .collect()
 }
 
 #[derive(Deserialize)]

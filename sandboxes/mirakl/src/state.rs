@@ -19,7 +19,29 @@ pub struct Offer {
     /// Quantities per warehouse, when the stock file gave one.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub warehouses: BTreeMap<String, i64>,
+    /// The other offer fields the last OF24 sent (description, leadtime_to_ship, discount...).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, serde_json::Value>,
 }
+
+/// One offer of an OF24 call: its SKU, price, and every other field sent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OfferUpdate {
+    pub sku: String,
+    pub price: Decimal,
+    /// Every field of the offer as sent, identity fields and price included.
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The fields that name an offer and its price: never reset by an update.
+const OFFER_IDENTITY: &[&str] = &[
+    "shop_sku",
+    "product_id",
+    "product_id_type",
+    "state_code",
+    "update_delete",
+    "price",
+];
 
 /// A stock import (STO01) and its outcome (STO02, STO03).
 #[derive(Clone, Debug, Serialize)]
@@ -321,18 +343,60 @@ impl Shop {
     }
 
     /// Applies OF24's offers (already checked against the schema): the price of each.
-    pub fn update_offers(&mut self, offers: &[(String, Decimal, Option<i64>)]) -> u64 {
+    /// OF24: each offer takes its price and the fields sent. "You must send all offer fields. Offer fields
+    /// that are not sent are reset to their default value": an existing offer's quantity not sent is set to 0
+    /// ("Offer update: if not provided, will be set to 0") and its other fields not sent are deleted. With
+    /// `apply_reset` false (a known connector deviation is excused) those fields keep their values. The import id,
+    /// and per offer the fields left out that the offer had a value for (reset, or that would have been).
+    pub fn update_offers(
+        &mut self,
+        updates: &[OfferUpdate],
+        apply_reset: bool,
+    ) -> (u64, Vec<(String, Vec<String>)>) {
         let id = u64::try_from(self.offer_imports.len()).unwrap_or(u64::MAX) + 1;
-        for (sku, price, quantity) in offers {
-            let offer = self.offers.entry(sku.clone()).or_default();
-            offer.price = Some(*price);
-            if let Some(quantity) = quantity {
-                offer.quantity = *quantity;
+        let mut resets = Vec::new();
+        for update in updates {
+            let existed = self.offers.contains_key(&update.sku);
+            let offer = self.offers.entry(update.sku.clone()).or_default();
+            let mut reset = Vec::new();
+            if existed {
+                if !update.fields.contains_key("quantity") && offer.quantity != 0 {
+                    reset.push("quantity".to_string());
+                }
+                reset.extend(
+                    offer
+                        .fields
+                        .keys()
+                        .filter(|k| !update.fields.contains_key(*k))
+                        .cloned(),
+                );
+                if apply_reset {
+                    for field in &reset {
+                        if field == "quantity" {
+                            offer.quantity = 0;
+                        } else {
+                            offer.fields.remove(field);
+                        }
+                    }
+                }
+            }
+            offer.price = Some(update.price);
+            for (key, value) in &update.fields {
+                if key == "quantity" {
+                    if let Some(quantity) = value.as_i64() {
+                        offer.quantity = quantity;
+                    }
+                } else if !OFFER_IDENTITY.contains(&key.as_str()) {
+                    offer.fields.insert(key.clone(), value.clone());
+                }
+            }
+            if !reset.is_empty() {
+                resets.push((update.sku.clone(), reset));
             }
         }
         self.offer_imports
-            .insert(id, offers.iter().map(|o| o.0.clone()).collect());
-        id
+            .insert(id, updates.iter().map(|o| o.sku.clone()).collect());
+        (id, resets)
     }
 
     fn order_mut(&mut self, order_id: &str) -> Result<&mut Order, OrderError> {
@@ -450,5 +514,44 @@ mod tests {
             "{report}"
         );
         assert!(report.contains("\"4\";"), "{report}");
+    }
+
+    #[test]
+    fn an_offer_update_resets_the_fields_it_does_not_send() {
+        let mut shop = Shop::default();
+        let update = |fields: serde_json::Value| OfferUpdate {
+            sku: "A".into(),
+            price: Decimal::new(999, 2),
+            fields: fields.as_object().cloned().unwrap_or_default(),
+        };
+        let (_, resets) = shop.update_offers(
+            &[update(
+                serde_json::json!({"shop_sku": "A", "quantity": 5, "leadtime_to_ship": 2}),
+            )],
+            true,
+        );
+        assert!(resets.is_empty(), "a new offer resets nothing");
+        assert_eq!(shop.offers["A"].quantity, 5);
+        let (_, excused) =
+            shop.update_offers(&[update(serde_json::json!({"shop_sku": "A"}))], false);
+        assert_eq!(
+            shop.offers["A"].quantity, 5,
+            "an excused deviation resets nothing"
+        );
+        let (_, resets) = shop.update_offers(&[update(serde_json::json!({"shop_sku": "A"}))], true);
+        assert_eq!(resets, excused, "the same fields are reported either way");
+        assert_eq!(
+            resets,
+            vec![(
+                "A".to_string(),
+                vec!["quantity".to_string(), "leadtime_to_ship".to_string()]
+            )]
+        );
+        assert_eq!(
+            shop.offers["A"].quantity, 0,
+            "quantity not sent is set to 0"
+        );
+        assert!(shop.offers["A"].fields.is_empty());
+        assert_eq!(shop.offers["A"].price, Some(Decimal::new(999, 2)));
     }
 }
