@@ -17,7 +17,7 @@ use crate::connector::Connector;
 use crate::envelope::Event;
 use crate::flow::{
     InboundFlow, InboundSettings, MapFn, OrderProcess, OutboundFlow, OutboundSettings, PrepareFn,
-    Shutdown, SyncRunner,
+    RereadFlow, Shutdown, SyncRunner,
 };
 use crate::http::Readiness;
 use crate::jetstream::{
@@ -257,6 +257,24 @@ pub async fn run<C: Connector>(
                 }
             }
         }
+    }
+    if !sync_inbound.is_empty() {
+        // Raw records of this channel sent back from the dead-letter stream, read again by the connector.
+        let consumer = ensure_consumer(&js, &ns.reread_consumer(&marketplace))
+            .await
+            .map_err(e)?;
+        let reread = RereadFlow {
+            namespace: config.namespace.clone(),
+            marketplace: marketplace.clone(),
+            js: js.clone(),
+            consumer,
+            connector: connector.clone(),
+            dead_letters: dead_letters.clone(),
+            timeline: Some(timeline.clone()),
+            metrics: metrics.clone(),
+        };
+        let stop = shutdown.clone();
+        tasks.spawn(async move { reread.run(stop).await });
     }
     let commands = ensure_consumer(&js, &ns.command_consumer(&marketplace))
         .await

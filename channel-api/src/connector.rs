@@ -88,4 +88,16 @@ pub trait Connector: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(PollPage, Vec<Rejected>), ConnectorError>> + Send {
         async move { self.poll(flow, cursor).await.map(|page| (page, Vec::new())) }
     }
+
+    /// Reads again, from the raw payload its dead letter kept, a record this connector could not read from a
+    /// poll or a push ([`Rejected::payload`], a pushed body, a partner's file): `twctl dlq replay` sends such a
+    /// dead letter to the marketplace's adapter, which publishes what this returns as a poll would (or
+    /// dead-letters it again with the error). Pure, no call to the channel: after a fix of the connector or the
+    /// mapping, the same payload reads. By default a channel cannot, and says so.
+    fn reread(&self, flow: Flow, raw: &[u8]) -> Result<Vec<Record>, String> {
+        let _ = raw;
+        Err(format!(
+            "this channel's connector cannot read a {flow} record again from its dead letter"
+        ))
+    }
 }

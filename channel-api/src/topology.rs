@@ -173,6 +173,34 @@ impl Namespace {
         )
     }
 
+    /// Subject of a raw channel record sent back to `marketplace`'s adapter to be read again by its connector
+    /// (a replayed dead letter the connector could not read the first time).
+    pub fn reread_subject(&self, marketplace: &str, flow: Flow, key: &str) -> String {
+        format!(
+            "{}.mp.{}.reread.{}.{}",
+            self.prefix(),
+            encode_token(marketplace),
+            flow,
+            encode_token(key)
+        )
+    }
+
+    /// The durable consumer of `marketplace`'s adapter for the raw records sent back to it.
+    pub fn reread_consumer(&self, marketplace: &str) -> ConsumerDef {
+        ConsumerDef {
+            stream: self.marketplace_stream(marketplace).name,
+            durable_name: format!("{}-reread", encode_token(marketplace)),
+            filter_subjects: vec![format!(
+                "{}.mp.{}.reread.>",
+                self.prefix(),
+                encode_token(marketplace)
+            )],
+            max_ack_pending: 100,
+            ack_wait: DEFAULT_ACK_WAIT,
+            max_deliver: 100,
+        }
+    }
+
     /// The durable consumer of the order process of `marketplace`: orders as received from the channel.
     pub fn order_process_consumer(&self, marketplace: &str, max_ack_pending: i64) -> ConsumerDef {
         ConsumerDef {

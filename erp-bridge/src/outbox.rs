@@ -224,6 +224,37 @@ impl OutboxSource {
     }
 }
 
+/// The record of an outbox row that was dead-lettered (its dead letter's original subject is
+/// `outbox:<table>:<row id>`), read again with this bridge's code, routed as the outbox would publish it: message
+/// id `<erp>:outbox:<row id>`, so a replay that JetStream already took is dropped. `twctl dlq replay` publishes
+/// it; an error says why the row still is not a record (the dead letter stays).
+pub fn replayed(
+    ns: &Namespace,
+    namespace_name: &str,
+    letter: &DeadLetter,
+) -> Result<crate::ingest::Routed, String> {
+    let erp = letter
+        .from_erp()
+        .ok_or_else(|| format!("{} is not an ERP's dead letter", letter.marketplace))?;
+    let row = letter
+        .original_subject
+        .strip_prefix("outbox:")
+        .and_then(|rest| rest.rsplit(':').next())
+        .ok_or_else(|| format!("{} is not an outbox row", letter.original_subject))?;
+    let payload: serde_json::Value = serde_json::from_slice(&letter.payload)
+        .map_err(|e| format!("outbox row {row}: payload is not JSON: {e}"))?;
+    let record =
+        crate::ingest::parse_record(&payload).map_err(|e| format!("outbox row {row}: {e}"))?;
+    crate::ingest::route(
+        ns,
+        namespace_name,
+        erp,
+        format!("{erp}:outbox:{row}"),
+        record,
+        None,
+    )
+}
+
 /// The flow a malformed payload was probably meant for, from its `type`.
 fn flow_hint(payload: &serde_json::Value) -> Flow {
     match payload.get("type").and_then(|t| t.as_str()) {

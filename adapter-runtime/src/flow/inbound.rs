@@ -4,6 +4,7 @@
 //! so a record polled twice is stored once: the cursor is advanced only after the page's records are
 //! acknowledged by JetStream, and a crash in between re-polls the same page, whose duplicates JetStream drops.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use tracing::{info, warn};
 
 use crate::canonical::Record;
 use crate::connector::{Connector, Rejected};
-use crate::envelope::{Event, H_CORRELATION_ID, H_MSG_ID, Headers};
+use crate::envelope::{Event, H_CORRELATION_ID, H_MSG_ID, Headers, encode};
 use crate::jetstream::{
     CursorStore, DeadLetter, DeadLetterStore, ErrorClass, Step, Timeline, TimelineEntry,
     publish_event,
@@ -124,43 +125,17 @@ impl<C: Connector> InboundFlow<C> {
             page.records.len() as u64,
         );
         let mut published = 0;
+        // The page's records by subject key: what a rejected item of the page is about, if it is one of them.
+        let mut read: HashMap<String, Read> = HashMap::new();
         for record in page.records {
-            let (id, key) = identity(&s.marketplace, &record);
-            let subject = ns.marketplace_subject(&s.marketplace, s.flow, &key);
-            let correlation_id = record.correlation_id().clone();
-            let event = Event {
-                id,
-                source: format!("/tradewind/{}/marketplace/{}", s.namespace, s.marketplace),
-                time: Utc::now(),
-                traceparent: Some(new_traceparent()),
-                record,
-            };
-            let outcome = publish_event(&self.js, &subject, &event, Some(&key))
-                .await
-                .map_err(|e| e.to_string())?;
-            if outcome.duplicate {
-                self.metrics
-                    .count(&s.marketplace, s.flow.as_str(), Outcome::Coalesced, 1);
-                continue;
-            }
-            published += 1;
-            self.metrics
-                .count(&s.marketplace, s.flow.as_str(), Outcome::Out, 1);
-            if let Some(timeline) = &self.timeline {
-                let entry = TimelineEntry {
-                    at: event.time,
-                    step: Step::Received,
-                    detail: String::new(),
-                    by: format!("adapter/{}", s.marketplace),
-                };
-                if let Err(e) = timeline.append(&correlation_id, entry).await {
-                    warn!(correlation_id = %correlation_id, error = %e, "timeline not updated");
-                }
-            }
+            let outcome = self.reader().publish(record).await?;
+            published += u64::from(outcome.new);
+            read.insert(outcome.key.clone(), outcome);
         }
         // Before the cursor moves: a crash in between re-polls the page, and the dead letters' ids drop repeats.
         for item in rejected {
-            self.dead_letter(&ns, item).await?;
+            let about = read.get(&item.key);
+            self.dead_letter(&ns, item, about).await?;
         }
         if let Some(next) = page.next_cursor
             && cursor.as_ref().map(|c| &c.value) != Some(&next)
@@ -175,14 +150,46 @@ impl<C: Connector> InboundFlow<C> {
             more: page.more,
         })
     }
+
+    fn reader(&self) -> Reader<'_> {
+        Reader {
+            js: &self.js,
+            namespace: &self.settings.namespace,
+            marketplace: &self.settings.marketplace,
+            flow: self.settings.flow,
+            timeline: self.timeline.as_deref(),
+            metrics: &self.metrics,
+        }
+    }
 }
 
 impl<C: Connector> InboundFlow<C> {
-    /// Stores what the connector rejected from a page in the dead-letter stream, under the subject of the
-    /// record it belongs to.
-    async fn dead_letter(&self, ns: &Namespace, item: Rejected) -> Result<(), String> {
+    /// Stores what the connector rejected from a page in the dead-letter stream. When it is about a record the
+    /// page published (a settlement whose amounts do not reconcile), the dead letter holds that record in its
+    /// envelope, so a replay delivers it (the ERP's key makes a second delivery none), and the connector's
+    /// account of the problem goes in the `tw-dlq-detail` header; otherwise it holds the channel's raw payload,
+    /// which a replay sends back to the connector to read again.
+    async fn dead_letter(
+        &self,
+        ns: &Namespace,
+        item: Rejected,
+        about: Option<&Read>,
+    ) -> Result<(), String> {
         let s = &self.settings;
-        let mut headers = Headers::new();
+        let detail = serde_json::to_vec(&item.payload).unwrap_or_default();
+        let (original_subject, mut headers, payload) = match about {
+            Some(read) => {
+                let (mut headers, payload) = encode(&read.event, Some(&read.key))
+                    .map_err(|e| format!("encoding the dead letter's record: {e}"))?;
+                headers.insert(H_DETAIL.into(), detail_header(&detail));
+                (read.subject.clone(), headers, payload)
+            }
+            None => (
+                ns.marketplace_subject(&s.marketplace, s.flow, &item.key),
+                Headers::new(),
+                detail,
+            ),
+        };
         headers.insert(H_MSG_ID.into(), item.id);
         headers.insert(
             H_CORRELATION_ID.into(),
@@ -191,9 +198,9 @@ impl<C: Connector> InboundFlow<C> {
         let letter = DeadLetter {
             marketplace: s.marketplace.clone(),
             flow: s.flow,
-            original_subject: ns.marketplace_subject(&s.marketplace, s.flow, &item.key),
+            original_subject,
             headers,
-            payload: serde_json::to_vec(&item.payload).unwrap_or_default(),
+            payload,
             reason: item.reason.clone(),
             class: ErrorClass::Business,
             attempts: 1,
@@ -207,6 +214,84 @@ impl<C: Connector> InboundFlow<C> {
         self.metrics
             .count(&s.marketplace, s.flow.as_str(), Outcome::Failed, 1);
         Ok(())
+    }
+}
+
+/// The header of a dead letter that holds a record, with the connector's account of what is wrong with it.
+pub const H_DETAIL: &str = "tw-dlq-detail";
+
+/// A JSON detail as one header line, cut to 16 KiB.
+fn detail_header(json: &[u8]) -> String {
+    let text = String::from_utf8_lossy(json);
+    text.chars()
+        .take(16 * 1024)
+        .collect::<String>()
+        .replace(['\r', '\n'], " ")
+}
+
+/// Publishes records read from a channel — by a poll, or read again from a dead letter — to the marketplace's
+/// stream, each with the message id and subject key [`identity`] gives it, and notes their arrival.
+pub struct Reader<'a> {
+    pub js: &'a jetstream::Context,
+    pub namespace: &'a str,
+    pub marketplace: &'a str,
+    pub flow: Flow,
+    pub timeline: Option<&'a Timeline>,
+    pub metrics: &'a Metrics,
+}
+
+/// One record as published.
+pub struct Read {
+    pub subject: String,
+    pub key: String,
+    pub event: Event,
+    /// JetStream had not seen it (a re-read or re-polled record is a duplicate).
+    pub new: bool,
+}
+
+impl Reader<'_> {
+    pub async fn publish(&self, record: Record) -> Result<Read, String> {
+        let ns = Namespace::new(self.namespace);
+        let (id, key) = identity(self.marketplace, &record);
+        let subject = ns.marketplace_subject(self.marketplace, self.flow, &key);
+        let correlation_id = record.correlation_id().clone();
+        let event = Event {
+            id,
+            source: format!(
+                "/tradewind/{}/marketplace/{}",
+                self.namespace, self.marketplace
+            ),
+            time: Utc::now(),
+            traceparent: Some(new_traceparent()),
+            record,
+        };
+        let outcome = publish_event(self.js, &subject, &event, Some(&key))
+            .await
+            .map_err(|e| e.to_string())?;
+        let flow = self.flow.as_str();
+        if outcome.duplicate {
+            self.metrics
+                .count(self.marketplace, flow, Outcome::Coalesced, 1);
+        } else {
+            self.metrics.count(self.marketplace, flow, Outcome::Out, 1);
+            if let Some(timeline) = self.timeline {
+                let entry = TimelineEntry {
+                    at: event.time,
+                    step: Step::Received,
+                    detail: String::new(),
+                    by: format!("adapter/{}", self.marketplace),
+                };
+                if let Err(e) = timeline.append(&correlation_id, entry).await {
+                    warn!(correlation_id = %correlation_id, error = %e, "timeline not updated");
+                }
+            }
+        }
+        Ok(Read {
+            subject,
+            key,
+            event,
+            new: !outcome.duplicate,
+        })
     }
 }
 

@@ -20,7 +20,7 @@ use tracing::{info, warn};
 
 use crate::connector::{Connector, FailureKind, OutboundItem};
 use crate::envelope::{Event, decode};
-use crate::jetstream::{DeadLetterStore, ErrorClass, from_header_map};
+use crate::jetstream::{DeadLetterStore, ErrorClass, H_REPLAY_FOR, from_header_map};
 use crate::metrics::{FlowLabels, Metrics, Outcome};
 
 use super::Shutdown;
@@ -142,6 +142,14 @@ impl<C: Connector> OutboundFlow<C> {
                 .as_ref()
                 .map(from_header_map)
                 .unwrap_or_default();
+            // A replayed dead letter of another marketplace, on a subject every marketplace reads.
+            if headers
+                .get(H_REPLAY_FOR)
+                .is_some_and(|m| *m != s.marketplace)
+            {
+                self.superseded(&message).await;
+                continue;
+            }
             match decode(&headers, &message.payload) {
                 Ok(event) => {
                     let subject = message.subject.to_string();

@@ -1,10 +1,23 @@
 //! The dead-letter stream: a message that cannot succeed is stored with its original subject, headers and
 //! payload plus why, and can be replayed to where it came from.
 //!
-//! Replay republishes under a new message id derived from the dead letter's own sequence, then deletes the dead
+//! What a replay sends depends on what the dead letter holds ([`ReplayPlan`], docs/adapter.md "Replaying dead
+//! letters"):
+//! - a **record in its envelope** (CloudEvent headers: an ERP event a flow could not deliver, a channel order the
+//!   order process refused, a record the ERP refused, a settlement with an exception) is republished to its
+//!   subject, marked `tw-replay-for: <marketplace>` so that on a subject every marketplace reads (the ERP's
+//!   inventory, prices, products) only the marketplace that failed takes it; a record of a last-value subject
+//!   that a newer one has replaced since is not sent (the newer one went out after it);
+//! - a **raw channel record** (no envelope: a connector could not read it from a poll, a push or a partner's
+//!   file) is sent to the marketplace's adapter on its reread subject, where the connector reads it again;
+//! - a **raw ERP record** read from the ERP's own NATS subject goes back to that subject (the bridge reads it
+//!   again); one from the outbox table is rebuilt by the bridge's code and given to [`DeadLetterStore::replay_as`].
+//!
+//! Replay publishes under a new message id derived from the dead letter's own sequence, then deletes the dead
 //! letter. Replaying the same dead letter twice is harmless: if the first replay got as far as publishing, the
 //! second publish is dropped by JetStream's de-duplication; if it also deleted it, there is nothing left to
-//! replay.
+//! replay; and where the record goes, its idempotency keys (message ids that name the record, the ERP
+//! contract's keys) make a second delivery none.
 
 use std::fmt;
 
@@ -27,6 +40,10 @@ const H_FLOW: &str = "tw-dlq-flow";
 const H_ORIGINAL_ID: &str = "tw-dlq-msg-id";
 /// Who dead-lettered it, when not the marketplace's adapter: `erp-bridge/<erp>`.
 const H_BY: &str = "tw-dlq-by";
+/// On a replayed record: the only marketplace whose flow takes it (others acknowledge it unsent).
+pub const H_REPLAY_FOR: &str = "tw-replay-for";
+/// On a raw record sent back to be read again: the subject of the record it belongs to.
+pub const H_REREAD_SUBJECT: &str = "tw-reread-subject";
 
 /// Why a message was dead-lettered, coarsely, for filtering and alerting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,10 +114,71 @@ pub struct StoredDeadLetter {
     pub letter: DeadLetter,
 }
 
+impl DeadLetter {
+    /// The record is in its CloudEvent envelope (as a flow consumed it), not raw as a channel or the ERP sent it.
+    pub fn has_envelope(&self) -> bool {
+        self.headers.contains_key(crate::envelope::H_SPEC_VERSION)
+    }
+
+    /// Read from the ERP (its outbox, its NATS subject), not from a marketplace: the sources' dead letters
+    /// are filed under `erp:<erp>`.
+    pub fn from_erp(&self) -> Option<&str> {
+        self.marketplace.strip_prefix("erp:")
+    }
+}
+
+/// Where a replay sends a dead letter, decided from what it holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReplayPlan {
+    /// Republished to its original subject, for its marketplace only.
+    Republish,
+    /// Sent to the marketplace's adapter to be read again by the connector.
+    Reread { subject: String },
+    /// A raw outbox row: only the bridge's code can make a record of it ([`DeadLetterStore::replay_as`]).
+    Rebuild,
+}
+
+impl ReplayPlan {
+    pub fn of(namespace: &Namespace, letter: &DeadLetter) -> Self {
+        if letter.has_envelope() {
+            return ReplayPlan::Republish;
+        }
+        if letter.from_erp().is_some() {
+            return if letter.original_subject.starts_with("outbox:") {
+                ReplayPlan::Rebuild
+            } else {
+                ReplayPlan::Republish
+            };
+        }
+        let key = letter
+            .original_subject
+            .rsplit('.')
+            .next()
+            .unwrap_or_default();
+        ReplayPlan::Reread {
+            subject: namespace.reread_subject(
+                &letter.marketplace,
+                letter.flow,
+                &crate::subject::decode_token(key).unwrap_or_else(|| key.to_string()),
+            ),
+        }
+    }
+}
+
 /// What replaying one dead letter did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReplayOutcome {
     Republished(PublishOutcome),
+    /// Sent to the marketplace's adapter, whose connector reads it again.
+    SentToReread(PublishOutcome),
+    /// Not sent: a newer record replaced it on its last-value subject (at this stream sequence) and was sent
+    /// after it; the dead letter is removed.
+    Superseded {
+        by: u64,
+    },
+    /// A raw outbox row: the caller rebuilds it with the bridge's code and calls
+    /// [`DeadLetterStore::replay_as`]; nothing was sent.
+    NeedsRebuild(Box<DeadLetter>),
     /// No dead letter has this sequence (already replayed, or expired).
     NotFound,
 }
@@ -222,29 +300,109 @@ impl DeadLetterStore {
         Ok(out)
     }
 
-    /// Republishes a dead letter to its original subject with its original headers, then removes it.
-    pub async fn replay(&self, sequence: u64) -> Result<ReplayOutcome, Error> {
+    /// One dead letter, if it is there.
+    pub async fn get(&self, sequence: u64) -> Result<Option<DeadLetter>, Error> {
         let stream = self.stream().await?;
         let Ok(message) = stream.get_raw_message(sequence).await else {
-            return Ok(ReplayOutcome::NotFound);
+            return Ok(None);
         };
-        let Some(letter) = parse(&from_header_map(&message.headers), message.payload.to_vec())
-        else {
-            return Err(Error::data(
-                format!("replaying dead letter {sequence}"),
-                "not a dead letter",
-            ));
+        parse(&from_header_map(&message.headers), message.payload.to_vec())
+            .map(Some)
+            .ok_or_else(|| {
+                Error::data(
+                    format!("reading dead letter {sequence}"),
+                    "not a dead letter",
+                )
+            })
+    }
+
+    /// Replays a dead letter as its [`ReplayPlan`] says, then removes it (an outbox row is returned to the
+    /// caller to rebuild: [`ReplayOutcome::NeedsRebuild`]).
+    pub async fn replay(&self, sequence: u64) -> Result<ReplayOutcome, Error> {
+        let Some(letter) = self.get(sequence).await? else {
+            return Ok(ReplayOutcome::NotFound);
         };
         let mut headers = letter.headers.clone();
         let original_id = headers.get(H_MSG_ID).cloned().unwrap_or_default();
         headers.insert(H_MSG_ID.into(), format!("{original_id}:replay:{sequence}"));
-        let outcome =
-            publish_raw(&self.js, &letter.original_subject, &headers, letter.payload).await?;
+        let outcome = match ReplayPlan::of(&self.namespace, &letter) {
+            ReplayPlan::Rebuild => return Ok(ReplayOutcome::NeedsRebuild(Box::new(letter))),
+            ReplayPlan::Republish => {
+                if let Some(by) = self.superseded(&letter).await? {
+                    self.remove(sequence).await?;
+                    return Ok(ReplayOutcome::Superseded { by });
+                }
+                headers.insert(H_REPLAY_FOR.into(), letter.marketplace.clone());
+                ReplayOutcome::Republished(
+                    publish_raw(&self.js, &letter.original_subject, &headers, letter.payload)
+                        .await?,
+                )
+            }
+            ReplayPlan::Reread { subject } => {
+                headers.insert(H_REREAD_SUBJECT.into(), letter.original_subject.clone());
+                ReplayOutcome::SentToReread(
+                    publish_raw(&self.js, &subject, &headers, letter.payload).await?,
+                )
+            }
+        };
+        self.remove(sequence).await?;
+        Ok(outcome)
+    }
+
+    /// Publishes what the caller rebuilt from dead letter `sequence` (an outbox row made a record by the bridge's
+    /// code), then removes it. The message id should name the record, so that a second replay is dropped.
+    pub async fn replay_as(
+        &self,
+        sequence: u64,
+        subject: &str,
+        headers: &Headers,
+        payload: Vec<u8>,
+    ) -> Result<ReplayOutcome, Error> {
+        let outcome = publish_raw(&self.js, subject, headers, payload).await?;
+        self.remove(sequence).await?;
+        Ok(ReplayOutcome::Republished(outcome))
+    }
+
+    async fn remove(&self, sequence: u64) -> Result<(), Error> {
+        let stream = self.stream().await?;
         stream
             .delete_message(sequence)
             .await
-            .map_err(|e| Error::nats(format!("removing replayed dead letter {sequence}"), e))?;
-        Ok(ReplayOutcome::Republished(outcome))
+            .map(|_| ())
+            .map_err(|e| Error::nats(format!("removing replayed dead letter {sequence}"), e))
+    }
+
+    /// The stream sequence of the newer record that replaced this one on its subject, when the subject keeps
+    /// only its last record (the ERP's inventory, prices, products) and that record is another event.
+    async fn superseded(&self, letter: &DeadLetter) -> Result<Option<u64>, Error> {
+        let Some(id) = letter.headers.get(crate::envelope::H_ID) else {
+            return Ok(None);
+        };
+        let Ok(name) = self.js.stream_by_subject(&letter.original_subject).await else {
+            return Ok(None); // no stream takes it: the publish says so
+        };
+        let mut stream = self
+            .js
+            .get_stream(&name)
+            .await
+            .map_err(|e| Error::nats(format!("opening {name}"), e))?;
+        let info = stream
+            .info()
+            .await
+            .map_err(|e| Error::nats(format!("reading {name}"), e))?;
+        if info.config.max_messages_per_subject != 1 {
+            return Ok(None);
+        }
+        let Ok(last) = stream
+            .get_last_raw_message_by_subject(&letter.original_subject)
+            .await
+        else {
+            return Ok(None);
+        };
+        let last_id = from_header_map(&last.headers)
+            .get(crate::envelope::H_ID)
+            .cloned();
+        Ok((last_id.as_ref() != Some(id)).then_some(last.sequence))
     }
 }
 

@@ -13,7 +13,10 @@ mod sync_runs;
 mod timeline;
 
 pub use cursor::{Cursor, CursorStore};
-pub use dead_letter::{DeadLetter, DeadLetterStore, ErrorClass, ReplayOutcome, StoredDeadLetter};
+pub use dead_letter::{
+    DeadLetter, DeadLetterStore, ErrorClass, H_REPLAY_FOR, H_REREAD_SUBJECT, ReplayOutcome,
+    ReplayPlan, StoredDeadLetter,
+};
 pub use error::Error;
 pub use headers::{from_header_map, to_header_map};
 pub use heartbeat::{Heartbeat, Heartbeats, OperationStats};

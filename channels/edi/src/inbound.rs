@@ -220,6 +220,35 @@ impl EdiConnector {
         Ok((!records.is_empty()).then_some(records))
     }
 
+    /// A partner's file dead-lettered raw (refused, or with an 850 that could not be read), read again: its
+    /// purchase orders, as a poll would publish them (no 997 is sent again; the file was answered when it
+    /// arrived). An error names what still cannot be read.
+    pub(crate) fn reread_orders(&self, bytes: &[u8]) -> Result<Vec<Record>, String> {
+        let parsed = x12::parse_sets(bytes).map_err(|e| e.to_string())?;
+        let ic = &parsed.interchange;
+        envelope::check_addressing(&self.partner, ic)?;
+        let mut records = Vec::new();
+        for group in ic.groups.iter().filter(|g| g.functional_id == "PO") {
+            for set in group.transactions.iter().filter(|s| s.set_id == "850") {
+                let order = documents::purchase_order::to_order(
+                    &self.marketplace,
+                    self.currency,
+                    group,
+                    set,
+                )
+                .map_err(|e| format!("interchange {:09}: {e}", ic.header.control_number))?;
+                records.push(Record::Order(Box::new(order)));
+            }
+        }
+        if records.is_empty() {
+            return Err(format!(
+                "interchange {:09} holds no purchase order",
+                ic.header.control_number
+            ));
+        }
+        Ok(records)
+    }
+
     /// Sends our 997 `bodies` for a partner interchange, unless it was answered already (a file read again).
     async fn acknowledge_once(
         &self,

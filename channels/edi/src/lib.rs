@@ -333,6 +333,23 @@ impl Connector for EdiConnector {
             }),
         }
     }
+
+    /// A partner's file kept raw in a dead letter is read again for its purchase orders. The exceptions about
+    /// our own interchanges (not acknowledged in time, rejected by the partner, an unreadable 997) hold no
+    /// partner record: they name the records concerned for a person, who replays those where they failed.
+    fn reread(
+        &self,
+        flow: Flow,
+        raw: &[u8],
+    ) -> Result<Vec<channel_api::canonical::Record>, String> {
+        match flow {
+            Flow::Orders if raw.starts_with(b"ISA") => self.reread_orders(raw),
+            _ => Err(
+                "an acknowledgement exception about our own interchange holds no partner record to read"
+                    .into(),
+            ),
+        }
+    }
 }
 
 /// Whether a 997 status means the group was taken in (re-exported for tests and the sandbox docs).

@@ -254,3 +254,40 @@ async fn sftp_refuses_a_server_whose_host_key_is_not_known() {
         "no secret in errors"
     );
 }
+
+/// A partner's file kept raw in a dead letter (a refused file, an unreadable 850) is read again for its
+/// purchase orders when it is replayed; an acknowledgement exception about our own interchange holds no
+/// partner record, and says so.
+#[tokio::test]
+async fn a_partner_file_from_a_dead_letter_is_read_again_for_its_orders() {
+    let nats = NatsServer::start().await.unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let retailer = sandbox_edi::Partner::new(root.path(), "ACMERETAIL", "TRADEWINDDIST").unwrap();
+    let edi = connector(
+        Transport::Folder(channel_edi::transport::folder::Folder::new(
+            root.path().into(),
+        )),
+        &nats,
+    );
+    let orders = [
+        sandbox_edi::PurchaseOrder::sample("PO-77", &[("A-1", 2, "3.50")]),
+        sandbox_edi::PurchaseOrder::sample("PO-78", &[("B-2", 1, "9.00")]),
+    ];
+    let name = retailer.send_purchase_orders(&orders).unwrap();
+    let file = std::fs::read(root.path().join("out").join(&name)).unwrap();
+    let records = edi.reread(Flow::Orders, &file).unwrap();
+    let ids: Vec<String> = records
+        .iter()
+        .filter_map(|r| match r {
+            adapter_runtime::canonical::Record::Order(o) => Some(o.order_id.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids, ["PO-77", "PO-78"]);
+    let exception = br#"{"controlNumber": 12, "keys": ["SHIP-1"]}"#;
+    assert!(
+        edi.reread(Flow::Shipments, exception)
+            .unwrap_err()
+            .contains("holds no partner record")
+    );
+}

@@ -214,4 +214,19 @@ impl Connector for RestConnector {
             OrdersMode::Webhook { .. } => Ok(PollPage::default()),
         }
     }
+
+    /// A portal order, polled or pushed, that could not be read: read again through the mapping of today.
+    fn reread(
+        &self,
+        flow: Flow,
+        raw: &[u8],
+    ) -> Result<Vec<channel_api::canonical::Record>, String> {
+        if flow != Flow::Orders {
+            return Err(format!("the rest connector reads no {flow} records"));
+        }
+        let order: serde_json::Value =
+            serde_json::from_slice(raw).map_err(|e| format!("body: not JSON: {e}"))?;
+        let plan = self.mapping.as_ref().and_then(|m| m.flow(Flow::Orders));
+        orders::to_record(&order, plan, &self.marketplace).map(|record| vec![record])
+    }
 }

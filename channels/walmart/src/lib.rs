@@ -313,4 +313,12 @@ impl Connector for WalmartConnector {
             ))),
         }
     }
+
+    fn reread(
+        &self,
+        flow: Flow,
+        raw: &[u8],
+    ) -> Result<Vec<channel_api::canonical::Record>, String> {
+        WalmartConnector::reread(self, flow, raw)
+    }
 }

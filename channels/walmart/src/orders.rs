@@ -401,11 +401,12 @@ pub fn charged(order: &Value) -> Result<Money, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
-    fn order() -> Value {
+    /// An order as `getAllOrders` gives it.
+    pub(crate) fn order() -> Value {
         json!({
             "purchaseOrderId": "1796277083022", "customerOrderId": "5281956426648", "customerEmailId": "b@example.com",
             "orderDate": 1_800_000_000_000_i64,

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use channel_api::canonical::{CorrelationId, Record};
 use channel_api::connector::{ConnectorError, FailureKind, PollPage, Rejected};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use crds::channel::Flow;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -96,6 +97,45 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 impl WalmartConnector {
+    /// The records of one order as `getAllOrders` gives it (its total remembered for reconciliation).
+    fn read_order(&self, order: &Value) -> Result<Vec<Record>, String> {
+        let mapped = orders::to_records(order, &self.marketplace)?;
+        for record in &mapped {
+            if let Record::Order(o) = record {
+                self.remember_order(o.order_id.as_str(), o.totals.total.amount);
+            }
+        }
+        Ok(mapped)
+    }
+
+    /// The record of one return as `getReturns` gives it (its refund remembered for reconciliation).
+    fn read_return(&self, ret: &Value) -> Result<Record, String> {
+        let record = returns::to_record(ret, &self.marketplace)?;
+        if let Record::Return(r) = &record
+            && let Some(refund) = &r.refund
+        {
+            let mut refunds = self.refunds.lock().unwrap_or_else(|e| e.into_inner());
+            refunds.insert((r.order_id.to_string(), r.return_id.clone()), refund.amount);
+            while refunds.len() > KNOWN_ORDERS {
+                refunds.pop_first();
+            }
+        }
+        Ok(record)
+    }
+
+    /// An order or return dead-lettered as Walmart gave it, read again.
+    pub(crate) fn reread(&self, flow: Flow, raw: &[u8]) -> Result<Vec<Record>, String> {
+        let value: Value =
+            serde_json::from_slice(raw).map_err(|e| format!("the dead letter is not JSON: {e}"))?;
+        match flow {
+            Flow::Orders => self.read_order(&value),
+            Flow::Returns => self.read_return(&value).map(|r| vec![r]),
+            other => Err(format!(
+                "a Walmart {other} dead letter holds no record to read again"
+            )),
+        }
+    }
+
     /// One page of orders. A malformed order is returned as rejected, with what is wrong, so the runtime
     /// dead-letters it before the cursor moves past it.
     pub(crate) async fn poll_orders(
@@ -125,15 +165,8 @@ impl WalmartConnector {
             if let Some(t) = modified {
                 newest = newest.max(t);
             }
-            match orders::to_records(&order, &self.marketplace) {
-                Ok(mapped) => {
-                    for record in &mapped {
-                        if let Record::Order(o) = record {
-                            self.remember_order(o.order_id.as_str(), o.totals.total.amount);
-                        }
-                    }
-                    records.extend(mapped);
-                }
+            match self.read_order(&order) {
+                Ok(mapped) => records.extend(mapped),
                 Err(reason) => rejected.push(self.rejected_order(&order, modified, reason)?),
             }
         }
@@ -227,20 +260,8 @@ impl WalmartConnector {
             if let Some(t) = modified {
                 newest = newest.max(t);
             }
-            match returns::to_record(&ret, &self.marketplace) {
-                Ok(record) => {
-                    if let Record::Return(r) = &record
-                        && let Some(refund) = &r.refund
-                    {
-                        let mut refunds = self.refunds.lock().unwrap_or_else(|e| e.into_inner());
-                        refunds
-                            .insert((r.order_id.to_string(), r.return_id.clone()), refund.amount);
-                        while refunds.len() > KNOWN_ORDERS {
-                            refunds.pop_first();
-                        }
-                    }
-                    records.push(record);
-                }
+            match self.read_return(&ret) {
+                Ok(record) => records.push(record),
                 Err(reason) => {
                     let id = ret
                         .get("returnOrderId")
@@ -472,6 +493,60 @@ mod tests {
         ConnectorError::permanent(format!("{status} {code}")).with_http(
             channel_api::error::HttpFailure::new(status, [], &body, std::time::SystemTime::now()),
         )
+    }
+
+    /// An order or a return kept raw in a dead letter is read again as the poll reads it; one still malformed
+    /// says why, and a flow without raw records refuses.
+    #[test]
+    fn a_dead_lettered_order_or_return_is_read_again() {
+        let policy = serde_json::from_value(json!({"channel": "walmart"})).unwrap();
+        let connector = WalmartConnector::new(
+            crate::Settings {
+                base_url: "http://127.0.0.1:9".into(),
+                token_url: "http://127.0.0.1:9/v3/token".into(),
+                client_id: "id".into(),
+                client_secret: "secret".into(),
+                timeout: std::time::Duration::from_secs(1),
+                marketplace: "walmart-us".into(),
+                rate_limits: policy,
+                inventory_delivery: Default::default(),
+                price_delivery: Default::default(),
+                acknowledge: true,
+                feed_first_check: std::time::Duration::from_secs(1),
+                feed_timeout: std::time::Duration::from_secs(60),
+            },
+            std::sync::Arc::new(channel_api::resilience::Resilience::new(
+                serde_json::from_value(json!({"channel": "walmart"})).unwrap(),
+                1,
+            )),
+        )
+        .unwrap();
+        let order = crate::orders::tests::order().to_string();
+        let records = connector.reread(Flow::Orders, order.as_bytes()).unwrap();
+        assert!(
+            matches!(&records[..], [Record::Order(o)] if o.order_id.as_str() == "1796277083022"),
+            "{records:?}"
+        );
+        let ret = json!({"returnOrderId": "R-1", "returnOrderDate": "2026-11-28T10:00:00Z",
+            "returnOrderLines": [{"purchaseOrderId": "PO-1", "purchaseOrderLineNumber": 1, "returnReason": "DAMAGED",
+                "item": {"sku": "WM-1"}, "quantity": {"unitOfMeasure": "EACH", "measurementValue": 1.0},
+                "status": "COMPLETED"}]});
+        let records = connector
+            .reread(Flow::Returns, ret.to_string().as_bytes())
+            .unwrap();
+        assert!(matches!(&records[..], [Record::Return(r)] if r.return_id == "R-1"));
+        let mut broken = crate::orders::tests::order();
+        broken["orderLines"]["orderLine"][0]["item"]
+            .as_object_mut()
+            .unwrap()
+            .remove("sku");
+        assert!(
+            connector
+                .reread(Flow::Orders, broken.to_string().as_bytes())
+                .unwrap_err()
+                .contains("sku"),
+        );
+        assert!(connector.reread(Flow::Settlements, b"{}").is_err());
     }
 
     #[test]

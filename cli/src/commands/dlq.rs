@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use adapter_runtime::envelope::H_CORRELATION_ID;
+use adapter_runtime::envelope::{H_CORRELATION_ID, encode};
 use adapter_runtime::jetstream::{DeadLetterStore, ReplayOutcome, StoredDeadLetter};
 use adapter_runtime::topology::Namespace;
 use chrono::{DateTime, Duration, Utc};
@@ -146,7 +146,10 @@ pub fn render_one(d: &StoredDeadLetter) -> String {
     out
 }
 
-/// Replays the dead letters with these sequences; a line per sequence saying what happened.
+/// Replays the dead letters with these sequences; a line per sequence saying what happened. Each goes where its
+/// content says (`adapter_runtime::jetstream::ReplayPlan`): a record in its envelope back to its subject, for its
+/// marketplace only; a raw channel record to the marketplace's adapter, to be read again by its connector; a raw
+/// ERP record back to the ERP's subject, or, an outbox row, rebuilt by the bridge's code.
 pub async fn replay(nats: &NatsArgs, sequences: &[u64]) -> anyhow::Result<String> {
     let store = DeadLetterStore::new(nats.connect().await?, Namespace::new(&nats.namespace));
     let mut out = String::new();
@@ -154,6 +157,32 @@ pub async fn replay(nats: &NatsArgs, sequences: &[u64]) -> anyhow::Result<String
         let line = match store.replay(sequence).await? {
             ReplayOutcome::Republished(outcome) => {
                 format!("{sequence}: replayed ({outcome:?})")
+            }
+            ReplayOutcome::SentToReread(outcome) => format!(
+                "{sequence}: replayed to the marketplace's adapter, whose connector reads it again ({outcome:?})"
+            ),
+            ReplayOutcome::Superseded { by } => format!(
+                "{sequence}: not sent: a newer record replaced it on its subject (stream sequence {by}) and was \
+                 sent after it; removed"
+            ),
+            ReplayOutcome::NeedsRebuild(letter) => {
+                match erp_bridge::outbox::replayed(
+                    &Namespace::new(&nats.namespace),
+                    &nats.namespace,
+                    &letter,
+                ) {
+                    Ok(routed) => {
+                        let (headers, payload) = encode(&routed.event, Some(&routed.key))?;
+                        let outcome = store
+                            .replay_as(sequence, &routed.subject, &headers, payload)
+                            .await?;
+                        format!(
+                            "{sequence}: replayed as the ERP's {} record ({outcome:?})",
+                            routed.flow
+                        )
+                    }
+                    Err(why) => format!("{sequence}: not replayed, kept: {why}"),
+                }
             }
             ReplayOutcome::NotFound => {
                 format!("{sequence}: no such dead letter (already replayed, or expired)")
